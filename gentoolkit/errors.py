@@ -1,0 +1,37 @@
+"""Errors the CLI shows as one clear message, without a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class GentoolkitError(Exception):
+    """A user-facing error: the message names the input and says what to do."""
+
+
+class UnknownNameError(GentoolkitError, KeyError):
+    """A name that nothing registered; the message suggests the close ones."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]):
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listing = ", ".join(known) if known else "none are registered"
+        super().__init__(f"Unknown {kind} {name!r}.{hint} Known {kind}s: {listing}.")
+        self.kind, self.name, self.suggestions = kind, name, close
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+class ConfigError(GentoolkitError):
+    """A config file or override that does not fit the task's schema."""
+
+
+class CheckpointError(GentoolkitError):
+    """A checkpoint that is missing, truncated, corrupt or made for another model."""
+
+
+class PluginError(GentoolkitError):
+    """A plugin that failed to load or whose hook raised."""

@@ -1,0 +1,80 @@
+"""Every hook gentoolkit defines, in one place.
+
+Plugins implement these with ``@gentoolkit.hookimpl``. Contribution hooks hand the plugin a
+``register`` callback (as ``llm`` does): the host owns the registry, so duplicate names, lookup
+and listings are the host's job. A plugin adds hooks of its own through ``add_hookspecs``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from gentoolkit.cli_commands import Commands
+    from gentoolkit.contributions import Dataset, Evaluator, Model, Task
+
+PROJECT = "gentoolkit"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- Initialisation hooks, called once for every plugin as it is registered ---------------------
+
+
+@hookspec(historic=True)
+def add_hookspecs(pluginmanager: pluggy.PluginManager) -> None:
+    """Declare hook specifications of your own, for other plugins to implement.
+
+    Called by the plugin manager for every plugin as it is registered (historic, so plugins
+    registered later still see it), before any contribution hook runs. Call
+    ``pluginmanager.add_hookspecs(module_or_class)``; return nothing.
+    """
+
+
+# --- Contribution hooks, called once per plugin when the registry is first read ------------------
+
+
+@hookspec
+def register_models(register: Callable[[Model], None]) -> None:
+    """Contribute model architectures: call ``register(Model(...))`` once per model.
+
+    Called by the registry the first time models are listed or looked up. Return nothing;
+    a name another plugin already registered is reported as a conflict naming both plugins.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[[Dataset], None]) -> None:
+    """Contribute datasets: call ``register(Dataset(...))`` once per dataset.
+
+    Called by the registry the first time datasets are listed or looked up. Return nothing.
+    """
+
+
+@hookspec
+def register_evaluators(register: Callable[[Evaluator], None]) -> None:
+    """Contribute evaluators (metrics): call ``register(Evaluator(...))`` once per evaluator.
+
+    Called by the registry the first time evaluators are listed or looked up. Return nothing.
+    """
+
+
+@hookspec
+def register_tasks(register: Callable[[Task], None]) -> None:
+    """Contribute runnable tasks, what ``gentoolkit run NAME`` executes: ``register(Task(...))``.
+
+    Called by the registry the first time tasks are listed or looked up. A task carries its
+    default config, which is also the schema its user config is validated against.
+    """
+
+
+@hookspec
+def register_commands(cli: Commands) -> None:
+    """Add command-line commands: ``cli.app`` is the root Typer app, ``cli.group("train")``
+    a verb group such as ``gentoolkit train NAME``.
+
+    Called once by the CLI while it is built, before arguments are parsed. Keep heavy imports
+    inside the command functions so ``gentoolkit --help`` stays fast.
+    """

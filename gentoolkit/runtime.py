@@ -1,0 +1,283 @@
+"""The shared runtime: one object per process, handed to every task.
+
+It owns what no plugin should decide for itself: the device, the precision, the seeds, the CPU
+threads, the run folder, checkpoints, progress display and distributed training. Under
+``torchrun`` it joins the process group (NCCL on GPU, gloo on CPU), wraps models in DDP, shards
+data and lets only rank 0 write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+from gentoolkit import checkpoint as _checkpoint
+from gentoolkit.errors import GentoolkitError
+
+if TYPE_CHECKING:
+    import torch
+    from rich.console import Console
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class RuntimeOptions:
+    """How a run uses the machine; the CLI's --device/--precision/--seed/... flags fill this."""
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast)
+    seed: int = 0
+    deterministic: bool = False  # torch.use_deterministic_algorithms + cudnn settings
+    threads: int | None = None  # torch CPU threads; None keeps torch's default
+    out: Path | None = None  # run folder; default runs/<task>/<timestamp>
+    progress: bool = True  # rich progress bars (only rank 0 draws them)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise GentoolkitError(f"Unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}.")
+        if self.out is not None:
+            self.out = Path(self.out)
+
+
+class Runtime:
+    """Device, precision, seeding, run folder, checkpoints, progress and distributed training."""
+
+    def __init__(self, options: RuntimeOptions | None = None, task: str = "run"):
+        self.options = options or RuntimeOptions()
+        self.task = task
+        env = os.environ
+        self.world_size = int(env.get("WORLD_SIZE", "1"))
+        self.rank = int(env.get("RANK", "0"))
+        self.local_rank = int(env.get("LOCAL_RANK", "0"))
+        self._out_dir: Path | None = None
+        self._started = False
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Runtime:
+        """Join the process group when distributed, set threads and seeds. Idempotent."""
+        if self._started:
+            return self
+        import torch
+
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
+        if self.distributed:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                backend = "nccl" if self.device.type == "cuda" else "gloo"
+                if self.device.type == "cuda":
+                    torch.cuda.set_device(self.device)
+                dist.init_process_group(backend=backend)
+        self.seed_everything()
+        self._started = True
+        return self
+
+    def close(self) -> None:
+        """Leave the process group (if any)."""
+        if self.distributed:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+        self._started = False
+
+    def __enter__(self) -> Runtime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- device and precision ------------------------------------------------------------------
+
+    @cached_property
+    def device(self) -> torch.device:
+        """The torch device: ``auto`` takes CUDA when present (this rank's GPU), then CPU."""
+        import torch
+
+        name = self.options.device
+        if name == "auto":
+            if torch.cuda.is_available():
+                return torch.device("cuda", self.local_rank % torch.cuda.device_count())
+            return torch.device("cpu")
+        device = torch.device(name)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise GentoolkitError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto.")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise GentoolkitError(f"--device {name}: MPS is not available on this machine; use --device cpu or auto.")
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", self.local_rank % torch.cuda.device_count())
+        return device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The autocast dtype of the chosen precision (float32 for fp32)."""
+        import torch
+
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.options.precision]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Context for forward passes: autocast to bf16/fp16, or nothing for fp32."""
+        import torch
+
+        if self.options.precision == "fp32":
+            return contextlib.nullcontext()
+        if self.options.precision == "fp16" and self.device.type == "cpu":
+            raise GentoolkitError("--precision fp16 needs a GPU; on CPU use bf16 or fp32.")
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """A gradient scaler, active only for fp16 (bf16 and fp32 need none)."""
+        import torch
+
+        return torch.amp.GradScaler(self.device.type, enabled=self.options.precision == "fp16")
+
+    # --- seeding -------------------------------------------------------------------------------
+
+    def seed_everything(self, seed: int | None = None) -> None:
+        """Seed python, numpy and torch (each rank offset by its rank); deterministic if asked."""
+        import numpy as np
+        import torch
+
+        seed = (self.options.seed if seed is None else seed) + self.rank
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        if self.options.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A torch generator seeded from the run seed, for sampling that must reproduce."""
+        import torch
+
+        return torch.Generator(device="cpu").manual_seed(self.options.seed + self.rank + offset)
+
+    # --- distributed ---------------------------------------------------------------------------
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the only rank that writes files and draws progress."""
+        return self.rank == 0
+
+    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Move a model to the device, wrapped in DDP when distributed."""
+        model = model.to(self.device)
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+        return model
+
+    @staticmethod
+    def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+        """The plain model inside a DDP wrapper (what to save)."""
+        return getattr(model, "module", model)
+
+    def dataloader(self, dataset: Any, batch_size: int, shuffle: bool = True, drop_last: bool = False,
+                   **kwargs: Any) -> torch.utils.data.DataLoader:
+        """A DataLoader that gives each rank its own shard and reshuffles with the run seed."""
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        if self.distributed:
+            sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank,
+                                         shuffle=shuffle, seed=self.options.seed, drop_last=drop_last)
+            return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **kwargs)
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                          generator=self.generator() if shuffle else None, **kwargs)
+
+    def set_epoch(self, loader: Any, epoch: int) -> None:
+        """Tell a sharded loader which epoch starts, so each epoch shuffles differently."""
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+    def all_reduce_mean(self, value: float | torch.Tensor) -> float:
+        """The mean of a number over all ranks (the number itself when not distributed)."""
+        import torch
+
+        if not self.distributed:
+            return float(value)
+        import torch.distributed as dist
+
+        tensor = torch.as_tensor(float(value), device=self.device)
+        dist.all_reduce(tensor)
+        return float(tensor) / self.world_size
+
+    def barrier(self) -> None:
+        if self.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    # --- run folder and checkpoints ------------------------------------------------------------
+
+    @property
+    def out_dir(self) -> Path:
+        """The run folder (created on first use by rank 0): --out, or runs/<task>/<timestamp>."""
+        if self._out_dir is None:
+            out = self.options.out or Path("runs") / self.task / datetime.now().strftime("%Y%m%d-%H%M%S")
+            if self.is_main:
+                out.mkdir(parents=True, exist_ok=True)
+            self._out_dir = out
+        return self._out_dir
+
+    def save_checkpoint(self, name: str, state: Mapping[str, Any],
+                        metadata: Mapping[str, Any] | None = None) -> Path | None:
+        """Write ``out_dir/NAME.{safetensors,json}`` atomically (rank 0 only; others return None)."""
+        if not self.is_main:
+            return None
+        path = Path(name) if Path(name).is_absolute() else self.out_dir / name
+        return _checkpoint.save_checkpoint(path, state, metadata)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Read a checkpoint onto this runtime's device: ``(state, metadata)``."""
+        return _checkpoint.load_checkpoint(path, device=str(self.device))
+
+    def latest_checkpoint(self, name: str) -> Path | None:
+        """``out_dir/NAME.json`` if a complete checkpoint is there (to resume from), else None."""
+        _, json_path = _checkpoint.checkpoint_paths(self.out_dir / name)
+        return json_path if json_path.exists() else None
+
+    # --- display -------------------------------------------------------------------------------
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, quiet=not self.is_main)
+
+    def log(self, message: str) -> None:
+        """Print a line on rank 0 (rich markup allowed)."""
+        self.console.print(message)
+
+    @contextlib.contextmanager
+    def progress(self, total: int | None, description: str) -> Iterator[Callable[..., None]]:
+        """A rich progress bar; yields ``advance(n=1, **fields)`` (fields show after the bar)."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
+        enabled = self.options.progress and self.is_main
+        with Progress(*columns, console=self.console, disable=not enabled, transient=False) as bar:
+            task_id = bar.add_task(description, total=total, status="")
+
+            def advance(n: int = 1, **fields: Any) -> None:
+                status = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
+                bar.update(task_id, advance=n, **({"status": status} if fields else {}))
+
+            yield advance
