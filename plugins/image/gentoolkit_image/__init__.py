@@ -1,0 +1,1 @@
+"""gentoolkit's image plugin: generative image models, datasets and evaluators."""
