@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
-    from gentoolkit.cli_commands import Commands
+    from gentoolkit.cli import Commands
     from gentoolkit.contributions import Dataset, Evaluator, Model, Task
 
 PROJECT = "gentoolkit"

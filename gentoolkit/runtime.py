@@ -77,6 +77,10 @@ class Runtime:
                 if self.device.type == "cuda":
                     torch.cuda.set_device(self.device)
                 dist.init_process_group(backend=backend)
+            # Every rank must agree on the run folder (rank 0's timestamp) to resume from it.
+            shared = [str(self.out_dir) if self.is_main else None]
+            dist.broadcast_object_list(shared, src=0)
+            self._out_dir = Path(shared[0])
         self.seed_everything()
         self._started = True
         return self

@@ -1,0 +1,276 @@
+"""The ``gentoolkit`` command line (Typer). Plugins add commands through ``register_commands``.
+
+Nothing here imports torch: runs import it when they start, so ``--help`` and listings are fast.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+from click.exceptions import ClickException
+from rich.console import Console
+from rich.table import Table
+
+from gentoolkit.errors import GentoolkitError, UnknownNameError
+
+if TYPE_CHECKING:
+    from gentoolkit.api import Toolkit
+    from gentoolkit.runtime import RuntimeOptions
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class Commands:
+    """What ``register_commands`` receives: the root app and its shared verb groups."""
+
+    def __init__(self, app: typer.Typer):
+        self.app = app
+        self._groups: dict[str, typer.Typer] = {}
+
+    def group(self, verb: str, help: str | None = None) -> typer.Typer:
+        """The sub-app for ``gentoolkit VERB ...`` (``train``, ``generate``, ...), made on first use."""
+        if verb not in self._groups:
+            self._groups[verb] = typer.Typer(help=help or f"{verb.capitalize()} with a domain plugin.",
+                                             no_args_is_help=True)
+            self.app.add_typer(self._groups[verb], name=verb)
+        return self._groups[verb]
+
+
+app = typer.Typer(help="gentoolkit: generative models from plugins, on one shared runtime.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+plugins_app = typer.Typer(help="List, install and uninstall plugins.", invoke_without_command=True)
+app.add_typer(plugins_app, name="plugins")
+
+
+def _toolkit() -> Toolkit:
+    from gentoolkit.api import Toolkit
+
+    kit = Toolkit()
+    for problem in kit.host.problems():
+        err_console.print(f"[yellow]warning:[/] {problem}")
+    return kit
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+def runtime_options(device: str = "auto", precision: str = "fp32", seed: int = 0, deterministic: bool = False,
+                    threads: Optional[int] = None, out: Optional[Path] = None, progress: bool = True) -> RuntimeOptions:
+    """RuntimeOptions from CLI flags (plugin commands reuse this)."""
+    from gentoolkit.runtime import RuntimeOptions
+
+    return RuntimeOptions(device=device, precision=precision, seed=seed, deterministic=deterministic,
+                          threads=threads, out=out, progress=progress)
+
+
+@app.command()
+def run(
+    task: str = typer.Argument(..., help="Task to run (see `gentoolkit tasks`)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config file."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config key: a.b=value (repeatable)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
+    precision: str = typer.Option("fp32", help="fp32 | bf16 | fp16 (autocast)"),
+    seed: int = typer.Option(0, help="Seed for python, numpy and torch."),
+    deterministic: bool = typer.Option(False, help="Use deterministic algorithms only."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<task>/<timestamp>)."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Run a task: validate its config, then train/sample/evaluate on the shared runtime."""
+    options = runtime_options(device, precision, seed, deterministic, threads, out, progress)
+    result = _toolkit().run(task, config=config, overrides=overrides, options=options)
+    print_result(result)
+
+
+def print_result(result: Any) -> None:
+    """Print a run's metrics as a table and say where its files are."""
+    table = Table(title=f"{result.task} — metrics", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.metrics.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"Run folder: [bold]{result.out_dir}[/]")
+
+
+@app.command("config")
+def show_config(task: str = typer.Argument(..., help="Task whose default config to print.")) -> None:
+    """Print a task's default config as TOML (a starting point for --config)."""
+    from gentoolkit.config import to_toml
+
+    console.print(to_toml(_toolkit().tasks[task].config), markup=False, highlight=False)
+
+
+# --- listings ----------------------------------------------------------------------------------
+
+def _listing(what: str, as_json: bool) -> None:
+    kit = _toolkit()
+    registry = kit.host.registry(what)
+    rows = [{"name": e.name, "plugin": e.plugin, "domain": getattr(e.value, "domain", ""),
+             "description": e.description} for e in registry.entries()]
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    table = Table(title=what.capitalize())
+    for column in ("name", "plugin", "domain", "description"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row.values())
+    for name, plugins in registry.conflicts.items():
+        table.add_row(f"[red]{name}[/]", " and ".join(plugins), "", "[red]conflict: registered by both[/]")
+    console.print(table)
+
+
+@app.command()
+def models(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the models plugins contribute."""
+    _listing("models", json_)
+
+
+@app.command()
+def datasets(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the datasets plugins contribute."""
+    _listing("datasets", json_)
+
+
+@app.command()
+def evaluators(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the evaluators plugins contribute."""
+    _listing("evaluators", json_)
+
+
+@app.command()
+def tasks(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the tasks `gentoolkit run` can run."""
+    _listing("tasks", json_)
+
+
+# --- plugin management -------------------------------------------------------------------------
+
+@plugins_app.callback()
+def plugins(ctx: typer.Context, json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List installed plugins: name, version, hooks implemented, status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gentoolkit.plugins import get_host
+
+    host = get_host()
+    for what in ("models", "datasets", "evaluators", "tasks"):
+        host.registry(what)  # calling the hooks surfaces plugins whose hooks raise
+    infos = list(host.plugins.values())
+    if json_:
+        print(json.dumps([vars(i) for i in infos], indent=1))
+        return
+    table = Table(title="Plugins")
+    for column in ("name", "version", "hooks", "status"):
+        table.add_column(column)
+    for info in infos:
+        status = {"loaded": "[green]loaded[/]", "skipped": "[dim]skipped (GENTOOLKIT_LOAD_PLUGINS)[/]"}.get(
+            info.status, "[red]failed[/]")
+        if info.errors:
+            status = "[red]" + ("failed: " if info.status == "failed" else "error: ") + "; ".join(info.errors) + "[/]"
+        table.add_row(info.name, info.version, ", ".join(info.hooks), status)
+    console.print(table)
+
+
+@plugins_app.command("available")
+def plugins_available() -> None:
+    """List the plugin catalog (registry.toml): built-in and installable plugins."""
+    from importlib import metadata
+
+    from gentoolkit.catalog import read_catalog
+    from gentoolkit.plugins import ENTRY_POINT_GROUP
+
+    installed = {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    table = Table(title="Available plugins")
+    for column in ("name", "domain", "installed", "install with", "summary"):
+        table.add_column(column)
+    for entry in read_catalog().values():
+        table.add_row(entry.name, entry.domain, "yes" if entry.name in installed else "no",
+                      f"gentoolkit plugins install {entry.name}", entry.summary)
+    console.print(table)
+
+
+@plugins_app.command("install")
+def plugins_install(
+    target: str = typer.Argument(..., help="A catalog name, a local path, or a pip requirement."),
+    editable: bool = typer.Option(False, "--editable", "-e", help="Install a local path in editable mode."),
+    upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Upgrade if already installed."),
+    no_deps: bool = typer.Option(False, "--no-deps", help="Do not install the plugin's dependencies."),
+    no_build_isolation: bool = typer.Option(False, "--no-build-isolation",
+                                            help="Build with this environment's setuptools (offline)."),
+) -> None:
+    """Install a plugin with pip into this environment; it is found at the next command."""
+    from gentoolkit.catalog import read_catalog
+
+    catalog = read_catalog()
+    spec = catalog[target].install_target if target in catalog else target
+    if target not in catalog and not Path(target).exists() and ("/" in target or target.startswith(".")):
+        raise GentoolkitError(f"Plugin path {target} does not exist.")
+    args = ["install", *(["-e"] if editable else []), spec]
+    args += [flag for flag, on in (("--upgrade", upgrade), ("--no-deps", no_deps),
+                                   ("--no-build-isolation", no_build_isolation)) if on]
+    _pip(args)
+    console.print(f"Installed {spec}. Run `gentoolkit plugins` to see it.")
+
+
+@plugins_app.command("uninstall")
+def plugins_uninstall(name: str = typer.Argument(..., help="Plugin name (as `gentoolkit plugins` lists it).")) -> None:
+    """Uninstall the distribution that provides plugin NAME."""
+    from importlib import metadata
+
+    from gentoolkit.plugins import ENTRY_POINT_GROUP
+
+    providers = {ep.name: ep.dist.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.dist}
+    if name not in providers:
+        raise UnknownNameError("installed plugin", name, providers)
+    _pip(["uninstall", "-y", providers[name]])
+    console.print(f"Uninstalled {providers[name]} (plugin {name}).")
+
+
+def _pip(args: list[str]) -> None:
+    completed = subprocess.run([sys.executable, "-m", "pip", *args])
+    if completed.returncode != 0:
+        raise GentoolkitError(f"pip {' '.join(args)} failed with exit code {completed.returncode}.")
+
+
+@app.command()
+def version() -> None:
+    """Print gentoolkit's version."""
+    from gentoolkit import __version__
+
+    console.print(__version__)
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+def build_app() -> typer.Typer:
+    """The root app with every plugin's commands added (once)."""
+    if not getattr(build_app, "_done", False):
+        from gentoolkit.plugins import get_host
+
+        get_host().call_each("register_commands", cli=Commands(app))
+        build_app._done = True  # type: ignore[attr-defined]
+    return app
+
+
+def main() -> None:
+    """Console-script entry: user errors print one clear line and exit with status 2."""
+    try:
+        build_app()(standalone_mode=False)
+    except GentoolkitError as err:
+        err_console.print(f"[bold red]Error:[/] {err}")
+        raise SystemExit(2) from None
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("Aborted.")
+        raise SystemExit(130) from None
+    except typer.Exit as exit_:
+        raise SystemExit(exit_.exit_code) from None
+    except ClickException as err:
+        err.show()
+        raise SystemExit(err.exit_code) from None

@@ -1,0 +1,204 @@
+"""The plugin manager: built-in and third-party plugins load the same way.
+
+Plugins are modules (or objects) with ``@hookimpl`` functions, found through the entry-point
+group ``gentoolkit``. ``GENTOOLKIT_LOAD_PLUGINS`` (a comma list; empty loads none) restricts what
+loads, and ``GENTOOLKIT_TRACE_PLUGINS=1`` prints every hook call. A plugin that fails to import,
+or whose hook raises, is recorded with its name and error; the others keep working.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable
+
+import pluggy
+
+from gentoolkit import hookspecs
+from gentoolkit.errors import PluginError
+from gentoolkit.registry import Registry
+
+ENTRY_POINT_GROUP = "gentoolkit"
+LOAD_ENV = "GENTOOLKIT_LOAD_PLUGINS"
+TRACE_ENV = "GENTOOLKIT_TRACE_PLUGINS"
+
+# The contribution hooks the host itself reads, with the kind of thing each registers.
+CORE_REGISTRIES = {
+    "models": ("register_models", "model"),
+    "datasets": ("register_datasets", "dataset"),
+    "evaluators": ("register_evaluators", "evaluator"),
+    "tasks": ("register_tasks", "task"),
+}
+
+
+@dataclass
+class PluginInfo:
+    """What ``gentoolkit plugins`` shows for one plugin."""
+
+    name: str
+    version: str = ""
+    distribution: str = ""
+    status: str = "loaded"  # loaded | failed | skipped
+    errors: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+
+
+class PluginHost:
+    """A pluggy manager plus the registries built from its plugins' contributions."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        # Historic: every plugin registered from now on gets add_hookspecs called, as pytest_addhooks.
+        self.pm.hook.add_hookspecs.call_historic(kwargs={"pluginmanager": self.pm})
+        self.plugins: dict[str, PluginInfo] = {}
+        self._registries: dict[str, Registry] = {}
+        self._loaded = False
+        self.trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
+        if self.trace:
+            self.pm.trace.root.setwriter(lambda line: print(f"[gentoolkit trace] {line}", end="", file=sys.stderr))
+            self.pm.enable_tracing()
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def load_entrypoints(self) -> PluginHost:
+        """Load every plugin of the ``gentoolkit`` entry-point group once (idempotent)."""
+        if self._loaded:
+            return self
+        self._loaded = True
+        wanted = _wanted_plugins()
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(ep.name, version=dist.version if dist else "", distribution=dist.name if dist else "")
+            self.plugins[ep.name] = info
+            if wanted is not None and ep.name not in wanted:
+                info.status = "skipped"
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as err:  # a broken plugin must not take the others down
+                self._fail(info, f"import failed: {type(err).__name__}: {err}")
+                continue
+            self._register(plugin, info)
+        return self
+
+    def register(self, plugin: Any, name: str | None = None) -> PluginInfo:
+        """Register a plugin object or module directly (tests, pipelines, built-ins)."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        info = self.plugins.setdefault(name, PluginInfo(name))
+        self._register(plugin, info)
+        return info
+
+    def _register(self, plugin: Any, info: PluginInfo) -> None:
+        try:
+            self.pm.register(plugin, name=info.name)
+        except Exception as err:  # bad hook signature, or its add_hookspecs raised
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._fail(info, f"registration failed: {type(err).__name__}: {err}")
+            return
+        info.status = "loaded"
+        info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+        self._registries.clear()
+
+    def _fail(self, info: PluginInfo, message: str) -> None:
+        info.status = "failed"
+        info.errors.append(message)
+        if self.trace:
+            traceback.print_exc(file=sys.stderr)
+
+    # --- calling hooks -------------------------------------------------------------------------
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> None:
+        """Call ``hook_name`` on each plugin in turn; a plugin whose hook raises is recorded, not fatal."""
+        for impl in self._impls(hook_name, "it"):
+            self._call_impl(impl, hook_name, kwargs)
+
+    def contributions(self, hook_name: str, kind: str) -> Registry:
+        """The registry filled by every plugin's ``hook_name(register)``, built once and cached.
+
+        Works for the core's hooks and for hooks a plugin declares through ``add_hookspecs``.
+        """
+        if hook_name not in self._registries:
+            registry: Registry = Registry(kind)
+            for impl in self._impls(hook_name, f"{kind}s"):
+                def register(value: Any, _plugin: str = impl.plugin_name) -> None:
+                    registry.add(value, _plugin)
+
+                self._call_impl(impl, hook_name, {"register": register})
+            self._registries[hook_name] = registry
+        return self._registries[hook_name]
+
+    def _impls(self, hook_name: str, needed_for: str) -> list[pluggy.HookImpl]:
+        """The implementations of a declared hook, in plugin registration order."""
+        caller = getattr(self.pm.hook, hook_name, None)
+        if caller is None or caller.spec is None:
+            raise PluginError(f"No loaded plugin declares the hook {hook_name!r} (needed for {needed_for}).")
+        return caller.get_hookimpls()
+
+    def _call_impl(self, impl: pluggy.HookImpl, hook_name: str, kwargs: dict[str, Any]) -> None:
+        if self.trace:
+            print(f"[gentoolkit trace] {impl.plugin_name}.{hook_name}({', '.join(impl.argnames)})", file=sys.stderr)
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception as err:  # one plugin's broken hook must not take the others down
+            info = self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name))
+            info.errors.append(f"{hook_name} raised {type(err).__name__}: {err}")
+            if self.trace:
+                traceback.print_exc(file=sys.stderr)
+
+    def registry(self, what: str) -> Registry:
+        """One of the core registries: ``models``, ``datasets``, ``evaluators`` or ``tasks``."""
+        hook_name, kind = CORE_REGISTRIES[what]
+        return self.contributions(hook_name, kind)
+
+    def problems(self) -> list[str]:
+        """One line per failed plugin, hook error or name conflict, for warnings."""
+        lines = [f"plugin {i.name!r}: {e}" for i in self.plugins.values() for e in i.errors]
+        for registry in self._registries.values():
+            lines += [f"{registry.kind} {n!r} is registered by both {' and '.join(p)}"
+                      for n, p in registry.conflicts.items()]
+        return lines
+
+
+def _wanted_plugins() -> set[str] | None:
+    """The names in GENTOOLKIT_LOAD_PLUGINS, or None when it is unset (load everything)."""
+    value = os.environ.get(LOAD_ENV)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+_current: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process's plugin host, with entry-point plugins loaded on first use."""
+    global _current
+    if _current is None:
+        _current = PluginHost().load_entrypoints()
+    return _current
+
+
+def set_host(host: PluginHost | None) -> None:
+    """Make ``host`` the one ``get_host`` and ``contributions`` use (a Toolkit does this)."""
+    global _current
+    _current = host
+
+
+def contributions(hook_name: str, kind: str) -> Registry:
+    """The registry of a contribution hook, including hooks plugins declare (for plugin authors)."""
+    return get_host().contributions(hook_name, kind)
+
+
+def load_plugins(plugins: Iterable[Any] = (), entrypoints: bool = True) -> PluginHost:
+    """A fresh host with the given plugin objects and, unless told otherwise, the entry points."""
+    host = PluginHost()
+    if entrypoints:
+        host.load_entrypoints()
+    for plugin in plugins:
+        host.register(plugin)
+    return host

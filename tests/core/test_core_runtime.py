@@ -1,0 +1,108 @@
+"""Seeding, precision, devices and checkpoints of the shared runtime."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from gentoolkit import CheckpointError, GentoolkitError
+from gentoolkit.checkpoint import check_compatible, load_checkpoint, read_metadata, save_checkpoint
+from gentoolkit.runtime import Runtime, RuntimeOptions
+
+
+def _train(seed: int, tmp_path) -> torch.Tensor:
+    runtime = Runtime(RuntimeOptions(device="cpu", seed=seed, out=tmp_path, progress=False)).start()
+    model = runtime.prepare(torch.nn.Linear(4, 1))
+    data = torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randn(64, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in runtime.dataloader(data, batch_size=8):
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    return model.weight.detach().clone()
+
+
+def test_seeded_runs_reproduce_and_seeds_matter(tmp_path):
+    assert torch.equal(_train(1, tmp_path), _train(1, tmp_path))
+    assert not torch.equal(_train(1, tmp_path), _train(2, tmp_path))
+
+
+def test_device_and_precision_choices():
+    runtime = Runtime(RuntimeOptions(device="cpu", precision="bf16"))
+    assert runtime.device.type == "cpu"
+    with runtime.autocast():
+        out = torch.nn.Linear(8, 8)(torch.randn(2, 8))
+    assert out.dtype == torch.bfloat16
+    with pytest.raises(GentoolkitError, match="Unknown precision"):
+        RuntimeOptions(precision="fp8")
+    if not torch.cuda.is_available():
+        with pytest.raises(GentoolkitError, match="CUDA is not available"):
+            Runtime(RuntimeOptions(device="cuda")).device
+        assert Runtime(RuntimeOptions(device="auto")).device.type == "cpu"
+
+
+def test_out_dir_defaults_to_runs_task_timestamp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = Runtime(RuntimeOptions(), task="demo").out_dir
+    assert out.parent == tmp_path.relative_to(tmp_path) / "runs" / "demo" and out.is_dir()
+
+
+def test_checkpoint_round_trip_with_optimizer_state(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.randn(4, 3)).sum().backward()
+    optimizer.step()
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": 7, "history": [0.5, 0.25]}
+    save_checkpoint(tmp_path / "ckpt", state, {"model": "mlp", "shape": [3, 2]})
+    loaded, meta = load_checkpoint(tmp_path / "ckpt.json")
+    assert meta == {"model": "mlp", "shape": [3, 2]} and read_metadata(tmp_path / "ckpt") == meta
+    assert loaded["step"] == 7 and loaded["history"] == [0.5, 0.25]
+    fresh = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    fresh.load_state_dict(loaded["model"])
+    fresh_opt = torch.optim.Adam(fresh.parameters())
+    fresh_opt.load_state_dict(loaded["optimizer"])
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters()))
+    assert fresh_opt.state_dict()["state"][0]["step"] == optimizer.state_dict()["state"][0]["step"]
+
+
+def test_corrupt_truncated_and_missing_checkpoints_give_clear_errors(tmp_path):
+    save_checkpoint(tmp_path / "ckpt", {"w": torch.ones(1000)}, {})
+    tensors = tmp_path / "ckpt.safetensors"
+    tensors.write_bytes(tensors.read_bytes()[:200])  # truncated
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(tmp_path / "ckpt")
+    (tmp_path / "ckpt.json").write_text('{"format": "gentoolkit-checkp')
+    with pytest.raises(CheckpointError, match="ckpt.json is corrupt or truncated"):
+        load_checkpoint(tmp_path / "ckpt")
+    (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(CheckpointError, match="not a gentoolkit checkpoint"):
+        load_checkpoint(tmp_path / "other")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nothing")
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="made for another model.*model: checkpoint has 'vae'"):
+        check_compatible({"model": "vae", "size": 8}, {"model": "gan", "size": 8}, tmp_path / "c")
+
+
+def test_only_complete_checkpoints_count_for_resume(tmp_path):
+    runtime = Runtime(RuntimeOptions(out=tmp_path, progress=False))
+    assert runtime.latest_checkpoint("state") is None
+    runtime.save_checkpoint("state", {"x": torch.zeros(2)}, {"step": 1})
+    assert runtime.latest_checkpoint("state") == tmp_path / "state.json"
+    assert not list(tmp_path.glob(".*tmp*")), "temporary files must be moved into place"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_bf16_training_step():
+    runtime = Runtime(RuntimeOptions(device="auto", precision="bf16")).start()
+    assert runtime.device.type == "cuda"
+    model = runtime.prepare(torch.nn.Linear(16, 16))
+    with runtime.autocast():
+        loss = model(torch.randn(8, 16, device=runtime.device)).float().pow(2).mean()
+    loss.backward()
+    assert model.weight.grad is not None and model.weight.grad.device.type == "cuda"
