@@ -20,6 +20,7 @@ from gentoolkit.errors import GentoolkitError, UnknownNameError
 
 if TYPE_CHECKING:
     from gentoolkit.api import Toolkit
+    from gentoolkit.plugins import PluginHost
     from gentoolkit.runtime import RuntimeOptions
 
 console = Console()
@@ -42,12 +43,6 @@ class Commands:
         return self._groups[verb]
 
 
-app = typer.Typer(help="gentoolkit: generative models from plugins, on one shared runtime.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-plugins_app = typer.Typer(help="List, install and uninstall plugins.", invoke_without_command=True)
-app.add_typer(plugins_app, name="plugins")
-
-
 def _toolkit() -> Toolkit:
     from gentoolkit.api import Toolkit
 
@@ -68,7 +63,6 @@ def runtime_options(device: str = "auto", precision: str = "fp32", seed: int = 0
                           threads=threads, out=out, progress=progress)
 
 
-@app.command()
 def run(
     task: str = typer.Argument(..., help="Task to run (see `gentoolkit tasks`)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config file."),
@@ -98,7 +92,6 @@ def print_result(result: Any) -> None:
     console.print(f"Run folder: [bold]{result.out_dir}[/]")
 
 
-@app.command("config")
 def show_config(task: str = typer.Argument(..., help="Task whose default config to print.")) -> None:
     """Print a task's default config as TOML (a starting point for --config)."""
     from gentoolkit.config import to_toml
@@ -126,25 +119,21 @@ def _listing(what: str, as_json: bool) -> None:
     console.print(table)
 
 
-@app.command()
 def models(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the models plugins contribute."""
     _listing("models", json_)
 
 
-@app.command()
 def datasets(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the datasets plugins contribute."""
     _listing("datasets", json_)
 
 
-@app.command()
 def evaluators(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the evaluators plugins contribute."""
     _listing("evaluators", json_)
 
 
-@app.command()
 def tasks(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the tasks `gentoolkit run` can run."""
     _listing("tasks", json_)
@@ -152,7 +141,6 @@ def tasks(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> No
 
 # --- plugin management -------------------------------------------------------------------------
 
-@plugins_app.callback()
 def plugins(ctx: typer.Context, json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List installed plugins: name, version, hooks implemented, status."""
     if ctx.invoked_subcommand is not None:
@@ -178,7 +166,6 @@ def plugins(ctx: typer.Context, json_: bool = typer.Option(False, "--json", help
     console.print(table)
 
 
-@plugins_app.command("available")
 def plugins_available() -> None:
     """List the plugin catalog (registry.toml): built-in and installable plugins."""
     from importlib import metadata
@@ -196,7 +183,6 @@ def plugins_available() -> None:
     console.print(table)
 
 
-@plugins_app.command("install")
 def plugins_install(
     target: str = typer.Argument(..., help="A catalog name, a local path, or a pip requirement."),
     editable: bool = typer.Option(False, "--editable", "-e", help="Install a local path in editable mode."),
@@ -219,7 +205,6 @@ def plugins_install(
     console.print(f"Installed {spec}. Run `gentoolkit plugins` to see it.")
 
 
-@plugins_app.command("uninstall")
 def plugins_uninstall(name: str = typer.Argument(..., help="Plugin name (as `gentoolkit plugins` lists it).")) -> None:
     """Uninstall the distribution that provides plugin NAME."""
     from importlib import metadata
@@ -239,7 +224,6 @@ def _pip(args: list[str]) -> None:
         raise GentoolkitError(f"pip {' '.join(args)} failed with exit code {completed.returncode}.")
 
 
-@app.command()
 def version() -> None:
     """Print gentoolkit's version."""
     from gentoolkit import __version__
@@ -249,20 +233,31 @@ def version() -> None:
 
 # --- entry point -------------------------------------------------------------------------------
 
-def build_app() -> typer.Typer:
-    """The root app with every plugin's commands added (once)."""
-    if not getattr(build_app, "_done", False):
-        from gentoolkit.plugins import get_host
+def make_app(host: PluginHost | None = None) -> typer.Typer:
+    """The root app: the core's commands, then every plugin's through ``register_commands``."""
+    from gentoolkit.plugins import get_host
 
-        get_host().call_each("register_commands", cli=Commands(app))
-        build_app._done = True  # type: ignore[attr-defined]
+    app = typer.Typer(help="gentoolkit: generative models from plugins, on one shared runtime.",
+                      no_args_is_help=True, pretty_exceptions_enable=False)
+    app.command()(run)
+    app.command("config")(show_config)
+    for listing in (tasks, models, datasets, evaluators):
+        app.command()(listing)
+    plugins_app = typer.Typer(help="List, install and uninstall plugins.", invoke_without_command=True)
+    plugins_app.callback()(plugins)
+    plugins_app.command("available")(plugins_available)
+    plugins_app.command("install")(plugins_install)
+    plugins_app.command("uninstall")(plugins_uninstall)
+    app.add_typer(plugins_app, name="plugins")
+    app.command()(version)
+    (host or get_host()).call_each("register_commands", cli=Commands(app))
     return app
 
 
 def main() -> None:
     """Console-script entry: user errors print one clear line and exit with status 2."""
     try:
-        build_app()(standalone_mode=False)
+        make_app()(standalone_mode=False)
     except GentoolkitError as err:
         err_console.print(f"[bold red]Error:[/] {err}")
         raise SystemExit(2) from None

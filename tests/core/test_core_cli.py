@@ -9,6 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from gentoolkit import hookimpl
+from gentoolkit.cli import make_app
+from gentoolkit.plugins import PluginHost
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "sample_plugin"
@@ -23,13 +28,30 @@ def gentoolkit(*args: str, env: dict | None = None, check: bool = True) -> subpr
 
 
 def test_help_and_plugin_listing_do_not_import_torch():
-    probe = ("import sys; from gentoolkit.cli import build_app; from typer.testing import CliRunner; "
-             "app = build_app(); r1 = CliRunner().invoke(app, ['--help']); r2 = CliRunner().invoke(app, ['plugins']); "
+    probe = ("import sys; from gentoolkit.cli import make_app; from typer.testing import CliRunner; "
+             "app = make_app(); r1 = CliRunner().invoke(app, ['--help']); r2 = CliRunner().invoke(app, ['plugins']); "
              "assert r1.exit_code == 0 and r2.exit_code == 0, (r1.output, r2.output); "
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'rdkit', 'transformers')))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+class Greeter:
+    @hookimpl
+    def register_commands(self, cli):
+        @cli.group("generate").command("greeting")
+        def greeting(name: str = "world") -> None:
+            """Print a greeting."""
+            print(f"hello {name}")
+
+
+def test_a_plugin_adds_commands_under_a_shared_verb_group():
+    host = PluginHost()
+    host.register(Greeter(), name="greeter")
+    result = CliRunner().invoke(make_app(host), ["generate", "greeting", "--name", "you"])
+    assert result.exit_code == 0 and result.output.strip() == "hello you"
+    assert "greeting" in CliRunner().invoke(make_app(host), ["generate", "--help"]).output
 
 
 def test_python_m_gentoolkit_help_lists_commands():
