@@ -1,0 +1,59 @@
+"""The ``molecules`` task's default config, which is also its schema (plain data, no imports).
+
+The default run is a REINVENT-style multi-objective design from the shipped prior: drug-like
+(QED), easy to make (SA score), 200-500 Da, and similar to celecoxib, combined geometrically.
+"""
+
+CELECOXIB = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"
+
+SCORING = {
+    "aggregation": "geometric",
+    "parallel": 1,
+    "components": [
+        {"component": "qed", "name": "drug-likeness", "weight": 1.0, "transform": {"type": "none"}},
+        {"component": "sa_score", "name": "synthesizability", "weight": 1.0,
+         "transform": {"type": "reverse_sigmoid", "low": 2.0, "high": 5.0, "k": 0.5}},
+        {"component": "molecular_weight", "name": "mw-200-500", "weight": 1.0,
+         "transform": {"type": "double_sigmoid", "low": 200.0, "high": 500.0,
+                       "coef_div": 500.0, "coef_si": 20.0, "coef_se": 20.0}},
+        {"component": "tanimoto_similarity", "name": "celecoxib-similarity", "weight": 1.0,
+         "params": {"smiles": [CELECOXIB], "fingerprint": "ECFP4"},
+         "transform": {"type": "sigmoid", "low": 0.0, "high": 0.6, "k": 0.5}},
+    ],
+}
+
+DEFAULTS = {
+    "mode": "rl",  # rl | staged_rl | sample | score | transfer_learning
+    "prior": "",  # a prior saved by gentoolkit (path without suffix); "" = the shipped one
+    "rl": {
+        "batch_size": 64,
+        "sigma": 128.0,
+        "learning_rate": 1e-4,
+        "max_steps": 150,
+        "max_oracle_calls": 3000,  # unique valid molecules scored; 0 = unlimited
+        "patience": 0,  # steps without a better top-k mean before stopping; 0 = never
+        "top_k": 10,
+        "score_threshold": 0.0,  # stop when a batch's mean score reaches it; 0 = never
+        "min_steps": 0,
+        "temperature": 1.0,
+        "unique_sequences": True,
+        "replay_memory": 100,
+        "replay_sample": 10,
+        "checkpoint_every": 5,
+    },
+    "diversity_filter": {"type": "IdenticalMurckoScaffold", "bucket_size": 25, "minscore": 0.4},
+    "scoring": SCORING,
+    # staged_rl: [[stages]] tables with name, scoring and any [rl] key (max_steps, score_threshold, ...)
+    "stages": [],
+    "sample": {"num_molecules": 1000, "temperature": 1.0, "reference": "default"},
+    "score": {"input": ""},  # a .smi/.csv/.sdf file of molecules to score
+    "transfer_learning": {
+        "dataset": "default",  # a registered dataset name or a molecule file
+        "epochs": 5,
+        "batch_size": 128,
+        "learning_rate": 1e-4,
+        "valid_fraction": 0.05,
+        "num_samples": 500,  # sampled from the fine-tuned prior to evaluate it
+    },
+    "output": {"top_n": 100, "grid": 20},  # molecules in top.sdf, and in the top.png grid
+}

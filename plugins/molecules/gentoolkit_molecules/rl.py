@@ -1,0 +1,277 @@
+"""REINVENT's reinforcement learning: the agent, a copy of the prior, is pulled towards the score.
+
+Each step samples a batch from the agent, scores it, and minimises the DAP loss
+``(prior logL + sigma * score - agent logL)^2``, plus the same loss on a few molecules replayed
+from the best seen so far. A scaffold diversity filter zeroes the score of molecules beyond their
+scaffold's bucket. Oracle calls are counted as PMO counts them: each unique valid molecule is
+scored once (a canonical-SMILES cache answers repeats) and the run stops exactly at the budget.
+Every step appends the newly scored molecules to ``molecules.csv``; every few steps the agent,
+optimizer, replay memory, diversity filter and RNG go to a checkpoint, and a resumed run rebuilds
+its cache from the CSV, so no scored molecule is lost or counted twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import torch
+
+from gentoolkit.errors import ConfigError
+from gentoolkit_molecules.data import standardise
+from gentoolkit_molecules.diversity import DiversityFilter
+from gentoolkit_molecules.outputs import MoleculeLog, log_columns, scored_rows
+from gentoolkit_molecules.replay import ReplayMemory
+
+if TYPE_CHECKING:
+    from gentoolkit.runtime import Runtime
+    from gentoolkit_molecules.prior import Prior
+    from gentoolkit_molecules.scoring.function import ScoringFunction
+
+
+@dataclass
+class RLConfig:
+    """The knobs of one learning stage (REINVENT 4's defaults unless noted)."""
+
+    batch_size: int = 64
+    sigma: float = 128.0  # weight of the score in the augmented log-likelihood
+    learning_rate: float = 1e-4
+    max_steps: int = 100
+    max_oracle_calls: int = 0  # unique valid molecules scored (PMO's budget); 0 = unlimited
+    patience: int = 0  # stop after this many steps without a better top-k mean; 0 = never
+    top_k: int = 10  # the k of the patience criterion
+    score_threshold: float = 0.0  # stop once a batch's mean score reaches this (REINVENT's max_score); 0 = never
+    min_steps: int = 0  # steps to run before score_threshold may end the stage
+    temperature: float = 1.0
+    unique_sequences: bool = True  # drop repeated token sequences within a batch, as REINVENT does
+    replay_memory: int = 100  # best molecules kept for experience replay; 0 = off
+    replay_sample: int = 10  # replayed per step
+    checkpoint_every: int = 5
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "rl") -> RLConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"Unknown key(s) {unknown} in [{where}]; valid keys: {', '.join(sorted(known))}.")
+        config = cls(**values)
+        if config.batch_size < 1 or config.max_steps < 1 or config.checkpoint_every < 1:
+            raise ConfigError(f"[{where}] batch_size, max_steps and checkpoint_every must be at least 1.")
+        return config
+
+
+@dataclass
+class StageResult:
+    """What one learning stage did and where its molecules are."""
+
+    name: str
+    log_path: Path
+    history: list[dict[str, float]]
+    reason: str  # why it stopped
+    oracle_calls: int
+    budget: int  # the oracle budget it ran under (0 = none)
+    wall_time: float = 0.0
+    labels: list[str] = field(default_factory=list)
+
+
+class Learning:
+    """One stage of REINVENT learning; ``run()`` trains the agent in place until a stop criterion."""
+
+    def __init__(self, runtime: Runtime, prior: Prior, agent: Prior, scoring: ScoringFunction,
+                 config: RLConfig, diversity: DiversityFilter, name: str = "rl", folder: Path | None = None,
+                 seed_offset: int = 0):
+        self.runtime, self.prior, self.agent, self.scoring = runtime, prior, agent, scoring
+        self.config, self.diversity, self.name = config, diversity, name
+        folder = Path(folder or runtime.out_dir)
+        self.checkpoint_name = str(folder / "checkpoint")
+        self.log = MoleculeLog(folder / "molecules.csv", log_columns(scoring.labels))
+        for p in prior.network.parameters():
+            p.requires_grad_(False)
+        prior.network.eval()
+        agent.network.eval()  # no dropout: sampling and the loss see the same network
+        self.optimizer = torch.optim.Adam(agent.network.parameters(), lr=config.learning_rate)
+        self.memory = ReplayMemory(config.replay_memory)
+        self.generator = runtime.generator(1000 + seed_offset)
+        self.cache: dict[str, float] = {r["smiles"]: float(r["score"]) for r in self.log.rows()}
+        self.history: list[dict[str, float]] = []
+        self._pending = None  # this step's ScoreResult of newly scored molecules
+        self.step, self.best, self.stale, self.reason = 0, -np.inf, 0, ""
+        self._resume()
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def run(self) -> StageResult:
+        cfg, start = self.config, time.perf_counter()
+        with self.runtime.progress(cfg.max_steps, f"{self.name}") as advance:
+            advance(self.step)
+            while not self.reason:
+                stats = self.train_step()
+                self.reason = self._stop_reason(stats)
+                if self.reason or self.step % cfg.checkpoint_every == 0:
+                    self.save()
+                advance(1, score=stats["mean_score"], top10=stats["top10"], calls=int(stats["oracle_calls"]))
+        if self.history:
+            self.runtime.log(f"[{self.name}] stopped after step {self.step}: {self.reason}")
+        return StageResult(self.name, self.log.path, self.history, self.reason, len(self.cache),
+                           cfg.max_oracle_calls, time.perf_counter() - start, list(self.scoring.labels))
+
+    def train_step(self) -> dict[str, float]:
+        """Sample, score, filter, update; returns the step's statistics."""
+        cfg = self.config
+        self.step += 1
+        with torch.no_grad():
+            samples = self.agent.sample(cfg.batch_size, temperature=cfg.temperature, generator=self.generator)
+        sequences, smiles = samples.sequences, list(samples.smiles)
+        if cfg.unique_sequences:
+            keep = _first_occurrences(sequences)
+            sequences, smiles = sequences[keep], [smiles[i] for i in keep]
+        canonical = [standardise(s) for s in smiles]
+        scores, scored = self._score(canonical)
+        rewards = self.diversity([c if ok else None for c, ok in zip(canonical, scored)], scores)
+        self._log_new(canonical, scores, rewards)
+        mask = torch.as_tensor(scored, device=sequences.device)
+        loss = self._update(sequences[mask], rewards[scored], smiles)
+        self.memory.add([c for c, ok in zip(canonical, scored) if ok], [s for s, ok in zip(smiles, scored) if ok],
+                        rewards[scored])
+        batch = np.sort(scores[scored])[::-1]
+        best = np.sort(np.fromiter(self.cache.values(), float))[::-1]
+        stats = {"step": self.step, "mean_score": float(batch.mean()) if batch.size else 0.0,
+                 "batch_top10": float(batch[:10].mean()) if batch.size else 0.0,
+                 "top10": float(best[:10].mean()) if best.size else 0.0,
+                 "top_k": float(best[:cfg.top_k].mean()) if best.size else 0.0,
+                 "validity": sum(c is not None for c in canonical) / max(len(canonical), 1),
+                 "sampled": len(canonical),
+                 "oracle_calls": len(self.cache), "loss": loss}
+        self.history.append(stats)
+        return stats
+
+    def _score(self, canonical: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (0 for invalid) and which molecules got one: new ones only while budget is left."""
+        budget = self.config.max_oracle_calls
+        new = list(dict.fromkeys(c for c in canonical if c is not None and c not in self.cache))
+        if budget:
+            new = new[:max(budget - len(self.cache), 0)]
+        self._pending = self.scoring(new) if new else None
+        if self._pending is not None:
+            self.cache.update(zip(new, map(float, self._pending.total)))
+        scores = np.array([self.cache.get(c, 0.0) if c is not None else 0.0 for c in canonical])
+        scored = np.array([c is None or c in self.cache for c in canonical], dtype=bool)
+        return scores, scored
+
+    def _log_new(self, canonical: list[str | None], scores: np.ndarray, rewards: np.ndarray) -> None:
+        """Append this step's newly scored molecules to molecules.csv (and flush)."""
+        result = self._pending
+        if result is None:
+            return
+        reward = {c: r for c, r in zip(canonical, rewards) if c is not None}
+        self.log.append(scored_rows(self.step, result, [reward.get(s, t) for s, t in zip(result.smiles, result.total)]))
+
+    def _update(self, sequences: torch.Tensor, rewards: np.ndarray, smiles: list[str]) -> float:
+        """One Adam step on the DAP loss of the batch plus replayed molecules."""
+        cfg = self.config
+        replay_smiles, replay_scores = self.memory.sample(cfg.replay_sample, self.generator)
+        if replay_smiles:
+            replay = self.agent.encode(replay_smiles).to(sequences.device)
+            width = max(sequences.shape[1], replay.shape[1])
+            pad = self.agent.vocabulary.pad
+            sequences = torch.cat([_pad(sequences, width, pad), _pad(replay, width, pad)])
+            rewards = np.concatenate([rewards, replay_scores])
+        if len(sequences) == 0:
+            return 0.0
+        reward = torch.as_tensor(rewards, dtype=torch.float32, device=sequences.device)
+        with self.runtime.autocast():
+            agent_ll = self.agent.log_likelihood(sequences)
+            with torch.no_grad():
+                prior_ll = self.prior.log_likelihood(sequences)
+        loss = dap_loss(agent_ll.float(), prior_ll.float(), reward, cfg.sigma).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss)
+
+    def _stop_reason(self, stats: dict[str, float]) -> str:
+        cfg = self.config
+        if stats["top_k"] > self.best + 1e-9:
+            self.best, self.stale = stats["top_k"], 0
+        else:
+            self.stale += 1
+        if cfg.max_oracle_calls and len(self.cache) >= cfg.max_oracle_calls:
+            return f"oracle budget of {cfg.max_oracle_calls} calls reached"
+        if cfg.score_threshold and self.step >= cfg.min_steps and stats["mean_score"] >= cfg.score_threshold:
+            return f"mean score {stats['mean_score']:.3f} reached the threshold {cfg.score_threshold}"
+        if cfg.patience and self.stale >= cfg.patience:
+            return f"no better top-{cfg.top_k} mean for {cfg.patience} steps"
+        if self.step >= cfg.max_steps:
+            return f"max_steps={cfg.max_steps} reached"
+        return ""
+
+    # --- checkpoints -----------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"agent": self.agent.network.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "memory": self.memory.state_dict(), "diversity": self.diversity.state_dict(),
+                "generator": self.generator.get_state(), "step": self.step, "history": self.history,
+                "best": float(self.best), "stale": self.stale, "reason": self.reason}
+
+    def save(self) -> None:
+        self.runtime.save_checkpoint(self.checkpoint_name, self.state_dict(),
+                                     {"kind": "molecules-rl", "stage": self.name, "labels": self.scoring.labels,
+                                      "step": self.step})
+
+    def _resume(self) -> None:
+        path = self.runtime.latest_checkpoint(self.checkpoint_name)
+        if path is None:
+            return
+        state, meta = self.runtime.load_checkpoint(path)
+        if meta.get("labels") != list(self.scoring.labels):
+            raise ConfigError(f"Checkpoint {path} was made with scoring components {meta.get('labels')}, "
+                              f"not {list(self.scoring.labels)}; resume with the same config or a new --out.")
+        self.agent.network.load_state_dict(state["agent"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.memory.load_state_dict(state["memory"])
+        self.diversity.load_state_dict(state["diversity"])
+        self.generator.set_state(state["generator"].cpu())
+        self.step, self.history = int(state["step"]), list(state["history"])
+        self.best = float(state["best"]) if state["best"] is not None else -np.inf
+        self.stale, self.reason = int(state["stale"]), state["reason"]
+        self.runtime.log(f"[{self.name}] resuming after step {self.step} from {path} "
+                         f"({len(self.cache)} molecules already scored)")
+
+
+def dap_loss(agent_ll: torch.Tensor, prior_ll: torch.Tensor, scores: torch.Tensor, sigma: float) -> torch.Tensor:
+    """REINVENT's DAP loss per molecule: (prior logL + sigma * score - agent logL)^2."""
+    augmented = prior_ll + sigma * scores
+    return (augmented - agent_ll) ** 2
+
+
+def _first_occurrences(sequences: torch.Tensor) -> list[int]:
+    seen: dict[tuple[int, ...], int] = {}
+    for i, row in enumerate(sequences.tolist()):
+        seen.setdefault(tuple(row), i)
+    return sorted(seen.values())
+
+
+def _pad(sequences: torch.Tensor, width: int, pad: int) -> torch.Tensor:
+    if sequences.shape[1] >= width:
+        return sequences
+    return torch.nn.functional.pad(sequences, (0, width - sequences.shape[1]), value=pad)
+
+
+def run_stages(runtime: Runtime, prior: Prior, stages: list[tuple[str, RLConfig, ScoringFunction]],
+               diversity: Callable[[], DiversityFilter], staged: bool = False) -> tuple[Prior, list[StageResult]]:
+    """Run learning stages in order, the agent carried from one to the next; returns it and the results.
+
+    With ``staged`` each stage keeps its molecules and checkpoint in ``out_dir/<stage name>/``;
+    a finished stage found there on resume is not run again.
+    """
+    agent = prior.copy()
+    results = []
+    for i, (name, config, scoring) in enumerate(stages):
+        folder = runtime.out_dir / name if staged else runtime.out_dir
+        learning = Learning(runtime, prior, agent, scoring, config, diversity(), name, folder, seed_offset=i)
+        results.append(learning.run())
+    return agent, results

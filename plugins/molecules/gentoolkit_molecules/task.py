@@ -1,0 +1,263 @@
+"""The ``molecules`` task: ``gentoolkit run molecules`` in one of five modes.
+
+``rl`` (default) and ``staged_rl`` optimise the prior towards the ``[scoring]`` objective with
+REINVENT's algorithm; ``sample`` draws from a prior; ``score`` scores a molecule file;
+``transfer_learning`` fine-tunes the prior on a dataset. Every config error (mode, scoring
+components, SMILES, SMARTS, stages, files) is raised before any sampling or training starts.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from gentoolkit.contributions import RunResult
+from gentoolkit.errors import ConfigError
+from gentoolkit.runtime import Runtime
+from gentoolkit_molecules import outputs
+from gentoolkit_molecules.diversity import DiversityFilter
+
+TASK = "molecules"
+
+
+def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
+    mode = config["mode"]
+    if mode not in MODES:
+        raise ConfigError(f"Unknown mode {mode!r} in the molecules config; use one of {', '.join(MODES)}.")
+    return MODES[mode](runtime, config)
+
+
+def load_prior(path: str, device: Any):
+    from gentoolkit_molecules.prior import Prior
+
+    return Prior.load(path or None, device=str(device))
+
+
+# --- reinforcement learning ------------------------------------------------------------------
+
+
+def _stages(config: dict[str, Any], staged: bool) -> list[tuple[str, Any, Any]]:
+    """(name, RLConfig, ScoringFunction) per stage, every scoring config built (and checked) now."""
+    from gentoolkit_molecules.rl import RLConfig
+    from gentoolkit_molecules.scoring.function import build_scoring_function
+
+    if not staged:
+        return [("rl", RLConfig.from_dict(config["rl"]), build_scoring_function(config["scoring"]))]
+    if not config["stages"]:
+        raise ConfigError("mode = 'staged_rl' needs [[stages]] tables, each with a name, [stages.scoring] "
+                          "and [rl] keys such as max_steps and score_threshold (see configs/staged_rl.toml).")
+    stages, names = [], set()
+    for i, stage in enumerate(config["stages"], 1):
+        if not isinstance(stage, dict):
+            raise ConfigError(f"[[stages]] entry {i} must be a table.")
+        stage = dict(stage)
+        name = str(stage.pop("name", f"stage{i}"))
+        if name in names or not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"[[stages]] entry {i}: name {name!r} must be unique and use letters, digits, - or _.")
+        names.add(name)
+        scoring = stage.pop("scoring", None)
+        if scoring is None:
+            raise ConfigError(f"[[stages]] entry {i} ({name}) needs a [stages.scoring] table.")
+        rl = RLConfig.from_dict({**config["rl"], **stage}, where=f"stages.{name}")
+        stages.append((name, rl, build_scoring_function(scoring)))
+    return stages
+
+
+def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
+    from gentoolkit_molecules.rl import run_stages
+
+    staged = config["mode"] == "staged_rl"
+    stages = _stages(config, staged)
+    DiversityFilter(**config["diversity_filter"])  # check it before any work
+    prior = load_prior(config["prior"], runtime.device)
+    start = time.perf_counter()
+    agent, results = run_stages(runtime, prior, stages, lambda: DiversityFilter(**config["diversity_filter"]),
+                                staged)
+    for _, _, scoring in stages:
+        scoring.close()
+    artifacts = {"agent": agent.save(runtime.out_dir / "agent", card={"trained_by": "gentoolkit molecules rl"})}
+    metrics: dict[str, float] = {}
+    for result in results:
+        folder = result.log_path.parent
+        found = _write_design(folder, result, config["output"], runtime)
+        prefix = f"{result.name}/" if staged else ""
+        metrics.update({f"{prefix}{k}": v for k, v in found.items()})
+        artifacts.update({f"{prefix}{p.stem}{p.suffix}": p for p in folder.iterdir()
+                          if p.suffix in (".csv", ".sdf", ".png") or p.name == "checkpoint.json"})
+    metrics["wall_time_s"] = time.perf_counter() - start
+    outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)
+    artifacts["metrics"] = runtime.out_dir / "metrics.json"
+    best = outputs.best(*outputs.read_scored(results[-1].log_path), config["output"]["grid"])
+    return RunResult(TASK, runtime.out_dir, metrics, artifacts,
+                     {"best": best, "history": [r.history for r in results], "stopped": [r.reason for r in results]})
+
+
+def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime) -> dict[str, float]:
+    """top.sdf, top.png, learning_curve.png and the stage's metrics, all read back from its CSV."""
+    from gentoolkit_molecules.evaluate import pmo_top_k_auc
+
+    smiles, scores = outputs.read_scored(result.log_path)
+    top = outputs.best(smiles, scores, output["top_n"])
+    if top:
+        outputs.write_sdf(folder / "top.sdf", top)
+        outputs.draw_grid(folder / "top.png", top[:output["grid"]])
+    if result.history:
+        outputs.plot_learning_curve(folder / "learning_curve.png", result.history,
+                                    f"{result.name}: {', '.join(result.labels)}")
+    ranked = np.sort(np.asarray(scores, dtype=float))[::-1]
+    history = result.history
+    valid = sum(h["validity"] * h["sampled"] for h in history)
+    metrics = {
+        "validity": valid / max(sum(h["sampled"] for h in history), 1),
+        "uniqueness": len(smiles) / valid if valid else 0.0,
+        "top1_mean": float(ranked[:1].mean()) if ranked.size else 0.0,
+        "top10_mean": float(ranked[:10].mean()) if ranked.size else 0.0,
+        "top100_mean": float(ranked[:100].mean()) if ranked.size else 0.0,
+        "oracle_calls": len(smiles),
+        "steps": len(history),
+        "stage_wall_time_s": result.wall_time,
+    }
+    budget = result.budget or len(smiles)
+    metrics["pmo_auc_top10"] = pmo_top_k_auc(smiles, scores, budget, k=10, freq=100) if smiles else 0.0
+    runtime.log(f"[{result.name}] {len(smiles)} molecules scored; top-10 mean {metrics['top10_mean']:.3f}, "
+                f"best {metrics['top1_mean']:.3f}; outputs in {folder}")
+    return metrics
+
+
+# --- sampling, scoring, transfer learning ----------------------------------------------------
+
+
+def _reference_smiles(reference: str) -> list[str]:
+    from gentoolkit_molecules.data import load_default, read_molecules
+
+    if not reference:
+        return []
+    return load_default().smiles if reference == "default" else read_molecules(reference).smiles
+
+
+def _sample(runtime: Runtime, config: dict[str, Any]) -> RunResult:
+    from gentoolkit_molecules import evaluate
+    from gentoolkit_molecules.data import standardise
+
+    options = config["sample"]
+    n = options["num_molecules"]
+    if n < 1:
+        raise ConfigError(f"sample.num_molecules must be at least 1, got {n}.")
+    reference = _reference_smiles(options["reference"])
+    prior = load_prior(config["prior"], runtime.device)
+    smiles, nll = _draw(runtime, prior, n, options["temperature"])
+    canonical = [standardise(s) for s in smiles]
+    log = outputs.MoleculeLog(runtime.out_dir / "molecules.csv", ["smiles", "canonical", "valid", "nll"])
+    log.append([s, c or "", int(c is not None), v] for s, c, v in zip(smiles, canonical, nll))
+    valid = [c for c in canonical if c is not None]
+    metrics = {"validity": evaluate.validity(smiles), "uniqueness": evaluate.uniqueness(smiles),
+               "mean_nll": float(np.mean(nll))}
+    if valid:
+        metrics["internal_diversity"] = evaluate.internal_diversity(valid)
+        metrics["scaffold_diversity"] = evaluate.scaffold_diversity(valid)
+        if reference:
+            metrics["novelty"] = evaluate.novelty(valid, reference)
+    likely = outputs.best(canonical, [-v for v in nll], config["output"]["grid"])
+    artifacts = {"molecules": log.path}
+    if likely:
+        artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "top.png", likely, legend="logL")
+    artifacts["metrics"] = outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)
+    return RunResult(TASK, runtime.out_dir, metrics, artifacts, {"smiles": smiles})
+
+
+def _draw(runtime: Runtime, prior, n: int, temperature: float, batch: int = 256) -> tuple[list[str], list[float]]:
+    import torch
+
+    generator = runtime.generator()
+    smiles: list[str] = []
+    nll: list[float] = []
+    with torch.no_grad(), runtime.progress(n, "sampling") as advance:
+        while len(smiles) < n:
+            samples = prior.sample(min(batch, n - len(smiles)), temperature=temperature, generator=generator)
+            smiles += samples.smiles
+            nll += (-samples.log_likelihood.float().cpu()).tolist()
+            advance(len(samples.smiles))
+    return smiles, nll
+
+
+def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
+    from gentoolkit_molecules.data import read_molecules
+    from gentoolkit_molecules.scoring.function import build_scoring_function
+
+    if not config["score"]["input"]:
+        raise ConfigError("mode = 'score' needs score.input: a .smi, .csv or .sdf file of molecules.")
+    scoring = build_scoring_function(config["scoring"])
+    molecules = read_molecules(config["score"]["input"])
+    if molecules.invalid:
+        line, text = molecules.invalid[0]
+        runtime.log(f"[yellow]{len(molecules.invalid)} invalid molecule(s) skipped in {molecules.source}, "
+                    f"first on line {line}: {text!r}")
+    log = outputs.MoleculeLog(runtime.out_dir / "molecules.csv", outputs.log_columns(scoring.labels))
+    chunk = 500
+    with scoring, runtime.progress(len(molecules.smiles), "scoring") as advance:
+        for i in range(0, len(molecules.smiles), chunk):
+            result = scoring(molecules.smiles[i:i + chunk])
+            log.append(outputs.scored_rows(0, result, result.total))
+            advance(len(result.smiles))
+    smiles, scores = outputs.read_scored(log.path)
+    top = outputs.best(smiles, scores, config["output"]["top_n"])
+    artifacts = {"molecules": log.path}
+    if top:
+        artifacts["sdf"] = outputs.write_sdf(runtime.out_dir / "top.sdf", top)
+        artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "top.png", top[:config["output"]["grid"]])
+    ranked = np.sort(np.asarray(scores))[::-1]
+    metrics = {"molecules": len(smiles), "invalid_skipped": len(molecules.invalid), "mean_score": float(ranked.mean()),
+               "top1_mean": float(ranked[:1].mean()), "top10_mean": float(ranked[:10].mean()),
+               "top100_mean": float(ranked[:100].mean())}
+    artifacts["metrics"] = outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)
+    return RunResult(TASK, runtime.out_dir, metrics, artifacts, {"best": top[:config["output"]["grid"]]})
+
+
+def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
+    from gentoolkit_molecules import evaluate
+    from gentoolkit_molecules.data import standardise
+    from gentoolkit_molecules.training import train_prior
+
+    options = config["transfer_learning"]
+    molecules = _dataset(options["dataset"])
+    prior = load_prior(config["prior"], runtime.device)
+    history = train_prior(prior, molecules.smiles, runtime, epochs=options["epochs"],
+                          batch_size=options["batch_size"], lr=options["learning_rate"],
+                          valid_fraction=options["valid_fraction"], checkpoint_name="transfer_learning")
+    model = prior.save(runtime.out_dir / "model", card={"fine_tuned_on": molecules.source,
+                                                         "molecules": len(molecules.smiles),
+                                                         "epochs": options["epochs"]})
+    smiles, _ = _draw(runtime, prior, options["num_samples"], 1.0)
+    valid = [c for c in map(standardise, smiles) if c is not None]
+    metrics = {"validity": evaluate.validity(smiles), "uniqueness": evaluate.uniqueness(smiles),
+               "novelty": evaluate.novelty(valid, molecules.smiles) if valid else 0.0,
+               "train_nll": float(history[-1]["train_nll"]) if history else float("nan"),
+               "valid_nll": float(history[-1]["valid_nll"]) if history else float("nan")}
+    artifacts = {"model": model, "metrics": outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)}
+    if history:
+        artifacts["learning_curve"] = outputs.plot_training(runtime.out_dir / "learning_curve.png", history)
+    if valid:
+        grid = [(s, 0.0) for s in dict.fromkeys(valid)][:config["output"]["grid"]]
+        artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "samples.png", grid, legend=None)
+    return RunResult(TASK, runtime.out_dir, metrics, artifacts, {"smiles": smiles, "history": history})
+
+
+def _dataset(name: str):
+    """A registered dataset (``default``, ``moses-train``, ...) or a molecule file."""
+    from gentoolkit.plugins import get_host
+    from gentoolkit_molecules.data import read_molecules
+
+    datasets = get_host().registry("datasets")
+    if name in datasets and datasets[name].domain == "molecules":
+        return datasets[name].load()
+    if not Path(name).exists():
+        datasets.get(name)  # raises UnknownNameError with the close names
+    return read_molecules(name)
+
+
+MODES: dict[str, Callable[[Runtime, dict[str, Any]], RunResult]] = {
+    "rl": _rl, "staged_rl": _rl, "sample": _sample, "score": _score, "transfer_learning": _transfer_learning,
+}
