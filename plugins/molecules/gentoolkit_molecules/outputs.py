@@ -37,7 +37,7 @@ class MoleculeLog:
 
     def append(self, rows: Iterable[Sequence[Any]]) -> None:
         with self.path.open("a", newline="") as f:
-            csv.writer(f).writerows([_format(v) for v in row] for row in rows)
+            csv.writer(f).writerows(rows)  # floats at full precision: a resumed run reads them back exactly
             f.flush()
 
 
@@ -52,10 +52,6 @@ def scored_rows(step: int, result: Any, rewards: Sequence[float]) -> list[list[A
     return [[step, smi, float(result.total[i]), float(rewards[i])]
             + [float(v) for label in labels for v in (result.raw[label][i], result.transformed[label][i])]
             for i, smi in enumerate(result.smiles)]
-
-
-def _format(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) else value
 
 
 def _drop_partial_line(path: Path) -> None:

@@ -91,6 +91,8 @@ class Learning:
         self.log = MoleculeLog(folder / "molecules.csv", log_columns(scoring.labels))
         for p in prior.network.parameters():
             p.requires_grad_(False)
+        for p in agent.network.parameters():
+            p.requires_grad_(True)
         prior.network.eval()
         agent.network.eval()  # no dropout: sampling and the loss see the same network
         self.optimizer = torch.optim.Adam(agent.network.parameters(), lr=config.learning_rate)
@@ -191,7 +193,7 @@ class Learning:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     def _stop_reason(self, stats: dict[str, float]) -> str:
         cfg = self.config

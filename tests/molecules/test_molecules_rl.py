@@ -1,0 +1,179 @@
+"""REINVENT-style RL: DAP loss, the agent moving towards the score, diversity filter, budget, resume."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("rdkit")
+
+from gentoolkit.runtime import Runtime, RuntimeOptions  # noqa: E402
+from gentoolkit_molecules.diversity import DiversityFilter  # noqa: E402
+from gentoolkit_molecules.prior import Prior  # noqa: E402
+from gentoolkit_molecules.rl import Learning, RLConfig, dap_loss, run_stages  # noqa: E402
+from gentoolkit_molecules.scoring.function import ScoreResult  # noqa: E402
+from gentoolkit_molecules.tokenizer import Vocabulary  # noqa: E402
+
+TRAIN = ["CCO", "CCN", "CCC", "CCCO", "CCCN", "OCCO", "NCCN", "CC(C)O", "CC(N)C", "CCOC", "CNC", "COC",
+         "c1ccccc1", "c1ccncc1", "Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "CC(=O)O", "CC(=O)N", "C1CCCCC1",
+         "C1CCNCC1", "C1CCOCC1", "CCCCC", "NCCO", "OCCCN", "CCNCC", "COCCN", "CC(C)N"]
+
+
+def tiny_prior(seed: int = 0, steps: int = 150) -> Prior:
+    """A 1-layer GRU trained for a few seconds on small molecules: mostly valid SMILES."""
+    torch.manual_seed(seed)
+    prior = Prior.create(Vocabulary.from_smiles(TRAIN), kind="gru", embedding=32, hidden=64, layers=1)
+    optimizer = torch.optim.Adam(prior.network.parameters(), lr=1e-2)
+    batch = prior.encode(TRAIN)
+    for _ in range(steps):
+        loss = -prior.log_likelihood(batch).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    prior.network.eval()
+    return prior
+
+
+@pytest.fixture(scope="module")
+def prior() -> Prior:
+    torch.set_num_threads(1)
+    return tiny_prior()
+
+
+class NitrogenFraction:
+    """A toy oracle: the fraction of heavy atoms that are nitrogen. Records every molecule it scores."""
+
+    labels = ["nitrogen"]
+
+    def __init__(self, fail_on_call: int = 0):
+        self.seen: list[str] = []
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def __call__(self, smiles: list[str]) -> ScoreResult:
+        from rdkit import Chem
+
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt("killed")
+        self.seen += smiles
+        mols = [Chem.MolFromSmiles(s) for s in smiles]
+        values = np.array([sum(a.GetSymbol() == "N" for a in m.GetAtoms()) / m.GetNumAtoms() for m in mols])
+        return ScoreResult(list(smiles), np.ones(len(smiles), bool), values, {"nitrogen": values},
+                           {"nitrogen": values})
+
+
+def runtime(tmp_path) -> Runtime:
+    return Runtime(RuntimeOptions(device="cpu", seed=0, out=tmp_path, progress=False), task="rl-test").start()
+
+
+def learning(tmp_path, prior, scoring, **config) -> Learning:
+    config = RLConfig(**{"batch_size": 32, "learning_rate": 1e-3, "sigma": 60.0, "replay_sample": 4, **config})
+    return Learning(runtime(tmp_path), prior, prior.copy(), scoring, config, DiversityFilter("none"))
+
+
+def read_log(path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_dap_gradient_raises_likelihood_more_for_higher_scores():
+    agent = torch.zeros(3, requires_grad=True)
+    loss = dap_loss(agent, torch.zeros(3), torch.tensor([0.0, 0.5, 1.0]), sigma=10.0)
+    loss.sum().backward()
+    # gradient descent moves agent logL by -grad: up for scored molecules, most for the best
+    step = -agent.grad
+    assert step[0] == 0 and 0 < step[1] < step[2]
+    assert loss.tolist() == pytest.approx([0.0, 25.0, 100.0])
+
+
+def test_agent_moves_towards_the_score(tmp_path, prior):
+    run = learning(tmp_path, prior, NitrogenFraction(), max_steps=30, learning_rate=5e-3)
+    run.run()
+    means = [h["mean_score"] for h in run.history]
+    assert len(means) == 30
+    assert np.mean(means[-5:]) > np.mean(means[:3]) + 0.07, means
+    n_rich = prior.encode(["NCCN", "CCCCC"])
+    gain = run.agent.log_likelihood(n_rich) - prior.log_likelihood(n_rich)
+    assert gain[0] > gain[1]  # the agent now prefers the nitrogen-rich molecule more than the prior did
+    # the prior is untouched: only the agent learned
+    assert all(not p.requires_grad for p in run.prior.network.parameters())
+
+
+def test_diversity_filter_zeroes_molecules_beyond_their_scaffold_bucket():
+    df = DiversityFilter("IdenticalMurckoScaffold", bucket_size=2, minscore=0.5)
+    smiles = ["Cc1ccccc1", "Oc1ccccc1", "CCc1ccccc1", "C1CCNCC1", "Nc1ccccc1", None]
+    scores = np.array([0.9, 0.8, 0.7, 0.9, 0.3, 0.0])
+    # three benzene-scaffold molecules above minscore: the third is beyond the bucket of 2;
+    # aniline is below minscore, so it keeps its score and takes no place in the bucket
+    assert df(smiles, scores).tolist() == [0.9, 0.8, 0.0, 0.9, 0.3, 0.0]
+    assert len(df.buckets["c1ccccc1"]) == 3
+    # seen again: the same verdicts, and the bucket does not grow
+    assert df(["Oc1ccccc1", "CCc1ccccc1"], np.array([0.8, 0.7])).tolist() == [0.8, 0.0]
+    restored = DiversityFilter("IdenticalMurckoScaffold", bucket_size=2, minscore=0.5)
+    restored.load_state_dict(df.state_dict())
+    assert restored(["CCc1ccccc1", "Cc1ccccc1", "Fc1ccccc1"], np.array([0.7, 0.9, 0.9])).tolist() == [0.0, 0.9, 0.0]
+
+
+def test_topological_filter_groups_scaffolds_by_graph():
+    df = DiversityFilter("IdenticalTopologicalScaffold", bucket_size=1, minscore=0.0)
+    # benzene and pyridine have the same generic scaffold (a six-ring)
+    assert df(["Cc1ccccc1", "Cc1ccncc1"], np.array([1.0, 1.0])).tolist() == [1.0, 0.0]
+
+
+def test_budget_counts_unique_valid_molecules_and_stops_exactly(tmp_path, prior):
+    scoring = NitrogenFraction()
+    run = learning(tmp_path, prior, scoring, max_steps=50, max_oracle_calls=37)
+    result = run.run()
+    assert result.oracle_calls == 37 and "budget" in result.reason
+    assert len(scoring.seen) == 37 and len(set(scoring.seen)) == 37  # never re-scored
+    rows = read_log(tmp_path / "molecules.csv")
+    assert [r["smiles"] for r in rows] == scoring.seen
+    assert len(run.cache) == 37
+
+
+def test_repeated_molecules_are_not_charged(tmp_path, prior):
+    scoring = NitrogenFraction()
+    # one molecule dominates a cold sample: most of a batch repeats what was scored before
+    run = learning(tmp_path, prior, scoring, max_steps=4, temperature=0.3, unique_sequences=False)
+    run.run()
+    valid_sampled = sum(h["validity"] * h["sampled"] for h in run.history)
+    assert len(scoring.seen) == len(set(scoring.seen)) == len(run.cache)
+    assert len(scoring.seen) < valid_sampled / 2
+
+
+def test_killed_run_resumes_without_losing_or_repeating_molecules(tmp_path, prior):
+    whole = learning(tmp_path / "whole", prior, NitrogenFraction(), max_steps=6, checkpoint_every=2)
+    whole.run()
+    expected = read_log(tmp_path / "whole" / "molecules.csv")
+
+    killed = learning(tmp_path / "killed", prior, NitrogenFraction(fail_on_call=4), max_steps=6, checkpoint_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        killed.run()  # dies scoring step 4: the checkpoint is from step 2, the CSV holds steps 1-3
+    partial = read_log(tmp_path / "killed" / "molecules.csv")
+    assert {r["step"] for r in partial} == {"1", "2", "3"}
+
+    resumed = learning(tmp_path / "killed", prior, NitrogenFraction(), max_steps=6, checkpoint_every=2)
+    assert resumed.step == 2 and len(resumed.cache) == len(partial)
+    resumed.run()
+    got = read_log(tmp_path / "killed" / "molecules.csv")
+    assert [(r["step"], r["smiles"], r["score"]) for r in got] == [(r["step"], r["smiles"], r["score"])
+                                                                  for r in expected]
+    assert len({r["smiles"] for r in got}) == len(got)
+    assert resumed.history == whole.history
+
+
+def test_stages_carry_the_agent_and_stop_at_their_threshold(tmp_path, prior):
+    rt = runtime(tmp_path)
+    stages = [("first", RLConfig(batch_size=16, max_steps=20, score_threshold=0.01, replay_sample=2),
+               NitrogenFraction()),
+              ("second", RLConfig(batch_size=16, max_steps=2, replay_sample=2), NitrogenFraction())]
+    agent, results = run_stages(rt, prior, stages, lambda: DiversityFilter("none"), staged=True)
+    assert "threshold" in results[0].reason and len(results[0].history) < 20
+    assert len(results[1].history) == 2
+    assert (tmp_path / "first" / "molecules.csv").exists() and (tmp_path / "second" / "checkpoint.json").exists()
+    changed = any(not torch.equal(a, b) for a, b in zip(agent.network.parameters(), prior.network.parameters()))
+    assert changed
