@@ -70,14 +70,18 @@ def scaffold_diversity(smiles: Sequence[str]) -> float:
     return len({MurckoScaffold.MurckoScaffoldSmiles(mol=m) for m in mols}) / len(mols)
 
 
-def fcd(smiles: Sequence[str], reference: Sequence[str]) -> float:
+def fcd(smiles: Sequence[str], reference: Sequence[str], device: str = "cpu") -> float:
     """Fréchet ChemNet Distance between the valid molecules and ``reference`` (lower is closer)."""
+    import warnings
+
     import fcd as fcd_package
 
     generated, ref = canonical(smiles), canonical(reference)
     if len(generated) < 2 or len(ref) < 2:
         raise ValueError("FCD needs at least two valid molecules on each side.")
-    return float(fcd_package.get_fcd(generated, ref, device="cpu"))
+    with warnings.catch_warnings():  # the fcd package's own numpy/scipy deprecations
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return float(fcd_package.get_fcd(generated, ref, device=device))
 
 
 def top_k_mean(scores: Sequence[float], k: int) -> float:
