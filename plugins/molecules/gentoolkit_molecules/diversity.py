@@ -44,6 +44,12 @@ class DiversityFilter:
         self.buckets: dict[str, list[str]] = {}  # scaffold -> its molecules, in the order first seen
         self.verdict: dict[str, bool] = {}  # SMILES -> kept (True) or zeroed (False)
 
+    @classmethod
+    def from_config(cls, table: dict[str, Any]) -> DiversityFilter:
+        """From a ``[diversity_filter]`` table: ``type``, ``bucket_size``, ``minscore``."""
+        table = dict(table)
+        return cls(table.pop("type", "IdenticalMurckoScaffold"), **table)
+
     def __call__(self, smiles: Sequence[str | None], scores: np.ndarray) -> np.ndarray:
         """Scores after the filter; ``None`` SMILES (invalid) pass through unchanged."""
         scores = np.asarray(scores, dtype=float).copy()

@@ -196,11 +196,15 @@ class Learning:
         return float(loss.detach())
 
     def _stop_reason(self, stats: dict[str, float]) -> str:
-        cfg = self.config
         if stats["top_k"] > self.best + 1e-9:
             self.best, self.stale = stats["top_k"], 0
         else:
             self.stale += 1
+        return self._check(stats)
+
+    def _check(self, stats: dict[str, float]) -> str:
+        """Why the stage should stop after a step with these statistics ("" = go on)."""
+        cfg = self.config
         if cfg.max_oracle_calls and len(self.cache) >= cfg.max_oracle_calls:
             return f"oracle budget of {cfg.max_oracle_calls} calls reached"
         if cfg.score_threshold and self.step >= cfg.min_steps and stats["mean_score"] >= cfg.score_threshold:
@@ -239,7 +243,9 @@ class Learning:
         self.generator.set_state(state["generator"].cpu())
         self.step, self.history = int(state["step"]), list(state["history"])
         self.best = float(state["best"]) if state["best"] is not None else -np.inf
-        self.stale, self.reason = int(state["stale"]), state["reason"]
+        self.stale = int(state["stale"])
+        # a finished stage goes on if the config now allows more (a larger max_steps or budget)
+        self.reason = self._check(self.history[-1]) if state["reason"] and self.history else ""
         self.runtime.log(f"[{self.name}] resuming after step {self.step} from {path} "
                          f"({len(self.cache)} molecules already scored)")
 

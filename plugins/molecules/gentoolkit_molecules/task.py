@@ -71,10 +71,10 @@ def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
 
     staged = config["mode"] == "staged_rl"
     stages = _stages(config, staged)
-    DiversityFilter(**config["diversity_filter"])  # check it before any work
+    DiversityFilter.from_config(config["diversity_filter"])  # check it before any work
     prior = load_prior(config["prior"], runtime.device)
     start = time.perf_counter()
-    agent, results = run_stages(runtime, prior, stages, lambda: DiversityFilter(**config["diversity_filter"]),
+    agent, results = run_stages(runtime, prior, stages, lambda: DiversityFilter.from_config(config["diversity_filter"]),
                                 staged)
     for _, _, scoring in stages:
         scoring.close()

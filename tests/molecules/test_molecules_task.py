@@ -1,0 +1,185 @@
+"""The ``molecules`` task end to end, on a tiny prior: outputs, every example config, config errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("rdkit")
+
+import gentoolkit_molecules  # noqa: E402
+from gentoolkit.api import Toolkit  # noqa: E402
+from gentoolkit.errors import ConfigError, GentoolkitError, UnknownNameError  # noqa: E402
+from gentoolkit.runtime import RuntimeOptions  # noqa: E402
+from gentoolkit_molecules.data import standardise  # noqa: E402
+from gentoolkit_molecules.prior import Prior  # noqa: E402
+from gentoolkit_molecules.tokenizer import Vocabulary  # noqa: E402
+
+TRAIN = ["CCO", "CCN", "CCCO", "CCCN", "OCCO", "NCCN", "CC(C)O", "CC(N)C", "CCOC", "CNC", "COC",
+         "c1ccccc1", "c1ccncc1", "Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "CC(=O)O", "CC(=O)N", "C1CCCCC1",
+         "C1CCNCC1", "C1CCOCC1", "CCCCC", "NCCO", "OCCCN", "CCNCC", "COCCN", "CC(C)N", "CC(=O)Nc1ccccc1",
+         "Cc1ccc(O)cc1", "CC(=O)Oc1ccccc1C(=O)O", "NS(=O)(=O)c1ccccc1", "FC(F)(F)c1ccccc1"]
+CONFIGS = Path(str(resources.files("gentoolkit_molecules") / "configs"))
+
+
+@pytest.fixture(scope="module")
+def prior_path(tmp_path_factory) -> str:
+    """A 1-layer GRU trained for a few seconds on small molecules, saved like any prior."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    prior = Prior.create(Vocabulary.from_smiles(TRAIN), kind="gru", embedding=32, hidden=64, layers=1)
+    optimizer = torch.optim.Adam(prior.network.parameters(), lr=1e-2)
+    batch = prior.encode(TRAIN)
+    for _ in range(150):
+        loss = -prior.log_likelihood(batch).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return str(prior.save(tmp_path_factory.mktemp("prior") / "tiny").with_suffix(""))
+
+
+@pytest.fixture(scope="module")
+def kit() -> Toolkit:
+    return Toolkit(plugins=[gentoolkit_molecules], entrypoints=False)
+
+
+def run(kit, out: Path, config=None, **overrides):
+    options = RuntimeOptions(device="cpu", seed=0, out=out, progress=False, threads=1)
+    return kit.run("molecules", config, overrides, options)
+
+
+TINY_RL = {"rl.max_steps": 3, "rl.batch_size": 16, "rl.checkpoint_every": 2}
+
+
+def test_default_design_writes_every_output(kit, prior_path, tmp_path):
+    result = run(kit, tmp_path, prior=prior_path, **TINY_RL)
+    with open(tmp_path / "molecules.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    labels = ["drug-likeness", "synthesizability", "mw-200-500", "celecoxib-similarity"]
+    assert list(rows[0]) == ["step", "smiles", "score", "reward"] + [f"{l}_{k}" for l in labels
+                                                                     for k in ("raw", "score")]
+    assert {r["step"] for r in rows} <= {"1", "2", "3"} and len({r["smiles"] for r in rows}) == len(rows)
+    assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+    assert all(0.0 <= float(r["drug-likeness_raw"]) <= 1.0 for r in rows)
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["oracle_calls"] == len(rows) == result.metrics["oracle_calls"]
+    assert metrics["steps"] == 3 and 0 < metrics["validity"] <= 1 and 0 < metrics["uniqueness"] <= 1
+    best = max(float(r["score"]) for r in rows)
+    assert metrics["top1_mean"] == pytest.approx(best)
+    assert metrics["top1_mean"] >= metrics["top10_mean"] >= metrics["top100_mean"] >= 0
+    assert 0 <= metrics["pmo_auc_top10"] <= metrics["top10_mean"] + 1e-9
+    assert metrics["wall_time_s"] > 0
+
+    from rdkit import Chem
+    from PIL import Image
+
+    sdf = [m for m in Chem.SDMolSupplier(str(tmp_path / "top.sdf"))]
+    assert len(sdf) == min(100, len(rows)) and sdf[0].GetDoubleProp("score") == pytest.approx(best)
+    assert Image.open(tmp_path / "top.png").size[0] >= 250
+    assert Image.open(tmp_path / "learning_curve.png").size[0] > 300
+    assert (tmp_path / "config.toml").exists()
+    assert (tmp_path / "checkpoint.json").exists() and (tmp_path / "checkpoint.safetensors").exists()
+    agent = Prior.load(tmp_path / "agent")  # the trained agent is a prior like any other
+    assert len(agent.sample(4).smiles) == 4
+    assert result.outputs["best"][0][1] == pytest.approx(best)
+
+
+def test_run_resumes_in_the_same_folder_without_rescoring(kit, prior_path, tmp_path):
+    run(kit, tmp_path, prior=prior_path, **TINY_RL)
+    before = (tmp_path / "molecules.csv").read_text()
+    again = run(kit, tmp_path, prior=prior_path, **{**TINY_RL, "rl.max_steps": 5})
+    after = (tmp_path / "molecules.csv").read_text()
+    assert after.startswith(before) and again.metrics["steps"] == 5
+    smiles = [r["smiles"] for r in csv.DictReader(after.splitlines())]
+    assert len(smiles) == len(set(smiles)) == again.metrics["oracle_calls"]
+
+
+def _tiny(config: dict, prior: str, tmp_path: Path) -> dict:
+    """An example config shrunk to seconds: tiny prior, few steps and samples, a small input file."""
+    molecules = tmp_path / "input.smi"
+    molecules.write_text("\n".join(TRAIN + ["not a smiles"]) + "\n")
+    config = {**config, "prior": prior}
+    config["rl"] = {**config.get("rl", {}), "max_steps": 2, "batch_size": 16}
+    for stage in config.get("stages", []):
+        stage["max_steps"] = 2
+    config["sample"] = {**config.get("sample", {}), "num_molecules": 20, "reference": str(molecules)}
+    config["score"] = {"input": str(molecules)}
+    config["transfer_learning"] = {**config.get("transfer_learning", {}), "dataset": str(molecules),
+                                   "epochs": 1, "batch_size": 8, "num_samples": 10}
+    return config
+
+
+@pytest.mark.parametrize("name", ["rl", "staged_rl", "sampling", "scoring", "transfer_learning"])
+def test_each_example_config_runs(kit, prior_path, tmp_path, name):
+    config = tomllib.loads((CONFIGS / f"{name}.toml").read_text())
+    result = run(kit, tmp_path / "run", _tiny(config, prior_path, tmp_path))
+    out = tmp_path / "run"
+    assert (out / "metrics.json").exists() and (out / "config.toml").exists()
+    if name == "staged_rl":
+        for stage in ("drug-like", "hinge-binder"):
+            assert (out / stage / "molecules.csv").exists() and (out / stage / "learning_curve.png").exists()
+        assert result.metrics["hinge-binder/steps"] <= 2
+    elif name == "sampling":
+        assert result.metrics["validity"] > 0.3 and len(result.outputs["smiles"]) == 20
+    elif name == "scoring":
+        unique = {standardise(s) for s in TRAIN}  # "CC(N)C" and "CC(C)N" are one molecule
+        assert result.metrics["molecules"] == len(unique) and result.metrics["invalid_skipped"] == 1
+        assert (out / "top.sdf").exists()
+    elif name == "transfer_learning":
+        assert Prior.load(out / "model").card["molecules"] == len({standardise(s) for s in TRAIN})
+        assert result.metrics["validity"] > 0
+    else:
+        assert result.metrics["steps"] == 2 and (out / "top.png").exists()
+
+
+def _untouched(out: Path) -> bool:
+    """No work started: nothing but the saved config in the run folder."""
+    return not out.exists() or {p.name for p in out.iterdir()} <= {"config.toml"}
+
+
+def test_invalid_reference_smiles_fails_before_any_work(kit, prior_path, tmp_path):
+    components = [{"component": "tanimoto_similarity", "params": {"smiles": ["C1CC(N"]}}]
+    with pytest.raises(GentoolkitError, match="C1CC\\(N"):
+        run(kit, tmp_path, prior=prior_path, **{"scoring.components": components})
+    assert _untouched(tmp_path)
+
+
+def test_invalid_smarts_fails_before_any_work(kit, prior_path, tmp_path):
+    components = [{"component": "required_substructures", "params": {"smarts": ["c1ccc[("]}}]
+    with pytest.raises(GentoolkitError, match="c1ccc"):
+        run(kit, tmp_path, prior=prior_path, **{"scoring.components": components})
+    assert _untouched(tmp_path)
+
+
+def test_unknown_component_is_named_with_a_suggestion(kit, prior_path, tmp_path):
+    with pytest.raises(UnknownNameError, match="'qedd'.*Did you mean 'qed'"):
+        run(kit, tmp_path, prior=prior_path, **{"scoring.components": [{"component": "qedd"}]})
+    assert _untouched(tmp_path)
+
+
+def test_other_config_errors_are_clear(kit, prior_path, tmp_path):
+    with pytest.raises(ConfigError, match="Unknown mode 'optimise'"):
+        run(kit, tmp_path / "a", mode="optimise")
+    with pytest.raises(ConfigError, match="needs \\[\\[stages\\]\\]"):
+        run(kit, tmp_path / "b", mode="staged_rl")
+    with pytest.raises(ConfigError, match="stages.s1.*max_step"):
+        run(kit, tmp_path / "c", {"mode": "staged_rl", "stages": [{"name": "s1", "max_step": 3,
+                                                                    "scoring": {"components": [{"component": "qed"}]}}]})
+    with pytest.raises(ConfigError, match="score.input"):
+        run(kit, tmp_path / "d", mode="score")
+    with pytest.raises(ConfigError, match="diversity filter type 'Murcko'"):
+        run(kit, tmp_path / "e", prior=prior_path, **{"diversity_filter.type": "Murcko"})
+    empty = tmp_path / "empty.smi"
+    empty.write_text("")
+    with pytest.raises(GentoolkitError, match="empty.smi"):
+        run(kit, tmp_path / "f", prior=prior_path, mode="transfer_learning",
+            **{"transfer_learning.dataset": str(empty)})
+    for sub in "abcdef":
+        assert _untouched(tmp_path / sub)
