@@ -1,0 +1,194 @@
+"""Train the shipped molecules prior on MOSES train (CPU, one thread) and write its model card.
+
+    python plugins/molecules/tools/train_default_prior.py measure     # molecules/s of the chosen size
+    python plugins/molecules/tools/train_default_prior.py train       # train within --minutes, then `card`
+    python plugins/molecules/tools/train_default_prior.py card        # sample 10k, score them, write the card
+    python plugins/molecules/tools/train_default_prior.py sample      # write the embedded default dataset
+
+The training subset is sized from a throughput measurement so the run fits its time budget;
+a time limit in the trainer is the safety net. Checkpoints go to runs/default_prior (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from gentoolkit.runtime import Runtime, RuntimeOptions
+from gentoolkit_molecules.data import load_moses, moses_smiles, standardise, standardise_all
+from gentoolkit_molecules.prior import Prior, sequence_log_likelihood
+from gentoolkit_molecules.tokenizer import Vocabulary
+from gentoolkit_molecules.training import Encoded, LengthBatches, train_prior
+
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "gentoolkit_molecules" / "data"
+SHIPPED = PACKAGE_DATA / "prior" / "prior"
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=["measure", "train", "card", "sample"])
+    parser.add_argument("--kind", default="lstm")
+    parser.add_argument("--embedding", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--minutes", type=float, default=42.0, help="training time budget")
+    parser.add_argument("--precision", default="bf16")
+    parser.add_argument("--samples", type=int, default=10_000, help="molecules sampled for the card")
+    parser.add_argument("--out", type=Path, default=Path("runs/default_prior"))
+    return parser.parse_args()
+
+
+def measure(prior: Prior, smiles: list[str], runtime: Runtime, batch_size: int, seconds: float = 60.0) -> float:
+    """Training molecules per second of a throwaway copy of ``prior`` on ``smiles``."""
+    trial = prior.copy()
+    optimizer = torch.optim.Adam(trial.network.parameters())
+    batches = LengthBatches(Encoded([trial.vocabulary.encode(s) for s in smiles]), batch_size,
+                            trial.vocabulary.pad, seed=0)
+    done, started = 0, time.monotonic()
+    for batch in batches:
+        with runtime.autocast():
+            nll = -sequence_log_likelihood(trial.network, batch, trial.vocabulary.pad).mean()
+        optimizer.zero_grad()
+        nll.backward()
+        optimizer.step()
+        done += len(batch)
+        if time.monotonic() - started > seconds:
+            break
+    return done / (time.monotonic() - started)
+
+
+def train(args: argparse.Namespace) -> None:
+    runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, seed=0, threads=1, out=args.out,
+                                     progress=False), task="default_prior").start()
+    started = time.monotonic()
+    moses = load_moses("train")
+    runtime.log(moses.summary() + f" (read in {time.monotonic() - started:.0f} s)")
+    vocabulary = Vocabulary.from_smiles(moses.smiles)
+    prior = Prior.create(vocabulary, args.kind, embedding=args.embedding, hidden=args.hidden, layers=args.layers)
+    rate = measure(prior, moses.smiles[:50_000], runtime, args.batch_size, seconds=45.0)
+    budget = args.minutes * 60
+    n = min(len(moses.smiles), int(0.92 * rate * budget / args.epochs))
+    runtime.log(f"{prior.parameters():,} parameters, {rate:.0f} molecules/s: training {args.epochs} epoch(s) "
+                f"on {n:,} molecules within {args.minutes:.0f} min")
+    subset = random.Random(0).sample(moses.smiles, n)
+    history = train_prior(prior, subset, runtime, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          valid_fraction=0.01, time_limit=budget)
+    card = {"data": f"MOSES train (molsets 0.3.1): {n:,} of {len(moses.smiles):,} molecules, 1% held out",
+            "kind": args.kind, "config": prior.config, "vocabulary_size": len(vocabulary), "parameters": prior.parameters(),
+            "epochs": len(history), "molecules_seen": sum(r["molecules"] for r in history),
+            "batch_size": args.batch_size, "lr": args.lr, "precision": args.precision,
+            "train_seconds": round(history[-1]["seconds"]), "threads": 1, "history": history,
+            "trained_on": date.today().isoformat()}
+    prior.save(SHIPPED, card)
+    runtime.log(f"Saved {SHIPPED}.json; now writing the card.")
+    write_card(args.samples, set(moses.smiles))
+
+
+def write_card(n: int, train: set[str] | None = None) -> None:
+    """Sample ``n`` molecules from the shipped prior, score them, put the numbers in JSON and card.md."""
+    import fcd
+
+    torch.set_num_threads(1)
+    prior = Prior.load(SHIPPED)
+    prior.network.eval()
+    generator = torch.Generator().manual_seed(0)
+    started = time.monotonic()
+    with torch.no_grad():
+        smiles = [s for _ in range(0, n, 500) for s in prior.sample(500, generator=generator).smiles][:n]
+    sample_seconds = time.monotonic() - started
+    canonical = [standardise(s) for s in smiles]
+    valid = [s for s in canonical if s is not None]
+    unique = set(valid)
+    train = train if train is not None else set(load_moses("train").smiles)
+    test = load_moses("test").smiles
+    reference = random.Random(0).sample(test, min(10_000, len(test)))
+    metrics = {"samples": n, "validity": len(valid) / n, "unique@10k": len(unique) / max(len(valid), 1),
+               "novelty": len(unique - train) / max(len(unique), 1),
+               "fcd_test": float(fcd.get_fcd(sorted(unique), reference, device="cpu")),
+               "fcd_reference": f"{len(reference):,} random molecules of MOSES test",
+               "sampling_molecules_per_s": n / sample_seconds}
+    path = SHIPPED.with_suffix(".json")
+    document = json.loads(path.read_text())
+    document["metadata"]["card"]["metrics"] = metrics
+    path.write_text(json.dumps(document, indent=1))
+    (SHIPPED.parent / "card.md").write_text(render_card(document["metadata"]["card"]))
+    print(json.dumps(metrics, indent=1))
+
+
+def render_card(card: dict) -> str:
+    m, c = card["metrics"], card["config"]
+    size = f"{c['layers']}-layer {card['kind'].upper()}, hidden {c.get('hidden', c['embedding'])}, embedding {c['embedding']}"
+    rows = "\n".join(f"| {r['epoch']} | {r['step']} | {r['molecules']:,} | {r['train_nll']:.2f} | {r['valid_nll']:.2f} |"
+                     for r in card["history"])
+    return f"""# gentoolkit-molecules default prior
+
+A SMILES language model (REINVENT / MOSES CharRNN style) that `Prior.load()` returns and the RL task
+starts from. Trained by `plugins/molecules/tools/train_default_prior.py train` on one CPU thread.
+
+- **Data**: {card['data']}. Canonical SMILES (RDKit, largest fragment), atom-level tokens,
+  vocabulary of {card['vocabulary_size']} tokens.
+- **Model**: {size}; {card['parameters']:,} parameters.
+- **Training**: {card['epochs']} epoch(s), {card['molecules_seen']:,} molecules seen, batch {card['batch_size']},
+  Adam lr {card['lr']} with cosine decay to a tenth, gradient clipping at 1, {card['precision']} autocast,
+  {card['train_seconds'] / 60:.1f} min wall clock on {card['threads']} thread ({card['trained_on']}).
+
+| epoch | step | molecules | train NLL | valid NLL |
+|---|---|---|---|---|
+{rows}
+
+## Samples ({m['samples']:,} at temperature 1, seed 0)
+
+| metric | value | MOSES CharRNN (paper) |
+|---|---|---|
+| validity | {m['validity']:.3f} | 0.975 |
+| unique@10k | {m['unique@10k']:.4f} | 0.999 |
+| novelty vs MOSES train | {m['novelty']:.3f} | 0.842 |
+| FCD vs MOSES test | {m['fcd_test']:.3f} | 0.073 |
+
+FCD is computed against {m['fcd_reference']} with the `fcd` package (ChemNet), on the unique
+valid samples; MOSES's own figure uses the whole test set, so compare it only roughly. Sampling
+ran at {m['sampling_molecules_per_s']:.0f} molecules/s on one CPU thread.
+
+Limits: trained briefly on one CPU core, so its NLL is well above MOSES CharRNN's; it knows only
+MOSES's chemistry (neutral drug-like molecules, C N O S F Cl Br, no stereo, no charges), so
+fine-tune it (`train_prior`) before steering it towards other chemistry.
+"""
+
+
+def write_sample(n: int = 30_000) -> None:
+    """The embedded default dataset: ``n`` random MOSES train molecules, standardised."""
+    sample = standardise_all(enumerate(random.Random(0).sample(moses_smiles("train"), n), start=1), "MOSES train")
+    with gzip.open(PACKAGE_DATA / "moses_train_sample.smi.gz", "wt", compresslevel=9) as out:
+        out.write("\n".join(sample.smiles) + "\n")
+
+
+def main() -> None:
+    args = arguments()
+    torch.set_num_threads(1)
+    if args.step == "train":
+        train(args)
+    elif args.step == "card":
+        write_card(args.samples)
+    elif args.step == "sample":
+        write_sample()
+    else:
+        runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, threads=1, progress=False)).start()
+        smiles = random.Random(0).sample(load_moses("train").smiles, 20_000)
+        prior = Prior.create(Vocabulary.from_smiles(smiles), args.kind, embedding=args.embedding,
+                             hidden=args.hidden, layers=args.layers)
+        print(f"{prior.parameters():,} parameters: {measure(prior, smiles, runtime, args.batch_size):.0f} molecules/s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
