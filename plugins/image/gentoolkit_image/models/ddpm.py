@@ -1,0 +1,195 @@
+"""DDPM (Ho et al. 2020): a small UNet learns to predict the noise added to an image.
+
+Training noises a batch to a random timestep and regresses the noise (the "simple" loss).
+Sampling starts from pure noise and walks back with the DDPM scheduler (all T steps) or the
+DDIM scheduler (a few, deterministic with eta = 0). Classes, when given, enter as an embedding
+added to the time embedding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gentoolkit.errors import ConfigError
+from gentoolkit_image.models.base import ImageModel
+from gentoolkit_image.schedulers import DDIMScheduler, DDPMScheduler
+
+SAMPLERS = ("ddpm", "ddim")
+
+
+@dataclass
+class DDPMParams:
+    base_channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2)  # one UNet level each; every level but the last halves H, W
+    num_res_blocks: int = 1  # residual blocks per level on each side
+    dropout: float = 0.0
+    num_timesteps: int = 1000  # T of the training schedule
+    beta_schedule: str = "linear"  # linear | cosine
+    lr: float = 1e-3
+    ema_decay: float = 0.995  # weights averaged for sampling; 0 samples with the trained weights
+    sampler: str = "ddpm"  # default sampler: ddpm (T steps) | ddim
+    ddim_steps: int = 50
+    ddim_eta: float = 0.0  # 0: deterministic DDIM
+
+
+def timestep_embedding(t: Tensor, dim: int) -> Tensor:
+    """Sinusoidal embedding of integer timesteps (B,) -> (B, dim), as in the Transformer."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 convolutions with the time (and class) embedding added in between."""
+
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, dropout: float):
+        super().__init__()
+        self.norm1, self.conv1 = _norm(in_ch), nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, out_ch)
+        self.norm2, self.conv2 = _norm(out_ch), nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.dropout = nn.Dropout(dropout)
+        nn.init.zeros_(self.conv2.weight)  # each block starts as the identity
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+
+    def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(emb)[:, :, None, None]
+        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        return self.skip(x) + h
+
+
+class UNet(nn.Module):
+    """A small UNet eps_theta(x_t, t, y): levels of residual blocks, skip connections across."""
+
+    def __init__(self, in_ch: int, base: int, mults: tuple[int, ...], num_res_blocks: int,
+                 dropout: float, num_classes: int):
+        super().__init__()
+        emb_dim = 4 * base
+        chs = [base * m for m in mults]
+        self.base = base
+        self.time_mlp = nn.Sequential(nn.Linear(base, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.class_emb = nn.Embedding(num_classes, emb_dim) if num_classes else None
+        self.stem = nn.Conv2d(in_ch, base, 3, padding=1)
+        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+        prev = base
+        for i, ch in enumerate(chs):
+            self.down.append(nn.ModuleList(
+                ResBlock(prev if j == 0 else ch, ch, emb_dim, dropout) for j in range(num_res_blocks)))
+            prev = ch
+            if i < len(chs) - 1:
+                self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+        self.mid = nn.ModuleList([ResBlock(chs[-1], chs[-1], emb_dim, dropout) for _ in range(2)])
+        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+        for i in reversed(range(len(chs))):
+            below = chs[i + 1] if i < len(chs) - 1 else chs[i]
+            self.up.append(nn.ModuleList(
+                ResBlock(below + chs[i] if j == 0 else chs[i], chs[i], emb_dim, dropout)
+                for j in range(num_res_blocks)))
+            if i > 0:
+                self.upsample.append(nn.Conv2d(chs[i], chs[i], 3, padding=1))
+        self.out = nn.Sequential(_norm(base), nn.SiLU(), nn.Conv2d(base, in_ch, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        emb = self.time_mlp(timestep_embedding(t, self.base))
+        if self.class_emb is not None and y is not None:
+            emb = emb + self.class_emb(y)
+        h = self.stem(x)
+        skips = []
+        for i, blocks in enumerate(self.down):
+            for block in blocks:
+                h = block(h, emb)
+            skips.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h)
+        for block in self.mid:
+            h = block(h, emb)
+        for i, blocks in enumerate(self.up):
+            if i > 0:  # back up to this level's resolution
+                h = self.upsample[i - 1](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+            h = torch.cat([h, skips.pop()], dim=1)
+            for block in blocks:
+                h = block(h, emb)
+        return self.out(h)
+
+
+class DDPM(ImageModel):
+    """Denoising diffusion with a UNet noise model; samples with DDPM or DDIM steps."""
+
+    family = "ddpm"
+
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
+        try:
+            p = DDPMParams(**params)
+        except TypeError as err:
+            raise ConfigError(f"ddpm: {err}") from None
+        super().__init__(image_shape, num_classes, **asdict(p))
+        c, h, w = self.image_shape
+        factor = 2 ** (len(p.channel_mults) - 1)
+        if h % factor or w % factor:
+            raise ConfigError(f"ddpm: images of {h}x{w} cannot be halved {len(p.channel_mults) - 1} times; "
+                              f"use fewer channel_mults or upscale the images to a multiple of {factor}.")
+        if p.sampler not in SAMPLERS:
+            raise ConfigError(f"ddpm: unknown sampler {p.sampler!r}; use one of {', '.join(SAMPLERS)}.")
+        self.p = p
+        self.unet = UNet(c, p.base_channels, p.channel_mults, p.num_res_blocks, p.dropout, self.num_classes)
+        self.ema = None
+        if p.ema_decay > 0:
+            self.ema = UNet(c, p.base_channels, p.channel_mults, p.num_res_blocks, p.dropout, self.num_classes)
+            self.ema.load_state_dict(self.unet.state_dict())
+            self.ema.requires_grad_(False)
+        self.scheduler = DDPMScheduler(p.num_timesteps, p.beta_schedule)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"model": torch.optim.Adam(self.unet.parameters(), lr=self.p.lr)}
+
+    def training_step(self, x: Tensor, y: Tensor | None, optimizers: dict[str, torch.optim.Optimizer],
+                      runtime: Any) -> dict[str, float]:
+        x0 = x * 2 - 1
+        t = torch.randint(self.p.num_timesteps, (x.shape[0],), device=x.device)
+        noise = torch.randn_like(x0)
+        x_t = self.scheduler.add_noise(x0, noise, t)
+        with runtime.autocast():
+            eps = self.unet(x_t, t, y if self.num_classes else None)
+        loss = F.mse_loss(eps.float(), noise)
+        self.optimize(loss, optimizers["model"], runtime, clip_norm=1.0)
+        if self.ema is not None:
+            with torch.no_grad():
+                for e, w in zip(self.ema.parameters(), self.unet.parameters()):
+                    e.lerp_(w, 1 - self.p.ema_decay)
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None,
+               sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> Tensor:
+        """``n`` images from noise; ``sampler`` ddpm walks all T steps, ddim ``steps`` of them."""
+        sampler = sampler or self.p.sampler
+        if sampler not in SAMPLERS:
+            raise ConfigError(f"ddpm: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
+        net = self.ema if self.ema is not None else self.unet
+        y = self.labels_for(n, y, generator)
+        x = torch.randn((n, *self.image_shape), generator=generator).to(self.device)
+        if sampler == "ddpm":
+            for t in self.scheduler.timesteps.tolist():
+                eps = net(x, torch.full((n,), t, device=self.device), y)
+                x = self.scheduler.step(eps, t, x, generator)
+        else:
+            ddim = DDIMScheduler(self.p.num_timesteps, self.p.beta_schedule)
+            ddim.set_timesteps(steps or self.p.ddim_steps)
+            for t in ddim.timesteps.tolist():
+                eps = net(x, torch.full((n,), t, device=self.device), y)
+                x = ddim.step(eps, t, x, self.p.ddim_eta if eta is None else eta, generator)
+        return ((x + 1) / 2).clamp(0, 1)
