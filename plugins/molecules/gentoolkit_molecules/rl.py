@@ -42,7 +42,7 @@ class RLConfig:
     learning_rate: float = 1e-4
     max_steps: int = 100
     max_oracle_calls: int = 0  # unique valid molecules scored (PMO's budget); 0 = unlimited
-    patience: int = 0  # stop after this many steps without a better top-k mean; 0 = never
+    patience: int = 0  # stop after this many steps without a better top-k (PMO: top-100 for 5 steps); 0 = never
     top_k: int = 10  # the k of the patience criterion
     score_threshold: float = 0.0  # stop once a batch's mean score reaches this (REINVENT's max_score); 0 = never
     min_steps: int = 0  # steps to run before score_threshold may end the stage
@@ -144,7 +144,7 @@ class Learning:
         stats = {"step": self.step, "mean_score": float(batch.mean()) if batch.size else 0.0,
                  "batch_top10": float(batch[:10].mean()) if batch.size else 0.0,
                  "top10": float(best[:10].mean()) if best.size else 0.0,
-                 "top_k": float(best[:cfg.top_k].mean()) if best.size else 0.0,
+                 "top_k": float(best[:cfg.top_k].sum() / cfg.top_k),  # missing ones count as 0
                  "validity": sum(c is not None for c in canonical) / max(len(canonical), 1),
                  "sampled": len(canonical),
                  "oracle_calls": len(self.cache), "loss": loss}
