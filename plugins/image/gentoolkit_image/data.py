@@ -113,7 +113,7 @@ def _read_image(path: Path, mode: str | None) -> np.ndarray:
         with Image.open(path) as image:
             image.load()
             mode = mode or ("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB")
-            array = np.asarray(image.convert(mode))
+            array = np.array(image.convert(mode))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DataError(f"Cannot read image {path}: {err}. Fix or remove the file.") from err
     return array[..., None] if array.ndim == 2 else array
@@ -254,3 +254,37 @@ def load_dataset(name: str, path: str = "", **params: Any) -> ImageDataset:
     if name != "digits" and not path:
         raise DataError(f"Dataset {name!r} reads files you already have: set its path.")
     return LOADERS[name](path=path, **params)
+
+
+# --- two unpaired domains, for CycleGAN ----------------------------------------------------------
+
+DOMAIN_TRANSFORMS = {
+    "invert": lambda x: 1 - x,
+    "rotate": lambda x: torch.rot90(x, 1, dims=(-2, -1)),
+}
+
+
+class UnpairedDataset(torch.utils.data.Dataset):
+    """Items ``((a, b), -1)``: image i of domain A with an unrelated image of domain B, so a
+    translation model never sees pairs."""
+
+    def __init__(self, a: Tensor, b: Tensor, seed: int = 0):
+        self.a, self.b = a, b
+        self.partner = torch.randperm(len(b), generator=torch.Generator().manual_seed(seed))
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __getitem__(self, i: int) -> tuple[tuple[Tensor, Tensor], Tensor]:
+        return (self.a[i], self.b[self.partner[i % len(self.b)]]), torch.tensor(-1)
+
+
+def unpaired_domains(dataset: ImageDataset, domain_b: str, seed: int = 0) -> UnpairedDataset:
+    """Domain A: the first half of ``dataset``; domain B: the other half transformed by
+    ``domain_b`` ("invert" or "rotate"), so no image appears in both domains."""
+    if domain_b not in DOMAIN_TRANSFORMS:
+        raise UnknownNameError("domain transform", domain_b, DOMAIN_TRANSFORMS)
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    half = len(order) // 2
+    a, b = dataset.images[order[:half]], DOMAIN_TRANSFORMS[domain_b](dataset.images[order[half:]])
+    return UnpairedDataset(a, b, seed)

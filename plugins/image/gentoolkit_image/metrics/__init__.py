@@ -97,3 +97,38 @@ def likelihood_metrics(model: Any, images: Tensor, batch_size: int = 256) -> dic
         values.append(ll.double().cpu())
     ll = torch.cat(values)
     return {"nll_nats": float(-ll.mean()), "bits_per_dim": float(bits_per_dim(ll, model.num_dims).mean())}
+
+
+def evaluator(metric: str) -> Callable[..., dict[str, Any]]:
+    """A stand-alone evaluator for the registry: ``evaluate(samples, reference=None,
+    features="digits-cnn")`` with samples (N, C, H, W) in [0, 1]; the reference defaults to the
+    digits test split. Results name the features they used."""
+
+    def evaluate(samples: Tensor, reference: Tensor | None = None, features: str = "digits-cnn",
+                 **params: Any) -> dict[str, Any]:
+        from gentoolkit_image.data import load_digits
+
+        samples = torch.as_tensor(samples).float()
+        reference = load_digits("test", size=samples.shape[-1]).images if reference is None else reference
+        if metric == "parzen":
+            half = len(reference) // 2
+            flat = lambda x: x.flatten(1).double().numpy()  # noqa: E731
+            return parzen_log_likelihood(flat(samples), flat(reference[:half]), flat(reference[half:]))
+        network = feature_network(features, "digits")
+        f_gen, p_gen = network(samples)
+        f_ref, _ = network(reference)
+        result: dict[str, Any] = {"features": network.name}
+        if metric == "fid":
+            result["fid"] = frechet_distance(f_gen, f_ref)
+        elif metric == "kid":
+            result["kid"], result["kid_std"] = kernel_distance(f_gen, f_ref, **params)
+        elif metric == "inception-score":
+            result["inception_score"], result["inception_score_std"] = inception_score(p_gen, **params)
+        elif metric == "precision-recall":
+            result.update(precision_recall(f_ref, f_gen, **params))
+        elif metric == "class-coverage":
+            result.update(class_coverage(p_gen.argmax(1), network.num_classes))
+        return result
+
+    return evaluate
+

@@ -1,0 +1,79 @@
+"""The image task end to end with tiny settings, resuming, generating, and refused checkpoints."""
+
+import json
+
+import pytest
+import torch
+
+from gentoolkit.api import Toolkit
+from gentoolkit.errors import CheckpointError, ConfigError
+from gentoolkit.runtime import RuntimeOptions
+from gentoolkit_image.models import create_model, load_model, save_model
+
+TINY = {"train.epochs": 2, "train.batch_size": 128, "sample.n": 20, "evaluate.n_samples": 100,
+        "evaluate.kid_subsets": 5, "params": {"latent_dim": 4, "width": 8}}
+
+
+@pytest.fixture(scope="module")
+def kit():
+    torch.set_num_threads(1)
+    return Toolkit()
+
+
+def _options(path):
+    return RuntimeOptions(device="cpu", seed=0, out=path, progress=False)
+
+
+def test_full_run_writes_everything(kit, tmp_path):
+    result = kit.run("image", overrides=TINY, options=_options(tmp_path))
+    for name in ("samples.png", "learning_curve.png", "metrics.json", "model.json", "model.safetensors"):
+        assert (tmp_path / name).is_file(), name
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["features"] == "digits-cnn" and metrics["num_samples"] == 100
+    assert metrics["fid"] > metrics["fid_real_floor"] > 0
+    for key in ("kid", "inception_score", "precision", "recall", "coverage", "parzen_ll", "seconds_per_epoch"):
+        assert isinstance(metrics[key], float), key
+    assert metrics["model"]["family"] == "vae" and "bits_per_dim" not in metrics
+    assert result.metrics["fid"] == metrics["fid"]
+    assert [row["epoch"] for row in result.outputs["history"]] == [1, 2]
+
+
+def test_resume_continues_and_other_family_refused(kit, tmp_path):
+    kit.run("image", overrides={**TINY, "mode": "train"}, options=_options(tmp_path))
+    result = kit.run("image", overrides={**TINY, "mode": "train", "train.epochs": 3}, options=_options(tmp_path))
+    assert [row["epoch"] for row in result.outputs["history"]] == [1, 2, 3]  # epochs 1-2 came from the checkpoint
+    with pytest.raises(CheckpointError, match="family: checkpoint has 'vae', expected 'gan'"):
+        kit.run("image", overrides={**TINY, "mode": "train", "model": "gan"}, options=_options(tmp_path))
+
+
+def test_generate_and_evaluate_from_checkpoint(kit, tmp_path):
+    kit.run("image", overrides={**TINY, "mode": "train", "conditional": True}, options=_options(tmp_path / "a"))
+    checkpoint = str(tmp_path / "a" / "model.json")
+    result = kit.run("image", overrides={"mode": "generate", "checkpoint": checkpoint, "sample.n": 10},
+                     options=_options(tmp_path / "b"))
+    assert result.outputs["samples"].shape == (10, 1, 8, 8) and (tmp_path / "b" / "samples.png").is_file()
+    with pytest.raises(CheckpointError, match="image_shape"):
+        kit.run("image", overrides={**TINY, "mode": "evaluate", "checkpoint": checkpoint, "data.size": 16},
+                options=_options(tmp_path / "c"))
+
+
+def test_checkpoint_mismatch_errors(tmp_path):
+    vae = create_model("vae", (1, 8, 8), latent_dim=4, width=8)
+    save_model(vae, tmp_path / "vae")
+    assert torch.equal(load_model(tmp_path / "vae").decoder.net[-1].weight, vae.decoder.net[-1].weight)
+    with pytest.raises(CheckpointError, match="family"):
+        load_model(tmp_path / "vae", family="gan")
+    with pytest.raises(CheckpointError, match=r"image_shape: checkpoint has \[1, 8, 8\], expected \[1, 16, 16\]"):
+        load_model(tmp_path / "vae", image_shape=(1, 16, 16))
+    meta = json.loads((tmp_path / "vae.json").read_text())  # weights that do not fit the stated config
+    meta["metadata"]["params"]["latent_dim"] = 6
+    (tmp_path / "vae.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="does not fit a vae model"):
+        load_model(tmp_path / "vae")
+
+
+def test_bad_config_is_refused(kit, tmp_path):
+    with pytest.raises(ConfigError, match="mode"):
+        kit.run("image", overrides={"mode": "sample"}, options=_options(tmp_path))
+    with pytest.raises(ConfigError, match="checkpoint"):
+        kit.run("image", overrides={"mode": "generate"}, options=_options(tmp_path))
