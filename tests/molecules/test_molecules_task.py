@@ -164,6 +164,15 @@ def test_unknown_component_is_named_with_a_suggestion(kit, prior_path, tmp_path)
     assert _untouched(tmp_path)
 
 
+def test_objective_picks_a_pmo_oracle(kit, prior_path, tmp_path):
+    result = run(kit, tmp_path, prior=prior_path, objective="celecoxib_rediscovery", **TINY_RL)
+    header = (tmp_path / "molecules.csv").read_text().splitlines()[0]
+    assert header == "step,smiles,score,reward,celecoxib_similarity_raw,celecoxib_similarity_score"
+    assert 0 < result.metrics["top1_mean"] < 1
+    with pytest.raises(UnknownNameError, match="Did you mean 'celecoxib_rediscovery'"):
+        run(kit, tmp_path / "x", prior=prior_path, objective="celecoxib_rediscovry")
+
+
 def test_other_config_errors_are_clear(kit, prior_path, tmp_path):
     with pytest.raises(ConfigError, match="Unknown mode 'optimise'"):
         run(kit, tmp_path / "a", mode="optimise")

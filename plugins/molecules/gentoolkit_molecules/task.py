@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gentoolkit.contributions import RunResult
-from gentoolkit.errors import ConfigError
+from gentoolkit.errors import ConfigError, UnknownNameError
 from gentoolkit.runtime import Runtime
 from gentoolkit_molecules import outputs
 from gentoolkit_molecules.diversity import DiversityFilter
@@ -45,7 +45,7 @@ def _stages(config: dict[str, Any], staged: bool) -> list[tuple[str, Any, Any]]:
     from gentoolkit_molecules.scoring.function import build_scoring_function
 
     if not staged:
-        return [("rl", RLConfig.from_dict(config["rl"]), build_scoring_function(config["scoring"]))]
+        return [("rl", RLConfig.from_dict(config["rl"]), build_scoring_function(_scoring(config)))]
     if not config["stages"]:
         raise ConfigError("mode = 'staged_rl' needs [[stages]] tables, each with a name, [stages.scoring] "
                           "and [rl] keys such as max_steps and score_threshold (see configs/staged_rl.toml).")
@@ -64,6 +64,17 @@ def _stages(config: dict[str, Any], staged: bool) -> list[tuple[str, Any, Any]]:
         rl = RLConfig.from_dict({**config["rl"], **stage}, where=f"stages.{name}")
         stages.append((name, rl, build_scoring_function(scoring)))
     return stages
+
+
+def _scoring(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``[scoring]`` table, or the PMO oracle that ``objective`` names."""
+    from gentoolkit_molecules.scoring.pmo import PMO_ORACLES
+
+    if not config["objective"]:
+        return config["scoring"]
+    if config["objective"] not in PMO_ORACLES:
+        raise UnknownNameError("objective", config["objective"], PMO_ORACLES)
+    return PMO_ORACLES[config["objective"]]
 
 
 def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
@@ -189,7 +200,7 @@ def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
 
     if not config["score"]["input"]:
         raise ConfigError("mode = 'score' needs score.input: a .smi, .csv or .sdf file of molecules.")
-    scoring = build_scoring_function(config["scoring"])
+    scoring = build_scoring_function(_scoring(config))
     molecules = read_molecules(config["score"]["input"])
     if molecules.invalid:
         line, text = molecules.invalid[0]
