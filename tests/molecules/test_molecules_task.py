@@ -192,3 +192,26 @@ def test_other_config_errors_are_clear(kit, prior_path, tmp_path):
             **{"transfer_learning.dataset": str(empty)})
     for sub in "abcdef":
         assert _untouched(tmp_path / sub)
+
+
+def test_hooks_contribute_models_datasets_and_evaluators(kit):
+    assert {"prior-lstm", "prior-gru", "prior-transformer", "reinvent-prior", "default-prior"} <= set(kit.models)
+    assert {"default", "moses-train", "moses-test"} <= set(kit.datasets)
+    prior = kit.create_model("prior-gru", smiles=TRAIN, embedding=16, hidden=32, layers=1)
+    assert prior.config["kind"] == "gru" and len(prior.sample(3).smiles) == 3
+    assert kit.evaluate("validity", ["CCO", "C1CC"]) == {"validity": 0.5}
+    assert kit.evaluate("novelty", ["CCO", "CCCCCl"], reference=["OCC"]) == {"novelty": 0.5}
+    assert kit.evaluate("top-k", [0.1, 0.9, 0.5], k=2) == {"top_2_mean": pytest.approx(0.7)}
+    auc = kit.evaluate("pmo-auc", ["CCO", "CCN"], scores=[1.0, 1.0], budget=2, k=1, freq=1)
+    assert auc == {"pmo_auc_top_1": pytest.approx(0.75)}  # trapezoids from 0: (0+1)/2 + 1, over 2 calls
+    # the plugin declares the scoring-component hook and fills it with the built-ins
+    assert "qed" in kit.host.contributions("register_scoring_components", "scoring component")
+
+
+def test_importing_the_plugin_imports_neither_torch_nor_rdkit():
+    import subprocess
+    import sys
+
+    code = "import sys, gentoolkit_molecules; print('torch' in sys.modules, 'rdkit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
