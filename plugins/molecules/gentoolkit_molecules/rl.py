@@ -30,7 +30,7 @@ from gentoolkit_molecules.replay import ReplayMemory
 if TYPE_CHECKING:
     from gentoolkit.runtime import Runtime
     from gentoolkit_molecules.prior import Prior
-    from gentoolkit_molecules.scoring.function import ScoringFunction
+    from gentoolkit_molecules.scoring.function import ScoreResult, ScoringFunction
 
 
 @dataclass
@@ -100,7 +100,6 @@ class Learning:
         self.generator = runtime.generator(1000 + seed_offset)
         self.cache: dict[str, float] = {r["smiles"]: float(r["score"]) for r in self.log.rows()}
         self.history: list[dict[str, float]] = []
-        self._pending = None  # this step's ScoreResult of newly scored molecules
         self.step, self.best, self.stale, self.reason = 0, -np.inf, 0, ""
         self._resume()
 
@@ -132,11 +131,12 @@ class Learning:
             keep = _first_occurrences(sequences)
             sequences, smiles = sequences[keep], [smiles[i] for i in keep]
         canonical = [standardise(s) for s in smiles]
-        scores, scored = self._score(canonical)
+        scores, scored, new = self._score(canonical)
         rewards = self.diversity([c if ok else None for c, ok in zip(canonical, scored)], scores)
-        self._log_new(canonical, scores, rewards)
+        if new is not None:
+            self._log(new, canonical, rewards)
         mask = torch.as_tensor(scored, device=sequences.device)
-        loss = self._update(sequences[mask], rewards[scored], smiles)
+        loss = self._update(sequences[mask], rewards[scored])
         self.memory.add([c for c, ok in zip(canonical, scored) if ok], [s for s, ok in zip(smiles, scored) if ok],
                         rewards[scored])
         batch = np.sort(scores[scored])[::-1]
@@ -151,28 +151,28 @@ class Learning:
         self.history.append(stats)
         return stats
 
-    def _score(self, canonical: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (0 for invalid) and which molecules got one: new ones only while budget is left."""
+    def _score(self, canonical: list[str | None]) -> tuple[np.ndarray, np.ndarray, ScoreResult | None]:
+        """Scores (0 for invalid), which molecules have one, and the ScoreResult of the new ones.
+
+        New molecules are scored in order while budget is left; the rest of the batch goes unscored.
+        """
         budget = self.config.max_oracle_calls
         new = list(dict.fromkeys(c for c in canonical if c is not None and c not in self.cache))
         if budget:
             new = new[:max(budget - len(self.cache), 0)]
-        self._pending = self.scoring(new) if new else None
-        if self._pending is not None:
-            self.cache.update(zip(new, map(float, self._pending.total)))
+        result = self.scoring(new) if new else None
+        if result is not None:
+            self.cache.update(zip(new, map(float, result.total)))
         scores = np.array([self.cache.get(c, 0.0) if c is not None else 0.0 for c in canonical])
         scored = np.array([c is None or c in self.cache for c in canonical], dtype=bool)
-        return scores, scored
+        return scores, scored, result
 
-    def _log_new(self, canonical: list[str | None], scores: np.ndarray, rewards: np.ndarray) -> None:
-        """Append this step's newly scored molecules to molecules.csv (and flush)."""
-        result = self._pending
-        if result is None:
-            return
+    def _log(self, new: ScoreResult, canonical: list[str | None], rewards: np.ndarray) -> None:
+        """Append the newly scored molecules to molecules.csv (flushed, so a kill loses nothing)."""
         reward = {c: r for c, r in zip(canonical, rewards) if c is not None}
-        self.log.append(scored_rows(self.step, result, [reward.get(s, t) for s, t in zip(result.smiles, result.total)]))
+        self.log.append(scored_rows(self.step, new, [reward.get(s, t) for s, t in zip(new.smiles, new.total)]))
 
-    def _update(self, sequences: torch.Tensor, rewards: np.ndarray, smiles: list[str]) -> float:
+    def _update(self, sequences: torch.Tensor, rewards: np.ndarray) -> float:
         """One Adam step on the DAP loss of the batch plus replayed molecules."""
         cfg = self.config
         replay_smiles, replay_scores = self.memory.sample(cfg.replay_sample, self.generator)
