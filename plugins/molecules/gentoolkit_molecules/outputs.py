@@ -127,7 +127,7 @@ def plot_learning_curve(path: Path, history: Sequence[dict[str, float]], title: 
     ax.set_ylabel("score")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

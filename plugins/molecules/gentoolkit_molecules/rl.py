@@ -116,7 +116,7 @@ class Learning:
                     self.save()
                 advance(1, score=stats["mean_score"], top10=stats["top10"], calls=int(stats["oracle_calls"]))
         if self.history:
-            self.runtime.log(f"[{self.name}] stopped after step {self.step}: {self.reason}")
+            self.runtime.log(f"{self.name}: stopped after step {self.step}: {self.reason}")
         return StageResult(self.name, self.log.path, self.history, self.reason, len(self.cache),
                            cfg.max_oracle_calls, time.perf_counter() - start, list(self.scoring.labels))
 
@@ -246,7 +246,7 @@ class Learning:
         self.stale = int(state["stale"])
         # a finished stage goes on if the config now allows more (a larger max_steps or budget)
         self.reason = self._check(self.history[-1]) if state["reason"] and self.history else ""
-        self.runtime.log(f"[{self.name}] resuming after step {self.step} from {path} "
+        self.runtime.log(f"{self.name}: resuming after step {self.step} from {path} "
                          f"({len(self.cache)} molecules already scored)")
 
 

@@ -133,7 +133,7 @@ def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime
     }
     budget = result.budget or len(smiles)
     metrics["pmo_auc_top10"] = pmo_top_k_auc(smiles, scores, budget, k=10, freq=100) if smiles else 0.0
-    runtime.log(f"[{result.name}] {len(smiles)} molecules scored; top-10 mean {metrics['top10_mean']:.3f}, "
+    runtime.log(f"{result.name}: {len(smiles)} molecules scored; top-10 mean {metrics['top10_mean']:.3f}, "
                 f"best {metrics['top1_mean']:.3f}; outputs in {folder}")
     return metrics
 
