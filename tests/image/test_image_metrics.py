@@ -80,3 +80,27 @@ def test_evaluate_images_on_real_and_collapsed_digits():
     assert collapsed["recall"] < 0.05 < 0.5 < real["recall"]
     assert collapsed["kid"] > 10 * abs(real["kid"])
     assert "bits_per_dim" not in real  # no model, no likelihood
+
+
+class _TinyInception(torch.nn.Module):
+    """Stands in for clean-fid's TorchScript Inception: [0, 255] RGB in, features or probabilities out."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 5)
+
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        features = x.mean(dim=(2, 3)) / 255
+        return features if return_features else self.fc(features).softmax(-1)
+
+
+def test_torchscript_feature_network_from_a_local_file(tmp_path):
+    path = tmp_path / "inception.pt"
+    torch.jit.script(_TinyInception()).save(str(path))
+    network = feature_network(str(path), "digits")
+    features, probs = network(torch.full((4, 1, 8, 8), 0.5))
+    assert network.name == "torchscript:inception.pt" and network.num_classes == 5
+    assert features.shape == (4, 3) and np.allclose(features, 0.5)
+    assert probs.shape == (4, 5) and np.allclose(probs.sum(1), 1)
+    with pytest.raises(Exception, match="does not exist"):
+        feature_network(str(tmp_path / "missing.pt"), "digits")

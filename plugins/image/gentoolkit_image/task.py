@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "translate": {"domain_b": "invert"},  # cyclegan: domain B is the dataset inverted or rotated
 }
 MODES = ("train", "generate", "evaluate", "full")
+LEVELS_FAMILIES = ("realnvp", "glow", "pixelcnn")  # likelihood over discrete grey levels: given the dataset's
 CHECKPOINT = "model"
 
 
@@ -87,7 +88,10 @@ def fit(runtime: Any, config: dict[str, Any], train: Any) -> tuple[Any, list[dic
 
         raise ConfigError(f"conditional = true needs labels, and dataset {train.name!r} has none.")
     num_classes = train.num_classes if config["conditional"] else 0
-    model = create_model(config["model"], train.image_shape, num_classes, **config["params"])
+    params = dict(config["params"])
+    if config["model"] in LEVELS_FAMILIES:
+        params.setdefault("levels", train.levels)  # 17 for digits, 256 for 8-bit images
+    model = create_model(config["model"], train.image_shape, num_classes, **params)
     t = config["train"]
     history = train_loop(model, train, runtime, t["epochs"], t["batch_size"], name=CHECKPOINT,
                          checkpoint_every=t["checkpoint_every"], resume_run=t["resume"],
@@ -108,13 +112,16 @@ def checkpoint_model(runtime: Any, config: dict[str, Any], image_shape: tuple | 
 
 def run(runtime: Any, config: dict[str, Any]) -> Any:
     from gentoolkit.contributions import RunResult
-    from gentoolkit.errors import ConfigError
+    from gentoolkit.errors import ConfigError, UnknownNameError
 
     from gentoolkit_image.grids import save_learning_curve
+    from gentoolkit_image.models import MODEL_FAMILIES
 
     mode = config["mode"]
     if mode not in MODES:
         raise ConfigError(f"image mode {mode!r} is not one of {', '.join(MODES)}.")
+    if config["model"] not in MODEL_FAMILIES:
+        raise UnknownNameError("image model", config["model"], MODEL_FAMILIES)
     if config["model"] == "cyclegan":
         from gentoolkit_image.translation import run_translation
 

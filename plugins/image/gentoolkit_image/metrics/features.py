@@ -10,6 +10,7 @@ Inception-v3 locally (e.g. clean-fid's TorchScript ``inception-2015-12-05.pt``) 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -158,7 +159,9 @@ def torchscript_network(path: str | Path) -> FeatureNetwork:
         raise GentoolkitError(f"Feature network file {path} does not exist; give a local TorchScript "
                               "Inception-v3, or use features = \"digits-cnn\" / \"dataset-cnn\".")
     try:
-        model = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # torch deprecates TorchScript, but clean-fid's Inception is one
+            warnings.simplefilter("ignore", FutureWarning)
+            model = torch.jit.load(str(path), map_location="cpu").eval()
     except RuntimeError as err:
         raise GentoolkitError(f"{path} is not a TorchScript model ({err}).") from err
 
