@@ -47,11 +47,13 @@ def load_documents(data: dict[str, Any]) -> list[str]:
 
 
 def _tokenizer(config: dict[str, Any], train_docs: list[str] | None):
+    from gentoolkit_text.model import require_local_dir
     from gentoolkit_text.tokenizer import load_tokenizer, train_bpe
 
-    source = config["tokenizer"]["path"] or config["model"]["path"]
-    if source:
-        return load_tokenizer(source)
+    if config["tokenizer"]["path"]:
+        return load_tokenizer(config["tokenizer"]["path"])
+    if config["model"]["path"]:  # a saved model's tokenizer sits beside it
+        return load_tokenizer(require_local_dir(config["model"]["path"], "model"))
     return train_bpe(train_docs, config["tokenizer"]["vocab_size"], config["tokenizer"]["min_frequency"])
 
 

@@ -1,0 +1,107 @@
+"""The ``text`` task end to end with tiny settings, its commands, and the plugin's registrations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import gentoolkit_text
+from gentoolkit import Toolkit
+from gentoolkit.errors import ConfigError
+from gentoolkit.runtime import RuntimeOptions
+
+TINY = {"data.holdout": 0.2, "tokenizer.vocab_size": 300, "model.n_layer": 1, "model.n_embd": 32,
+        "model.n_head": 2, "model.n_positions": 32, "train.block_size": 32, "train.stride": 32,
+        "train.steps": 6, "train.batch_size": 4, "train.eval_every": 3, "train.checkpoint_every": 0,
+        "generate.prompts": ["", "The "], "generate.samples_per_prompt": 2, "generate.max_new_tokens": 8,
+        "generate.min_new_tokens": 8}
+
+
+@pytest.fixture(scope="module")
+def kit() -> Toolkit:
+    return Toolkit(plugins=[gentoolkit_text], entrypoints=False)
+
+
+@pytest.fixture
+def docs(tmp_path):
+    from gentoolkit_text.data import pydoc_topics
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, text in enumerate(pydoc_topics()[:6]):
+        (folder / f"{i}.txt").write_text(text)
+    return folder
+
+
+def options(out):
+    return RuntimeOptions(device="cpu", seed=0, out=out, progress=False)
+
+
+def test_importing_the_plugin_loads_no_torch():
+    code = "import sys, gentoolkit_text; print('torch' in sys.modules or 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_registrations(kit):
+    assert {"gpt2", "hf-local"} <= set(kit.models.names())
+    assert {"text-files", "jsonl", "pydoc-topics"} <= set(kit.datasets.names())
+    assert {"perplexity", "distinct", "self-bleu", "repetition"} <= set(kit.evaluators.names())
+    assert kit.evaluate("distinct", ["a a b"])["distinct_1"] == pytest.approx(2 / 3)
+    assert len(kit.load_dataset("pydoc-topics")) > 50
+
+
+def test_task_trains_saves_samples_and_reloads(kit, docs, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    result = kit.run("text", overrides={**TINY, "data.dataset": "text-files", "data.path": str(docs)},
+                     options=options(tmp_path / "run"))
+    out = tmp_path / "run"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == pytest.approx(result.metrics)
+    for key in ("heldout_perplexity", "baseline_unigram_perplexity", "baseline_bigram_perplexity",
+                "distinct_1", "distinct_2", "self_bleu", "repetition_4", "train_tokens_per_second"):
+        assert key in metrics and metrics[key] >= 0
+    assert 1 < metrics["heldout_perplexity"] < 300  # a 300-token vocabulary: below uniform
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert [s["prompt"] for s in samples] == ["", "", "The ", "The "]
+    assert (out / "learning_curve.png").stat().st_size > 1000 and (out / "config.toml").exists()
+    AutoModelForCausalLM.from_pretrained(out / "model", local_files_only=True)
+
+    # The saved model generates again through `model.path`, without training or data.
+    again = kit.run("text", overrides={**TINY, "model.path": str(out / "model"), "train.steps": 0,
+                                       "evaluate.perplexity": False}, options=options(tmp_path / "gen"))
+    assert again.outputs["samples"] == result.outputs["samples"]
+    assert "heldout_perplexity" not in again.metrics and not (tmp_path / "gen" / "model").exists()
+
+
+def test_perplexity_evaluator_reads_a_saved_model(kit, tmp_path, tiny_model, tokenizer):
+    tiny_model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    got = kit.evaluate("perplexity", ["The for statement is used to iterate. " * 20], model=str(tmp_path / "m"))
+    assert got["tokens"] > 32 and got["perplexity"] > 1
+
+
+def test_bad_inputs_are_clear_errors(kit, tmp_path):
+    with pytest.raises(ConfigError, match="set data.path"):
+        kit.run("text", overrides={"data.dataset": "jsonl"}, options=options(tmp_path / "a"))
+    with pytest.raises(Exception, match="No model folder at .*missing"):
+        kit.run("text", overrides={"model.path": str(tmp_path / "missing"), "train.steps": 0},
+                options=options(tmp_path / "b"))
+
+
+def test_generate_command_streams_from_a_saved_model(tmp_path, tiny_model, tokenizer):
+    tiny_model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    cmd = [sys.executable, "-m", "gentoolkit", "generate", "text", "--model", str(tmp_path / "m"),
+           "--prompt", "The for", "--max-new-tokens", "5", "--temperature", "0", "--device", "cpu",
+           "--out", str(tmp_path / "g")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    sample = json.loads((tmp_path / "g" / "samples.jsonl").read_text())
+    assert ("The for" + sample["text"]) in done.stdout
+
+    missing = subprocess.run(cmd[:6] + [str(tmp_path / "nope")] + cmd[7:], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "No model folder at" in missing.stderr
