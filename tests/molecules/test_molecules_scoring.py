@@ -226,6 +226,8 @@ def test_expensive_components_run_in_worker_processes(builtins, tmp_path):
         def pid_and_size(smiles):
             time.sleep(0.01)
             return [os.getpid() * 1000 + len(s) for s in smiles]
+        def broken(smiles):
+            raise RuntimeError("docking server down")
     """))
     config = {"parallel": 2, "aggregation": "arithmetic", "components": [
         {"component": "user_function", "name": "slow", "params": {"function": f"{path}:pid_and_size"}, "weight": 0},
@@ -238,6 +240,10 @@ def test_expensive_components_run_in_worker_processes(builtins, tmp_path):
     assert os.getpid() not in pids and len(pids) == 2  # two chunks, two workers
     assert [int(v) % 1000 for v in raw[r.valid]] == [3, 4, 8, 21]
     np.testing.assert_array_equal(r.total[r.valid], [3, 4, 6, 13])
+    config["components"][0]["params"]["function"] = f"{path}:broken"
+    with build_scoring_function(config, builtins) as f, pytest.raises(RuntimeError, match="server down") as err:
+        f(smiles)
+    assert "while scoring component 'slow' (user_function)" in err.value.__notes__
 
 
 # --- the plugin's hook -----------------------------------------------------------------------------

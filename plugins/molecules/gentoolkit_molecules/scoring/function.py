@@ -83,23 +83,19 @@ class ScoringFunction:
         """Raw values of every term for the valid molecules; expensive ones in the pool."""
         if not mols:
             return {t.label: np.zeros(0) for t in self.terms}
-        pending: dict[str, list[Future]] = {}
-        if self.parallel > 1:
+        pooled = [t for t in self.terms if t.expensive] if self.parallel > 1 else []
+        futures: list[Future] = []
+        if pooled:  # one task per chunk runs every expensive scorer, so each chunk is sent once
             size = math.ceil(len(mols) / self.parallel)
-            chunks = [mols[i:i + size] for i in range(0, len(mols), size)]
-            for term in (t for t in self.terms if t.expensive):
-                pending[term.label] = [self._executor().submit(_run, term.scorer, c) for c in chunks]
-        values = {}
-        for term in self.terms:
-            if term.label in pending:
-                try:
-                    values[term.label] = np.concatenate([f.result() for f in pending[term.label]])
-                except Exception as err:
-                    err.add_note(f"while scoring component {term.label!r} ({term.component})")
-                    raise
-            else:
-                values[term.label] = _checked(term, mols)
-        return values
+            scorers = [t.scorer for t in pooled]
+            futures = [self._executor().submit(_run_all, scorers, mols[i:i + size])
+                       for i in range(0, len(mols), size)]
+        values = {t.label: _checked(t, mols, lambda: _run(t.scorer, mols))
+                  for t in self.terms if t not in pooled}
+        chunks = [f.result() for f in futures]
+        for j, term in enumerate(pooled):
+            values[term.label] = _checked(term, mols, lambda: _gather(chunks, j))
+        return {t.label: values[t.label] for t in self.terms}
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -122,13 +118,33 @@ class ScoringFunction:
 
 
 def _run(scorer: Callable[[list], np.ndarray], mols: list) -> np.ndarray:
-    """What a worker process runs: one scorer on one chunk."""
     return np.asarray(scorer(mols), dtype=float).reshape(-1)
 
 
-def _checked(term: Term, mols: list) -> np.ndarray:
+def _run_all(scorers: list[Callable[[list], np.ndarray]], mols: list) -> list[np.ndarray | Exception]:
+    """What a worker process runs: every pooled scorer on one chunk (an error is sent back as a value)."""
+    results: list[np.ndarray | Exception] = []
+    for scorer in scorers:
+        try:
+            results.append(_run(scorer, mols))
+        except Exception as err:  # re-raised in the parent, against the right component
+            results.append(err)
+    return results
+
+
+def _gather(chunks: list[list[np.ndarray | Exception]], j: int) -> np.ndarray:
+    """The ``j``-th pooled scorer's values over all chunks, re-raising a worker's error."""
+    parts = [chunk[j] for chunk in chunks]
+    for part in parts:
+        if isinstance(part, Exception):
+            raise part
+    return np.concatenate(parts)
+
+
+def _checked(term: Term, mols: list, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()``'s values for ``term``, with errors and wrong lengths naming the component."""
     try:
-        values = _run(term.scorer, mols)
+        values = compute()
     except Exception as err:
         err.add_note(f"while scoring component {term.label!r} ({term.component})")
         raise
