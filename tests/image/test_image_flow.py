@@ -13,9 +13,10 @@ from gentoolkit_image.models.flow import AffineCoupling
 TINY = {"num_scales": 2, "steps_per_scale": 2, "hidden_channels": 8, "levels": 17}
 
 
-@pytest.fixture
-def runtime(tmp_path):
-    return Runtime(RuntimeOptions(device="cpu", seed=0, out=tmp_path, progress=False), task="test").start()
+@pytest.fixture(scope="module", autouse=True)
+def runtime(tmp_path_factory):
+    options = RuntimeOptions(device="cpu", seed=0, threads=1, out=tmp_path_factory.mktemp("run"), progress=False)
+    return Runtime(options, task="test").start()
 
 
 def digit_like(n: int, size: int = 8, levels: int = 17, seed: int = 0) -> torch.Tensor:

@@ -188,7 +188,7 @@ class DDPM(ImageModel):
                 x = self.scheduler.step(eps, t, x, generator)
         else:
             ddim = DDIMScheduler(self.p.num_timesteps, self.p.beta_schedule)
-            ddim.set_timesteps(steps or self.p.ddim_steps)
+            ddim.set_timesteps(self.p.ddim_steps if steps is None else steps)
             for t in ddim.timesteps.tolist():
                 eps = net(x, torch.full((n,), t, device=self.device), y)
                 x = ddim.step(eps, t, x, self.p.ddim_eta if eta is None else eta, generator)

@@ -1,0 +1,104 @@
+"""DDPM and DDIM: the noising closed form, deterministic DDIM, training lowers the loss."""
+
+import pytest
+import torch
+
+from gentoolkit.errors import ConfigError
+from gentoolkit.runtime import Runtime, RuntimeOptions
+from gentoolkit_image.models import create_model, load_model, save_model
+from gentoolkit_image.schedulers import DDIMScheduler, DDPMScheduler, make_betas
+
+TINY = {"base_channels": 8, "channel_mults": [1, 2], "num_timesteps": 50}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def runtime(tmp_path_factory):
+    options = RuntimeOptions(device="cpu", seed=0, threads=1, out=tmp_path_factory.mktemp("run"), progress=False)
+    return Runtime(options, task="test").start()
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_add_noise_has_the_closed_form_mean_and_variance(schedule):
+    scheduler = DDPMScheduler(1000, schedule)
+    abar = scheduler.alphas_cumprod
+    assert torch.all(abar[1:] < abar[:-1]) and 0 < abar[-1] < 1e-2 < abar[0] < 1
+    x0 = torch.linspace(-1, 1, 8).view(1, 1, 2, 4).expand(20_000, 1, 2, 4)
+    for t in (0, 300, 999):
+        x_t = scheduler.add_noise(x0, torch.randn(x0.shape, generator=torch.Generator().manual_seed(t)),
+                                  torch.full((len(x0),), t))
+        mean, var = abar[t].sqrt().item() * x0[0], 1 - abar[t].item()
+        assert torch.allclose(x_t.mean(0), mean, atol=0.03)
+        assert torch.allclose(x_t.var(0), torch.full_like(mean, var), atol=0.03 + 0.03 * var)
+
+
+def test_unknown_schedule_is_named():
+    with pytest.raises(ConfigError, match="quadratic"):
+        make_betas(10, "quadratic")
+
+
+def test_ddpm_last_step_is_the_posterior_mean_without_noise():
+    scheduler = DDPMScheduler(10)
+    x, eps = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    assert torch.equal(scheduler.step(eps, 0, x, g1), scheduler.step(eps, 0, x, g2))
+    assert not torch.equal(scheduler.step(eps, 5, x, g1), scheduler.step(eps, 5, x, g2))
+
+
+def test_ddim_with_eta_zero_is_deterministic_and_uses_fewer_steps():
+    scheduler = DDIMScheduler(1000)
+    scheduler.set_timesteps(10)
+    assert scheduler.timesteps.tolist()[0] == 999 and scheduler.timesteps.tolist()[-1] == 0
+    assert len(scheduler.timesteps) == 10
+    x, eps = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    assert torch.equal(scheduler.step(eps, 555, x, 0.0, g1), scheduler.step(eps, 555, x, 0.0, g2))
+    assert not torch.equal(scheduler.step(eps, 555, x, 1.0, g1), scheduler.step(eps, 555, x, 1.0, g2))
+
+    model = create_model("ddpm", (1, 8, 8), **TINY)
+    torch.nn.init.normal_(model.ema.out[-1].weight, std=0.1)  # a non-trivial noise model
+    a, b, noisy = (model.sample(3, generator=torch.Generator().manual_seed(0), sampler="ddim", steps=5, eta=eta)
+                   for eta in (0.0, 0.0, 1.0))
+    assert torch.equal(a, b) and a.shape == (3, 1, 8, 8)
+    assert not torch.equal(a, noisy)
+    with pytest.raises(ConfigError, match="steps"):
+        model.sample(1, sampler="ddim", steps=0)
+
+
+def test_training_steps_lower_the_loss(runtime):
+    torch.manual_seed(0)
+    model = create_model("ddpm", (1, 8, 8), num_classes=2, lr=3e-3, **TINY)
+    x = torch.zeros(32, 1, 8, 8)
+    x[:, :, 2:6, 3:5] = 1.0
+    y = torch.randint(2, (32,))
+    optimizers = model.configure_optimizers()
+
+    def held_out_loss() -> float:
+        g = torch.Generator().manual_seed(0)
+        t, noise = torch.randint(50, (32,), generator=g), torch.randn(x.shape, generator=g)
+        with torch.no_grad():
+            eps = model.unet(model.scheduler.add_noise(x * 2 - 1, noise, t), t, y)
+        return torch.nn.functional.mse_loss(eps, noise).item()
+
+    before = held_out_loss()
+    losses = [model.training_step(x, y, optimizers, runtime)["loss"] for _ in range(30)]
+    assert held_out_loss() < 0.7 * before
+    assert sum(losses[-5:]) < sum(losses[:5])
+    samples = model.sample(2, y=torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (2, 1, 8, 8) and 0 <= samples.min() and samples.max() <= 1
+
+
+def test_checkpoint_round_trip_keeps_the_ema_weights(tmp_path):
+    model = create_model("ddpm", (1, 8, 8), **TINY)
+    torch.nn.init.normal_(model.ema.out[-1].weight, std=0.1)
+    save_model(model, tmp_path / "ddpm")
+    loaded = load_model(tmp_path / "ddpm")
+    kwargs = {"sampler": "ddim", "steps": 4}
+    assert torch.equal(loaded.sample(2, generator=torch.Generator().manual_seed(0), **kwargs),
+                       model.sample(2, generator=torch.Generator().manual_seed(0), **kwargs))
+
+
+def test_bad_sizes_and_samplers_are_named():
+    with pytest.raises(ConfigError, match="10x10"):
+        create_model("ddpm", (1, 10, 10), channel_mults=[1, 2, 2])
+    with pytest.raises(ConfigError, match="ancestral"):
+        create_model("ddpm", (1, 8, 8), sampler="ancestral")
