@@ -215,3 +215,16 @@ def test_importing_the_plugin_imports_neither_torch_nor_rdkit():
     code = "import sys, gentoolkit_molecules; print('torch' in sys.modules, 'rdkit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_generate_molecules_command_prints_valid_smiles(kit, prior_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from gentoolkit.cli import make_app
+
+    args = ["generate", "molecules", "--prior", prior_path, "-n", "12", "--out", str(tmp_path), "--device", "cpu"]
+    result = CliRunner().invoke(make_app(kit.host), args)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.split()
+    assert 0 < len(lines) <= 12 and all(standardise(s) is not None for s in lines)
+    assert (tmp_path / "molecules.csv").exists()

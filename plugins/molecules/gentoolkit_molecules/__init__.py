@@ -6,7 +6,8 @@ inside the registered callables, so importing this package (and ``gentoolkit --h
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 from gentoolkit.contributions import Dataset, Evaluator, Model, Task
 from gentoolkit.hookspecs import hookimpl
@@ -158,3 +159,29 @@ def register_tasks(register) -> None:
     register(Task("molecules", _run_task, DEFAULTS,
                   "Design molecules: REINVENT-style RL (default), staged RL, sampling, scoring or "
                   "transfer learning of a SMILES prior", DOMAIN))
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    import typer
+
+    @cli.group("generate").command("molecules")
+    def generate_molecules(
+        prior: Optional[Path] = typer.Option(None, help="A saved prior or RL agent, e.g. runs/molecules/<run>/agent."),
+        n: int = typer.Option(100, "--num", "-n", help="Molecules to sample."),
+        temperature: float = typer.Option(1.0, help="Above 1: more diverse; below 1: more likely."),
+        device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
+        seed: int = typer.Option(0, help="Same seed, same molecules."),
+        out: Optional[Path] = typer.Option(None, help="Run folder (default runs/molecules/<timestamp>)."),
+    ) -> None:
+        """Sample SMILES from a prior (default: the shipped one) and print the valid ones, one per line."""
+        from gentoolkit.api import Toolkit
+        from gentoolkit.cli import runtime_options
+        from gentoolkit_molecules.data import standardise
+
+        overrides = {"mode": "sample", "prior": str(prior or ""), "sample.num_molecules": n,
+                     "sample.temperature": temperature, "sample.reference": ""}
+        result = Toolkit().run("molecules", None, overrides, runtime_options(device, seed=seed, out=out, progress=False))
+        for smiles in result.outputs["smiles"]:
+            if standardise(smiles) is not None:
+                print(smiles)
