@@ -25,6 +25,9 @@ TASK = "molecules"
 
 def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     mode = config["mode"]
+    if runtime.distributed:
+        raise ConfigError("The molecules task runs in one process (REINVENT's learning is sequential); "
+                          "start it with `gentoolkit run molecules`, not torchrun.")
     if mode not in MODES:
         raise ConfigError(f"Unknown mode {mode!r} in the molecules config; use one of {', '.join(MODES)}.")
     return MODES[mode](runtime, config)
@@ -85,10 +88,12 @@ def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     DiversityFilter.from_config(config["diversity_filter"])  # check it before any work
     prior = load_prior(config["prior"], runtime.device)
     start = time.perf_counter()
-    agent, results = run_stages(runtime, prior, stages, lambda: DiversityFilter.from_config(config["diversity_filter"]),
-                                staged)
-    for _, _, scoring in stages:
-        scoring.close()
+    try:
+        agent, results = run_stages(runtime, prior, stages,
+                                    lambda: DiversityFilter.from_config(config["diversity_filter"]), staged)
+    finally:
+        for _, _, scoring in stages:
+            scoring.close()  # stops worker processes of parallel scoring
     artifacts = {"agent": agent.save(runtime.out_dir / "agent", card={"trained_by": "gentoolkit molecules rl"})}
     metrics: dict[str, float] = {}
     for result in results:
