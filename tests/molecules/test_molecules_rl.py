@@ -145,19 +145,22 @@ def test_repeated_molecules_are_not_charged(tmp_path, prior):
     assert len(scoring.seen) < valid_sampled / 2
 
 
-def test_killed_run_resumes_without_losing_or_repeating_molecules(tmp_path, prior):
-    whole = learning(tmp_path / "whole", prior, NitrogenFraction(), max_steps=6, checkpoint_every=2)
+@pytest.mark.parametrize("kill_at, checkpoint_every", [(4, 2), (2, 5)])
+def test_killed_run_resumes_without_losing_or_repeating_molecules(tmp_path, prior, kill_at, checkpoint_every):
+    whole = learning(tmp_path / "whole", prior, NitrogenFraction(), max_steps=6, checkpoint_every=checkpoint_every)
     whole.run()
     expected = read_log(tmp_path / "whole" / "molecules.csv")
 
-    killed = learning(tmp_path / "killed", prior, NitrogenFraction(fail_on_call=4), max_steps=6, checkpoint_every=2)
+    killed = learning(tmp_path / "killed", prior, NitrogenFraction(fail_on_call=kill_at), max_steps=6,
+                      checkpoint_every=checkpoint_every)
     with pytest.raises(KeyboardInterrupt):
-        killed.run()  # dies scoring step 4: the checkpoint is from step 2, the CSV holds steps 1-3
+        killed.run()  # dies while scoring step `kill_at`, after the CSV got steps before it
     partial = read_log(tmp_path / "killed" / "molecules.csv")
-    assert {r["step"] for r in partial} == {"1", "2", "3"}
+    assert {r["step"] for r in partial} == {str(s) for s in range(1, kill_at)}
 
-    resumed = learning(tmp_path / "killed", prior, NitrogenFraction(), max_steps=6, checkpoint_every=2)
-    assert resumed.step == 2 and len(resumed.cache) == len(partial)
+    resumed = learning(tmp_path / "killed", prior, NitrogenFraction(), max_steps=6, checkpoint_every=checkpoint_every)
+    last_checkpoint = (kill_at - 1) // checkpoint_every * checkpoint_every
+    assert resumed.step == last_checkpoint and len(resumed.cache) == len(partial)
     resumed.run()
     got = read_log(tmp_path / "killed" / "molecules.csv")
     assert [(r["step"], r["smiles"], r["score"]) for r in got] == [(r["step"], r["smiles"], r["score"])
