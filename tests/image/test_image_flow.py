@@ -1,5 +1,6 @@
 """RealNVP and Glow: invertibility, log-determinants, likelihood and checkpoints."""
 
+import itertools
 import math
 
 import pytest
@@ -71,6 +72,18 @@ def test_training_lowers_bits_per_dim_below_uniform(family, runtime):
     with torch.no_grad():
         bpd = -model.log_likelihood(x).mean() / (64 * math.log(2))
     assert bpd < math.log2(17)  # better than the uniform distribution over 17 levels
+
+
+@pytest.mark.parametrize("family", ["realnvp", "glow"])
+def test_probabilities_of_all_discrete_images_sum_to_at_most_one(family):
+    """Monte Carlo over the dequantisation noise: sum_x E_u p(x + u) = sum_x P(x) <= 1, and close
+    to 1 (the logit pre-processing leaves out only the Gaussian's far tails)."""
+    model = randomised(create_model(family, (1, 2, 2), **{**TINY, "num_scales": 1, "levels": 2}))
+    images = torch.tensor(list(itertools.product(range(2), repeat=4)), dtype=torch.float32).view(-1, 1, 2, 2)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        probs = model.log_likelihood(images.repeat(2000, 1, 1, 1)).exp().view(2000, 16).mean(0)
+    assert 0.8 < probs.sum().item() < 1.02
 
 
 def test_samples_lie_on_the_grey_levels_and_classes_shift_the_prior(runtime):

@@ -48,6 +48,11 @@ def test_log_likelihood_is_a_normalised_distribution():
         y = torch.full((len(images),), label)
         total = model.log_likelihood(images, y).exp().sum()
         assert total.item() == pytest.approx(1.0, abs=1e-5)
+    mixture = model.log_likelihood(images).exp()  # no labels: the even mixture of both classes
+    assert mixture.sum().item() == pytest.approx(1.0, abs=1e-5)
+    halves = (model.log_likelihood(images, torch.zeros(81, dtype=torch.long)).exp()
+              + model.log_likelihood(images, torch.ones(81, dtype=torch.long)).exp()) / 2
+    assert torch.allclose(mixture, halves, atol=1e-6)
 
 
 def test_training_lowers_bits_per_dim_and_samples_are_on_the_levels(runtime):

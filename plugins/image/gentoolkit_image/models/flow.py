@@ -234,30 +234,32 @@ class Flow(ImageModel):
 
     # --- pre-processing: discrete image <-> logit space ---
 
-    def _prior(self, y: Tensor | None, n: int) -> tuple[Tensor, Tensor]:
-        if self.prior is None or y is None:
-            zeros = torch.zeros(n, self.num_dims, device=self.device)
-            return zeros, zeros
+    def _log_prior(self, z: Tensor, y: Tensor | None) -> Tensor:
+        """log N(z; mean_y, std_y) (B,); a conditional model given no labels mixes its classes evenly."""
+        if self.prior is None:
+            return (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(1)
+        if y is None:
+            classes = torch.arange(self.num_classes, device=z.device)
+            per_class = torch.stack([self._log_prior(z, c.expand(len(z))) for c in classes], dim=1)
+            return torch.logsumexp(per_class, dim=1) - math.log(self.num_classes)
         mean, log_std = self.prior(y).chunk(2, dim=1)
-        return mean, log_std
+        return (-0.5 * ((z - mean) * torch.exp(-log_std)) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(1)
 
     def _to_logit(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Image in [0, 1] -> dequantised logits and log|det| of the map from [0, 1)^D (B,)."""
+        """Image in [0, 1] -> dequantised logits, and log|det| (B,) of the map to them from
+        [0, levels)^D, where each discrete image owns a unit cube."""
         levels, alpha = self.p.levels, self.p.alpha
         discrete = torch.round(x.clamp(0, 1) * (levels - 1))
-        v = (discrete + torch.rand_like(discrete)) / levels
-        q = alpha + (1 - 2 * alpha) * v
-        logdet = (math.log(1 - 2 * alpha) - torch.log(q) - torch.log1p(-q)).flatten(1).sum(1)
+        q = alpha + (1 - 2 * alpha) * (discrete + torch.rand_like(discrete)) / levels
+        logdet = (math.log((1 - 2 * alpha) / levels) - torch.log(q) - torch.log1p(-q)).flatten(1).sum(1)
         return torch.log(q) - torch.log1p(-q), logdet
 
     def log_likelihood(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """log p(discrete image) in nats (B,), one dequantisation draw per image."""
+        """log p(discrete image) in nats (B,), one dequantisation draw per image; given no labels,
+        a class-conditional flow gives log sum_y p(y) p(x | y) with p(y) uniform."""
         u, logdet_logit = self._to_logit(x)
         z, logdet = self.encode(u)
-        mean, log_std = self._prior(y, x.shape[0])
-        log_prior = (-0.5 * ((z - mean) * torch.exp(-log_std)) ** 2 - log_std
-                     - 0.5 * math.log(2 * math.pi)).sum(1)
-        return log_prior + logdet + logdet_logit - self.num_dims * math.log(self.p.levels)
+        return self._log_prior(z, y) + logdet + logdet_logit
 
     # --- the ImageModel contract ---
 
@@ -277,9 +279,11 @@ class Flow(ImageModel):
                temperature: float | None = None) -> Tensor:
         """``n`` images from latents drawn at ``temperature`` times the prior's scale."""
         y = self.labels_for(n, y, generator)
-        mean, log_std = self._prior(y, n)
         eps = torch.randn((n, self.num_dims), generator=generator).to(self.device)
-        z = mean + log_std.exp() * eps * (self.p.temperature if temperature is None else temperature)
+        z = eps * (self.p.temperature if temperature is None else temperature)
+        if self.prior is not None:
+            mean, log_std = self.prior(y).chunk(2, dim=1)
+            z = mean + log_std.exp() * z
         q = torch.sigmoid(self.decode(z))
         v = (q - self.p.alpha) / (1 - 2 * self.p.alpha)
         discrete = torch.floor(v * self.p.levels).clamp(0, self.p.levels - 1)

@@ -10,6 +10,7 @@ predicted independently given the pixels before it, so the log-likelihood stays 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -106,8 +107,13 @@ class PixelCNN(ImageModel):
         return torch.round(x.clamp(0, 1) * (self.p.levels - 1)).long()
 
     def log_likelihood(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """log p(x) in nats (B,): the sum of every pixel's log-probability given those before it."""
+        """log p(x) in nats (B,): the sum of every pixel's log-probability given those before it.
+        Given no labels, a class-conditional model gives log sum_y p(y) p(x | y), p(y) uniform."""
         target = self._discrete(x)
+        if self.num_classes and y is None:
+            classes = torch.arange(self.num_classes, device=x.device)
+            per_class = torch.stack([self.log_likelihood(x, c.expand(len(x))) for c in classes], dim=1)
+            return torch.logsumexp(per_class, dim=1) - math.log(self.num_classes)
         logits = self.logits(target.float() / (self.p.levels - 1), y)
         return -F.cross_entropy(logits.float(), target, reduction="none").flatten(1).sum(1)
 
@@ -121,7 +127,7 @@ class PixelCNN(ImageModel):
             logits = self.logits(target.float() / (self.p.levels - 1), y)
         nll = F.cross_entropy(logits.float(), target)  # nats per dimension
         self.optimize(nll, optimizers["model"], runtime, clip_norm=1.0)
-        return {"bits_per_dim": nll.item() / torch.log(torch.tensor(2.0)).item()}
+        return {"bits_per_dim": nll.item() / math.log(2)}
 
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None,
