@@ -1,4 +1,4 @@
-"""CycleGAN: shapes kept, cycle loss falls on tiny data, no noise sampling, unpaired domains."""
+"""CycleGAN: shapes kept, cycle loss falls on tiny data, no sampling from noise."""
 
 import pytest
 import torch
@@ -6,7 +6,6 @@ import torch
 from gentoolkit.errors import ConfigError, GentoolkitError
 from gentoolkit.runtime import Runtime, RuntimeOptions
 from gentoolkit_image.models import create_model
-from gentoolkit_image.models.cyclegan import digit_domains, transform_domain
 
 TINY = {"channels": 8, "num_res_blocks": 1, "disc_channels": 8, "lr": 2e-3}
 
@@ -58,14 +57,3 @@ def test_sample_points_to_translate_and_training_needs_two_domains(runtime):
     with pytest.raises(GentoolkitError, match="domain A"):
         model.training_step(torch.rand(2, 1, 8, 8), None, model.configure_optimizers(), runtime)
 
-
-def test_digit_domains_are_disjoint_halves_with_b_transformed():
-    images = torch.arange(10, dtype=torch.float32).view(10, 1, 1, 1).expand(10, 1, 2, 2) / 10
-    a, b = digit_domains(images, "invert", torch.Generator().manual_seed(0))
-    assert len(a) == len(b) == 5
-    values_a, values_b = set(a[:, 0, 0, 0].tolist()), set((1 - b)[:, 0, 0, 0].tolist())
-    assert not values_a & values_b and len(values_a | values_b) == 10
-    x = torch.arange(4.0).view(1, 1, 2, 2)
-    assert torch.equal(transform_domain(x, "rot90")[0, 0], torch.tensor([[1.0, 3.0], [0.0, 2.0]]))
-    with pytest.raises(ConfigError, match="mirror"):
-        transform_domain(x, "mirror")

@@ -4,7 +4,8 @@ Two generators map A -> B and B -> A; two PatchGAN discriminators judge, patch b
 an image is a real one of their domain. The generators are trained with the least-squares GAN
 loss, a cycle loss (A -> B -> A gives back the input) and an identity loss (a B image fed to the
 A -> B generator stays as it is). There is no sampling from noise: call ``translate``.
-``digit_domains`` builds the digits demo: two disjoint halves of a dataset, the second transformed.
+The digits demo (``data.unpaired_domains``, ``translation.py``) makes domain B an inverted or
+rotated copy of half the dataset and pairs nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from gentoolkit.errors import ConfigError, GentoolkitError
 from gentoolkit_image.models.base import ImageModel
 
 DIRECTIONS = ("a2b", "b2a")
-DOMAIN_TRANSFORMS = ("invert", "rot90", "transpose")
 
 
 @dataclass
@@ -35,12 +35,17 @@ class CycleGANParams:
     beta1: float = 0.5
 
 
+def conv3x3(in_ch: int, out_ch: int) -> nn.Conv2d:
+    """A size-keeping 3x3 convolution with reflection padding (no dark borders to learn)."""
+    return nn.Conv2d(in_ch, out_ch, 3, padding=1, padding_mode="reflect")
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, ch: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(ch, ch, 3, padding=1, padding_mode="reflect"), nn.InstanceNorm2d(ch, affine=True), nn.ReLU(),
-            nn.Conv2d(ch, ch, 3, padding=1, padding_mode="reflect"), nn.InstanceNorm2d(ch, affine=True))
+            conv3x3(ch, ch), nn.InstanceNorm2d(ch, affine=True), nn.ReLU(),
+            conv3x3(ch, ch), nn.InstanceNorm2d(ch, affine=True))
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
@@ -52,12 +57,12 @@ class Generator(nn.Module):
     def __init__(self, in_ch: int, ch: int, num_res_blocks: int):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(in_ch, ch, 3, padding=1, padding_mode="reflect"), nn.InstanceNorm2d(ch, affine=True), nn.ReLU(),
+            conv3x3(in_ch, ch), nn.InstanceNorm2d(ch, affine=True), nn.ReLU(),
             nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * ch, affine=True), nn.ReLU(),
             *[ResidualBlock(2 * ch) for _ in range(num_res_blocks)],
             nn.Upsample(scale_factor=2.0, mode="nearest"),
-            nn.Conv2d(2 * ch, ch, 3, padding=1, padding_mode="reflect"), nn.InstanceNorm2d(ch, affine=True), nn.ReLU(),
-            nn.Conv2d(ch, in_ch, 3, padding=1, padding_mode="reflect"), nn.Sigmoid())
+            conv3x3(2 * ch, ch), nn.InstanceNorm2d(ch, affine=True), nn.ReLU(),
+            conv3x3(ch, in_ch), nn.Sigmoid())
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -130,7 +135,8 @@ class CycleGAN(ImageModel):
         self.d_b.requires_grad_(False)
         with runtime.autocast():
             losses, fake_b, fake_a = self.generator_losses(a, b)
-            g_loss = losses["gan"] + self.p.cycle_weight * losses["cycle"] + self.p.identity_weight * losses["identity"]
+            g_loss = (losses["gan"] + self.p.cycle_weight * losses["cycle"]
+                      + self.p.identity_weight * losses["identity"])
         self.optimize(g_loss, optimizers["generator"], runtime)
         self.d_a.requires_grad_(True)
         self.d_b.requires_grad_(True)
@@ -138,8 +144,8 @@ class CycleGAN(ImageModel):
             d_a = 0.5 * (lsgan_loss(self.d_a(a), True) + lsgan_loss(self.d_a(fake_a.detach()), False))
             d_b = 0.5 * (lsgan_loss(self.d_b(b), True) + lsgan_loss(self.d_b(fake_b.detach()), False))
         self.optimize(d_a + d_b, optimizers["discriminator"], runtime)
-        return {"generator": g_loss.item(), "cycle": losses["cycle"].item(), "identity": losses["identity"].item(),
-                "disc_a": d_a.item(), "disc_b": d_b.item()}
+        return {"generator": g_loss.item(), "cycle": losses["cycle"].item(),
+                "identity": losses["identity"].item(), "disc_a": d_a.item(), "disc_b": d_b.item()}
 
     @torch.no_grad()
     def translate(self, x: Tensor, direction: str = "a2b") -> Tensor:
@@ -154,24 +160,3 @@ class CycleGAN(ImageModel):
         raise GentoolkitError("cyclegan translates images and does not sample from noise; "
                               "call translate(x, direction='a2b') on images of domain A (or 'b2a' on B).")
 
-
-def transform_domain(images: Tensor, transform: str) -> Tensor:
-    """Images (N, C, H, W) seen in domain B: grey levels ``invert``ed, ``rot90`` or ``transpose``d."""
-    if transform == "invert":
-        return 1 - images
-    if transform == "rot90":
-        return torch.rot90(images, 1, dims=(2, 3))
-    if transform == "transpose":
-        return images.transpose(2, 3)
-    raise ConfigError(f"cyclegan: unknown domain transform {transform!r}; use one of {', '.join(DOMAIN_TRANSFORMS)}.")
-
-
-def digit_domains(images: Tensor, transform: str = "invert",
-                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """The unpaired demo: a random half of ``images`` as domain A, the other half transformed as B.
-
-    No image of B is the transform of one in A, so nothing pairs the two domains.
-    """
-    order = torch.randperm(len(images), generator=generator)
-    half = len(images) // 2
-    return images[order[:half]], transform_domain(images[order[half:]], transform)
