@@ -92,16 +92,25 @@ def test_bad_inputs_are_clear_errors(kit, tmp_path):
                 options=options(tmp_path / "b"))
 
 
-def test_generate_command_streams_from_a_saved_model(tmp_path, tiny_model, tokenizer):
-    tiny_model.save_pretrained(tmp_path / "m")
-    tokenizer.save_pretrained(tmp_path / "m")
-    cmd = [sys.executable, "-m", "gentoolkit", "generate", "text", "--model", str(tmp_path / "m"),
-           "--prompt", "The for", "--max-new-tokens", "5", "--temperature", "0", "--device", "cpu",
-           "--out", str(tmp_path / "g")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    sample = json.loads((tmp_path / "g" / "samples.jsonl").read_text())
-    assert ("The for" + sample["text"]) in done.stdout
+def test_generate_command_streams_from_the_newest_trained_model(kit, tmp_path, tiny_model, tokenizer, monkeypatch):
+    from typer.testing import CliRunner
 
-    missing = subprocess.run(cmd[:6] + [str(tmp_path / "nope")] + cmd[7:], capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 2 and "No model folder at" in missing.stderr
+    from gentoolkit.cli import make_app
+    from gentoolkit_text.model import ModelPathError
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(kit.host)
+    args = ["generate", "text", "--prompt", "The for", "--max-new-tokens", "5", "--temperature", "0",
+            "--device", "cpu", "--out", "g"]
+    none_yet = CliRunner().invoke(app, args)
+    assert "No trained text model under runs/text" in str(none_yet.exception)
+
+    tiny_model.save_pretrained(tmp_path / "runs/text/r1/model")
+    tokenizer.save_pretrained(tmp_path / "runs/text/r1/model")
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    sample = json.loads((tmp_path / "g" / "samples.jsonl").read_text())
+    assert ("The for" + sample["text"]) in done.output
+
+    missing = CliRunner().invoke(app, args + ["--model", "nope"])
+    assert isinstance(missing.exception, ModelPathError) and "No model folder at nope" in str(missing.exception)

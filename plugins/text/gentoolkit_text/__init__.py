@@ -84,6 +84,17 @@ def _run(runtime, config):
     return run(runtime, config)
 
 
+def _newest_trained_model(runs: Path = Path("runs") / "text") -> Path:
+    """The model folder of the newest run under ``runs/text`` (what ``gentoolkit run text`` wrote)."""
+    from gentoolkit.errors import GentoolkitError
+
+    saved = sorted(runs.glob("*/model/config.json"), key=lambda p: p.stat().st_mtime)
+    if not saved:
+        raise GentoolkitError(f"No trained text model under {runs}/: train one with `gentoolkit run text`, "
+                              "or pass --model FOLDER.")
+    return saved[-1].parent
+
+
 @hookimpl
 def register_datasets(register) -> None:
     register(Dataset("text-files", _load_text_files, "Text files, or every .txt/.md/.rst file under a folder, "
@@ -155,7 +166,8 @@ def register_commands(cli) -> None:
 
     @cli.group("generate").command("text")
     def generate_text(
-        model: Path = typer.Option(..., help="A saved model folder, e.g. runs/text/<run>/model."),
+        model: Optional[Path] = typer.Option(None, help="A saved model folder; default: the newest "
+                                             "runs/text/<run>/model."),
         prompt: list[str] = typer.Option([""], "--prompt", "-p", help="Prompt (repeatable); empty: unconditional."),
         n: int = typer.Option(1, "--num", "-n", help="Samples per prompt."),
         max_new_tokens: int = typer.Option(64, help="Tokens to generate."),
@@ -175,7 +187,7 @@ def register_commands(cli) -> None:
         from gentoolkit.api import Toolkit
         from gentoolkit.cli import print_result, runtime_options
 
-        overrides = {"model.path": str(model), "train.steps": 0, "evaluate.perplexity": False,
+        overrides = {"model.path": str(model or _newest_trained_model()), "train.steps": 0, "evaluate.perplexity": False,
                      "generate.prompts": prompt, "generate.samples_per_prompt": n,
                      "generate.max_new_tokens": max_new_tokens, "generate.temperature": temperature,
                      "generate.top_k": top_k, "generate.top_p": top_p,
