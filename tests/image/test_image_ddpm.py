@@ -80,9 +80,13 @@ def test_training_steps_lower_the_loss(runtime):
         return torch.nn.functional.mse_loss(eps, noise).item()
 
     before = held_out_loss()
+    initial = torch.nn.utils.parameters_to_vector(model.unet.parameters()).detach().clone()
     losses = [model.training_step(x, y, optimizers, runtime)["loss"] for _ in range(30)]
     assert held_out_loss() < 0.7 * before
     assert sum(losses[-5:]) < sum(losses[:5])
+    trained, ema = (torch.nn.utils.parameters_to_vector(m.parameters()) for m in (model.unet, model.ema))
+    assert int(model.ema_updates) == 30
+    assert (ema - trained).norm() < 0.5 * (initial - trained).norm()  # the average follows training
     samples = model.sample(2, y=torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
     assert samples.shape == (2, 1, 8, 8) and 0 <= samples.min() and samples.max() <= 1
 

@@ -32,7 +32,7 @@ class DDPMParams:
     num_timesteps: int = 1000  # T of the training schedule
     beta_schedule: str = "linear"  # linear | cosine
     lr: float = 1e-3
-    ema_decay: float = 0.995  # weights averaged for sampling; 0 samples with the trained weights
+    ema_decay: float = 0.995  # weights averaged for sampling (warmed up over the first steps); 0: none
     sampler: str = "ddpm"  # default sampler: ddpm (T steps) | ddim
     ddim_steps: int = 50
     ddim_eta: float = 0.0  # 0: deterministic DDIM
@@ -151,6 +151,7 @@ class DDPM(ImageModel):
             self.ema = UNet(c, p.base_channels, p.channel_mults, p.num_res_blocks, p.dropout, self.num_classes)
             self.ema.load_state_dict(self.unet.state_dict())
             self.ema.requires_grad_(False)
+            self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.scheduler = DDPMScheduler(p.num_timesteps, p.beta_schedule)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -167,10 +168,18 @@ class DDPM(ImageModel):
         loss = F.mse_loss(eps.float(), noise)
         self.optimize(loss, optimizers["model"], runtime, clip_norm=1.0)
         if self.ema is not None:
-            with torch.no_grad():
-                for e, w in zip(self.ema.parameters(), self.unet.parameters()):
-                    e.lerp_(w, 1 - self.p.ema_decay)
+            self.update_ema()
         return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """Move the averaged weights toward the trained ones; the decay grows from 0.1 to
+        ``ema_decay`` over the first steps, so a short run is not dominated by the initial weights."""
+        n = int(self.ema_updates)
+        decay = min(self.p.ema_decay, (1 + n) / (10 + n))
+        for e, w in zip(self.ema.parameters(), self.unet.parameters()):
+            e.lerp_(w, 1 - decay)
+        self.ema_updates += 1
 
     @torch.no_grad()
     def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None,
