@@ -4,6 +4,9 @@ What it adds to ``generate``: prompts longer than the context are cut from the l
 ``context - max_new_tokens`` tokens are kept, with a warning), an empty prompt starts from the
 end-of-text token, each batch is seeded so the same seed gives the same text, stop strings are
 cut from the returned text, and one prompt at a time can stream to the terminal.
+
+``transformers`` matches stop strings over the end of the whole sequence, so one that straddles
+the end of the prompt stops generation too; the returned text is cut only where it holds one.
 """
 
 from __future__ import annotations
