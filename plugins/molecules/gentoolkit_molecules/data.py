@@ -93,7 +93,7 @@ def standardise_all(records: Iterable[tuple[int, str]], source: str) -> Molecule
 def _smiles_lines(text: Iterable[str]) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(text, start=1):
         fields = line.split()
-        if fields:
+        if fields and not (number == 1 and fields[0].lower() == "smiles"):  # a header line
             yield number, fields[0]
 
 

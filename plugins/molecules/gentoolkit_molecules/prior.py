@@ -192,7 +192,7 @@ class Prior:
 
     def log_likelihood(self, sequences: torch.LongTensor) -> torch.Tensor:
         """log p of each sequence ``(B, T)`` (start token first, pad after end): ``(B,)``, differentiable."""
-        return sequence_log_likelihood(self.network, sequences.to(self.device), self.vocabulary.pad)
+        return sequence_log_likelihood(self.network, sequences.to(self.device), self.vocabulary)
 
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
                max_length: int = 128) -> Samples:
@@ -211,7 +211,7 @@ class Prior:
                 logits, _ = self.network(ids)
             else:
                 logits, state = self.network(step_input, state)
-            logits = logits[:, -1]  # (B, V)
+            logits = never_pad_or_start(logits[:, -1], vocab)  # (B, V)
             probs = (logits / temperature).softmax(-1)
             token = torch.multinomial(probs.detach().float().cpu(), 1, generator=generator).squeeze(1).to(device)
             token = torch.where(done, torch.full_like(token, vocab.pad), token)
@@ -226,12 +226,20 @@ class Prior:
         return Samples(smiles, ids, total)
 
 
-def sequence_log_likelihood(network: nn.Module, sequences: torch.LongTensor, pad_id: int) -> torch.Tensor:
+def never_pad_or_start(logits: torch.Tensor, vocabulary: Vocabulary) -> torch.Tensor:
+    """Logits with pad and start ruled out: neither is ever a next token."""
+    logits = logits.float().clone()
+    logits[..., [vocabulary.pad, vocabulary.start]] = float("-inf")
+    return logits
+
+
+def sequence_log_likelihood(network: nn.Module, sequences: torch.LongTensor, vocabulary: Vocabulary) -> torch.Tensor:
     """Teacher-forced log p of each sequence under ``network`` (which may be DDP-wrapped): ``(B,)``."""
     logits, _ = network(sequences[:, :-1])  # (B, T-1, V)
     targets = sequences[:, 1:]
-    logp = logits.float().log_softmax(-1).gather(2, targets.unsqueeze(-1)).squeeze(-1)  # (B, T-1)
-    return (logp * (targets != pad_id)).sum(1)
+    logp = never_pad_or_start(logits, vocabulary).log_softmax(-1)
+    logp = logp.gather(2, targets.unsqueeze(-1)).squeeze(-1)  # (B, T-1)
+    return logp.masked_fill(targets == vocabulary.pad, 0.0).sum(1)
 
 
 def pad(encoded: list[list[int]], pad_id: int) -> torch.LongTensor:

@@ -17,7 +17,7 @@ import torch
 from gentoolkit.checkpoint import check_compatible
 from gentoolkit.errors import GentoolkitError
 from gentoolkit_molecules.prior import MODEL, Prior, pad, sequence_log_likelihood
-from gentoolkit_molecules.tokenizer import TokenizerError
+from gentoolkit_molecules.tokenizer import TokenizerError, Vocabulary
 
 
 class Encoded:
@@ -38,7 +38,7 @@ class Encoded:
 class LengthBatches(torch.utils.data.Dataset):
     """Padded batches of molecules of similar length: shuffle, sort within pools of 50 batches, cut."""
 
-    def __init__(self, encoded: Encoded, batch_size: int, pad_id: int, seed: int):
+    def __init__(self, encoded: Encoded, batch_size: int, vocabulary: Vocabulary, seed: int):
         order = np.random.default_rng(seed).permutation(len(encoded))
         pool = batch_size * 50
         self.batches = []
@@ -46,13 +46,13 @@ class LengthBatches(torch.utils.data.Dataset):
             chunk = order[start: start + pool]
             chunk = chunk[np.argsort(encoded.lengths[chunk], kind="stable")]
             self.batches += [chunk[i: i + batch_size] for i in range(0, len(chunk), batch_size)]
-        self.encoded, self.pad_id = encoded, pad_id
+        self.encoded, self.vocabulary = encoded, vocabulary
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, i: int) -> torch.LongTensor:
-        return pad([self.encoded.row(j) for j in self.batches[i]], self.pad_id)
+        return pad([self.encoded.row(j) for j in self.batches[i]], self.vocabulary.pad)
 
 
 def encode_usable(prior: Prior, smiles: list[str], runtime) -> Encoded:
@@ -85,7 +85,7 @@ def validation_nll(model, batches: LengthBatches, runtime) -> float:
     total, count = 0.0, 0
     for batch in runtime.dataloader(batches, batch_size=None, shuffle=False):
         with runtime.autocast():
-            total -= float(sequence_log_likelihood(model, batch.to(runtime.device), batches.pad_id).sum())
+            total -= float(sequence_log_likelihood(model, batch.to(runtime.device), batches.vocabulary).sum())
         count += len(batch)
     return runtime.all_reduce_mean(total / max(count, 1))
 
@@ -105,7 +105,7 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
     n_valid = max(1, int(len(shuffled) * valid_fraction)) if valid_fraction > 0 else 0
     valid = encode_usable(prior, shuffled[:n_valid], runtime) if n_valid else None
     train = encode_usable(prior, shuffled[n_valid:], runtime)
-    pad_id = prior.vocabulary.pad
+    vocabulary = prior.vocabulary
 
     prior.to(runtime.device)
     model = runtime.prepare(prior.network)
@@ -122,11 +122,11 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
         start_epoch, step, history = state["epoch"], state["step"], state["history"]
         runtime.log(f"Resuming from {path} after epoch {start_epoch}.")
 
-    steps_per_epoch = len(LengthBatches(train, batch_size, pad_id, 0)) // runtime.world_size
+    steps_per_epoch = len(LengthBatches(train, batch_size, vocabulary, 0)) // runtime.world_size
     total_steps = max(1, epochs * steps_per_epoch)
     started = time.monotonic()
     for epoch in range(start_epoch, epochs):
-        batches = LengthBatches(train, batch_size, pad_id, seed=runtime.options.seed + epoch)
+        batches = LengthBatches(train, batch_size, vocabulary, seed=runtime.options.seed + epoch)
         loader = runtime.dataloader(batches, batch_size=None, shuffle=True)
         runtime.set_epoch(loader, epoch)
         model.train()
@@ -136,7 +136,7 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
                 for group in optimizer.param_groups:
                     group["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(step / total_steps, 1.0))))
                 with runtime.autocast():
-                    nll = -sequence_log_likelihood(model, batch.to(runtime.device), pad_id).mean()
+                    nll = -sequence_log_likelihood(model, batch.to(runtime.device), prior.vocabulary).mean()
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(nll).backward()
                 scaler.unscale_(optimizer)
@@ -151,7 +151,7 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
                     stopped = True
                     break
         row = {"epoch": epoch + 1, "step": step, "train_nll": runtime.all_reduce_mean(running / max(seen, 1)),
-               "valid_nll": validation_nll(model, LengthBatches(valid, batch_size, pad_id, 0), runtime)
+               "valid_nll": validation_nll(model, LengthBatches(valid, batch_size, vocabulary, 0), runtime)
                if valid is not None else float("nan"),
                "molecules": seen * runtime.world_size, "seconds": time.monotonic() - started}
         history.append(row)

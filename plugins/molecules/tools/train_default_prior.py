@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from gentoolkit.runtime import Runtime, RuntimeOptions
-from gentoolkit_molecules.data import load_moses, moses_smiles, standardise, standardise_all
+from gentoolkit_molecules.data import moses_smiles, standardise, standardise_all
 from gentoolkit_molecules.prior import Prior, sequence_log_likelihood
 from gentoolkit_molecules.tokenizer import Vocabulary
 from gentoolkit_molecules.training import Encoded, LengthBatches, train_prior
@@ -54,11 +54,11 @@ def measure(prior: Prior, smiles: list[str], runtime: Runtime, batch_size: int, 
     trial = prior.copy()
     optimizer = torch.optim.Adam(trial.network.parameters())
     batches = LengthBatches(Encoded([trial.vocabulary.encode(s) for s in smiles]), batch_size,
-                            trial.vocabulary.pad, seed=0)
+                            trial.vocabulary, seed=0)
     done, started = 0, time.monotonic()
     for batch in batches:
         with runtime.autocast():
-            nll = -sequence_log_likelihood(trial.network, batch, trial.vocabulary.pad).mean()
+            nll = -sequence_log_likelihood(trial.network, batch, trial.vocabulary).mean()
         optimizer.zero_grad()
         nll.backward()
         optimizer.step()
@@ -72,19 +72,19 @@ def train(args: argparse.Namespace) -> None:
     runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, seed=0, threads=1, out=args.out,
                                      progress=False), task="default_prior").start()
     started = time.monotonic()
-    moses = load_moses("train")
-    runtime.log(moses.summary() + f" (read in {time.monotonic() - started:.0f} s)")
-    vocabulary = Vocabulary.from_smiles(moses.smiles)
+    moses = moses_smiles("train")  # canonical RDKit SMILES already; standardising all takes minutes
+    runtime.log(f"MOSES train: {len(moses):,} molecules (read in {time.monotonic() - started:.0f} s)")
+    vocabulary = Vocabulary.from_smiles(moses)
     prior = Prior.create(vocabulary, args.kind, embedding=args.embedding, hidden=args.hidden, layers=args.layers)
-    rate = measure(prior, moses.smiles[:50_000], runtime, args.batch_size, seconds=45.0)
+    rate = measure(prior, moses[:50_000], runtime, args.batch_size, seconds=45.0)
     budget = args.minutes * 60
-    n = min(len(moses.smiles), int(0.92 * rate * budget / args.epochs))
+    n = min(len(moses), int(0.92 * rate * budget / args.epochs))
     runtime.log(f"{prior.parameters():,} parameters, {rate:.0f} molecules/s: training {args.epochs} epoch(s) "
                 f"on {n:,} molecules within {args.minutes:.0f} min")
-    subset = random.Random(0).sample(moses.smiles, n)
+    subset = random.Random(0).sample(moses, n)
     history = train_prior(prior, subset, runtime, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           valid_fraction=0.01, time_limit=budget)
-    card = {"data": f"MOSES train (molsets 0.3.1): {n:,} of {len(moses.smiles):,} molecules, 1% held out",
+    card = {"data": f"MOSES train (molsets 0.3.1): {n:,} of {len(moses):,} molecules, 1% held out",
             "kind": args.kind, "config": prior.config, "vocabulary_size": len(vocabulary), "parameters": prior.parameters(),
             "epochs": len(history), "molecules_seen": sum(r["molecules"] for r in history),
             "batch_size": args.batch_size, "lr": args.lr, "precision": args.precision,
@@ -92,7 +92,7 @@ def train(args: argparse.Namespace) -> None:
             "trained_on": date.today().isoformat()}
     prior.save(SHIPPED, card)
     runtime.log(f"Saved {SHIPPED}.json; now writing the card.")
-    write_card(args.samples, set(moses.smiles))
+    write_card(args.samples, set(moses))
 
 
 def write_card(n: int, train: set[str] | None = None) -> None:
@@ -110,8 +110,8 @@ def write_card(n: int, train: set[str] | None = None) -> None:
     canonical = [standardise(s) for s in smiles]
     valid = [s for s in canonical if s is not None]
     unique = set(valid)
-    train = train if train is not None else set(load_moses("train").smiles)
-    test = load_moses("test").smiles
+    train = train if train is not None else set(moses_smiles("train"))
+    test = moses_smiles("test")
     reference = random.Random(0).sample(test, min(10_000, len(test)))
     metrics = {"samples": n, "validity": len(valid) / n, "unique@10k": len(unique) / max(len(valid), 1),
                "novelty": len(unique - train) / max(len(unique), 1),
@@ -184,7 +184,7 @@ def main() -> None:
         write_sample()
     else:
         runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, threads=1, progress=False)).start()
-        smiles = random.Random(0).sample(load_moses("train").smiles, 20_000)
+        smiles = random.Random(0).sample(moses_smiles("train"), 20_000)
         prior = Prior.create(Vocabulary.from_smiles(smiles), args.kind, embedding=args.embedding,
                              hidden=args.hidden, layers=args.layers)
         print(f"{prior.parameters():,} parameters: {measure(prior, smiles, runtime, args.batch_size):.0f} molecules/s")
