@@ -94,6 +94,7 @@ class _TinyInception(torch.nn.Module):
         return features if return_features else self.fc(features).softmax(-1)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 def test_torchscript_feature_network_from_a_local_file(tmp_path):
     path = tmp_path / "inception.pt"
     torch.jit.script(_TinyInception()).save(str(path))

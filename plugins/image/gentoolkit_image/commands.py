@@ -15,7 +15,7 @@ def add_commands(cli: Any) -> None:
         dataset: str = typer.Option("digits", help="digits, folder, mnist, fashion-mnist or cifar10."),
         path: str = typer.Option("", help="Folder holding the dataset's files (not needed for digits)."),
         size: int = typer.Option(8, help="Image side to load (digits: 8 native, 16/32 upscaled)."),
-        epochs: int = typer.Option(60, help="Training epochs."),
+        epochs: int = typer.Option(120, help="Training epochs."),
         conditional: bool = typer.Option(False, help="Class-conditional model."),
         evaluate: bool = typer.Option(True, help="Measure the trained model (FID, KID, ...) afterwards."),
         overrides: list[str] = typer.Option([], "--set", "-s", help="Any image-task key: params.beta=4 (repeatable)."),

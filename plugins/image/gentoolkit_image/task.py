@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "params": {},  # the family's hyperparameters (any keys it takes)
     "checkpoint": "",  # for generate / evaluate: the model checkpoint to read
     "data": {"name": "digits", "path": "", "size": 8, "channels": 0},
-    "train": {"epochs": 60, "batch_size": 64, "checkpoint_every": 10, "resume": True},
+    "train": {"epochs": 120, "batch_size": 64, "checkpoint_every": 10, "resume": True},
     "sample": {"n": 100, "options": {}},  # options go to model.sample (e.g. sampler = "ddim", steps = 50)
     "evaluate": {"n_samples": 1000, "features": "auto", "kid_subsets": 100},
     "translate": {"domain_b": "invert"},  # cyclegan: domain B is the dataset inverted or rotated
