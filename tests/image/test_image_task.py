@@ -77,3 +77,15 @@ def test_bad_config_is_refused(kit, tmp_path):
         kit.run("image", overrides={"mode": "sample"}, options=_options(tmp_path))
     with pytest.raises(ConfigError, match="checkpoint"):
         kit.run("image", overrides={"mode": "generate"}, options=_options(tmp_path))
+
+
+def test_cyclegan_mode_draws_translation_and_scores_it(kit, tmp_path):
+    overrides = {"model": "cyclegan", "train.epochs": 1, "train.batch_size": 128,
+                 "params": {"channels": 4, "num_res_blocks": 1, "disc_channels": 4}}
+    result = kit.run("image", overrides=overrides, options=_options(tmp_path))
+    assert (tmp_path / "translation.png").is_file() and (tmp_path / "model.json").is_file()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["identity_baseline_mae"] > 0.5  # an inverted digit differs from the digit everywhere
+    assert 0 <= result.metrics["a2b_mae"] <= 1 and 0 <= metrics["b2a_class_accuracy"] <= 1
+    with pytest.raises(ConfigError, match="translates"):
+        kit.run("image", overrides={"model": "cyclegan", "mode": "generate"}, options=_options(tmp_path / "g"))
