@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class TrainConfig:
-    steps: int = 400  # optimizer steps in all (a resumed run counts those already done)
+    steps: int = 800  # optimizer steps in all (a resumed run counts those already done)
     batch_size: int = 16  # blocks per step on each rank
-    lr: float = 3e-3  # peak learning rate
+    lr: float = 1e-3  # peak learning rate
     warmup: int = 20  # steps of linear warm-up
     weight_decay: float = 0.1  # on weight matrices only
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
