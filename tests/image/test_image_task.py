@@ -89,3 +89,15 @@ def test_cyclegan_mode_draws_translation_and_scores_it(kit, tmp_path):
     assert 0 <= result.metrics["a2b_mae"] <= 1 and 0 <= metrics["b2a_class_accuracy"] <= 1
     with pytest.raises(ConfigError, match="translates"):
         kit.run("image", overrides={"model": "cyclegan", "mode": "generate"}, options=_options(tmp_path / "g"))
+
+
+def test_contributions_through_the_toolkit(kit):
+    assert {"image-vae", "image-gan", "image-ddpm", "image-pixelcnn"} <= set(kit.models.names())
+    test = kit.load_dataset("digits", split="test")
+    assert len(test) == 360
+    model = kit.create_model("image-vae", image_shape=(1, 8, 8), latent_dim=4, width=8)
+    assert model.family == "vae"
+    fid = kit.evaluate("image-fid", test.images[:180], reference=test.images[180:])
+    assert fid["features"] == "digits-cnn" and 0 < fid["fid"] < 2
+    coverage = kit.evaluate("image-class-coverage", test.images[test.labels == 7])
+    assert coverage["coverage"] <= 0.2 and coverage["max_class_share"] > 0.9

@@ -50,6 +50,11 @@ def _head(a: np.ndarray, n: int) -> np.ndarray:
     return a[: min(n, len(a))]
 
 
+def _pixels(images: Tensor) -> np.ndarray:
+    """Images as flat float64 rows, the space the Parzen window works in."""
+    return images.flatten(1).double().cpu().numpy()
+
+
 def evaluate_images(samples: Tensor, test: Tensor, train: Tensor, network: FeatureNetwork,
                     model: Any = None, kid_subsets: int = 100, seed: int = 0) -> dict[str, Any]:
     """All image metrics for ``samples`` (N, C, H, W) against the held-out ``test`` images; the
@@ -75,8 +80,7 @@ def evaluate_images(samples: Tensor, test: Tensor, train: Tensor, network: Featu
         metrics["inception_score_real"] = inception_score(p_test)[0]
         metrics.update(class_coverage(p_gen.argmax(1), network.num_classes))
     half = len(test) // 2  # Parzen: bandwidth on one half of the held-out images, score on the other
-    flat = lambda x: x.flatten(1).double().cpu().numpy()  # noqa: E731
-    metrics.update(parzen_log_likelihood(flat(samples), flat(test[:half]), flat(test[half:])))
+    metrics.update(parzen_log_likelihood(_pixels(samples), _pixels(test[:half]), _pixels(test[half:])))
     if model is not None:
         metrics.update(likelihood_metrics(model, test))
     return metrics
@@ -112,8 +116,7 @@ def evaluator(metric: str) -> Callable[..., dict[str, Any]]:
         reference = load_digits("test", size=samples.shape[-1]).images if reference is None else reference
         if metric == "parzen":
             half = len(reference) // 2
-            flat = lambda x: x.flatten(1).double().numpy()  # noqa: E731
-            return parzen_log_likelihood(flat(samples), flat(reference[:half]), flat(reference[half:]))
+            return parzen_log_likelihood(_pixels(samples), _pixels(reference[:half]), _pixels(reference[half:]))
         network = feature_network(features, "digits")
         f_gen, p_gen = network(samples)
         f_ref, _ = network(reference)
