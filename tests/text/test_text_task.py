@@ -80,8 +80,12 @@ def test_task_trains_saves_samples_and_reloads(kit, docs, tmp_path):
 def test_perplexity_evaluator_reads_a_saved_model(kit, tmp_path, tiny_model, tokenizer):
     tiny_model.save_pretrained(tmp_path / "m")
     tokenizer.save_pretrained(tmp_path / "m")
-    got = kit.evaluate("perplexity", ["The for statement is used to iterate. " * 20], model=str(tmp_path / "m"))
+    texts = ["The for statement is used to iterate. " * 20]
+    got = kit.evaluate("perplexity", texts, model=str(tmp_path / "m"))
     assert got["tokens"] > 32 and got["perplexity"] > 1
+    assert kit.evaluate("perplexity", texts, model=tiny_model, tokenizer=tokenizer) == pytest.approx(got)
+    with pytest.raises(Exception, match="pass tokenizer="):
+        kit.evaluate("perplexity", ["text"], model=tiny_model)
 
 
 def test_bad_inputs_are_clear_errors(kit, tmp_path):

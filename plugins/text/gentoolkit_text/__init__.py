@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from gentoolkit import Dataset, Evaluator, Model, Task, hookimpl
+from gentoolkit import Dataset, Evaluator, GentoolkitError, Model, Task, hookimpl
 
 DOMAIN = "text"
 
@@ -52,6 +52,8 @@ def _perplexity(samples: Sequence[str], model: Any, tokenizer: Any = None, block
     from gentoolkit_text.model import context_length, load_local
     from gentoolkit_text.tokenizer import load_tokenizer
 
+    if tokenizer is None and not isinstance(model, (str, Path)):
+        raise GentoolkitError("perplexity: pass tokenizer= with a model object (a saved folder brings its own).")
     if tokenizer is None or isinstance(tokenizer, (str, Path)):
         tokenizer = load_tokenizer(tokenizer or model)
     if isinstance(model, (str, Path)):
@@ -86,8 +88,6 @@ def _run(runtime, config):
 
 def _newest_trained_model(runs: Path = Path("runs") / "text") -> Path:
     """The model folder of the newest run under ``runs/text`` (what ``gentoolkit run text`` wrote)."""
-    from gentoolkit.errors import GentoolkitError
-
     saved = sorted(runs.glob("*/model/config.json"), key=lambda p: p.stat().st_mtime)
     if not saved:
         raise GentoolkitError(f"No trained text model under {runs}/: train one with `gentoolkit run text`, "
