@@ -75,8 +75,9 @@ def main() -> None:
     torch.set_num_threads(1)
     epochs = 5 if args.quick else args.epochs
     results: dict[str, list[dict]] = {}
+    gan_seeds = (0,) if args.quick else GAN_SEEDS
     for label, (family, params, options) in MODELS.items():
-        seeds = GAN_SEEDS if family == "gan" and not args.quick else (0,)
+        seeds = gan_seeds if family == "gan" else (0,)
         results[label] = [run_one(label, family, params, options, epochs, seed) for seed in seeds]
     floor = results["vae"][0]
     rows = ["| model | FID | KID ×100 | IS | precision | recall | coverage | max class share | Parzen LL (nats) "
@@ -92,7 +93,7 @@ def main() -> None:
 Digits 8x8 (17 grey levels), train split 1,437 images, {epochs} epochs per model (batch 64, each
 family's default hyperparameters), one CPU thread. Metrics on 1,000 samples against the
 held-out test split (360 images); features: `{floor['features']}` (the shipped classifier,
-99.4 % held-out accuracy). GAN rows: mean ± half-range over seeds {', '.join(map(str, GAN_SEEDS))}.
+99.4 % held-out accuracy). GAN rows: mean ± half-range over seeds {', '.join(map(str, gan_seeds))}.
 
 Real-versus-real floor (1,000 train images vs the test split, same features): FID
 {floor['fid_real_floor']:.3f}, KID ×100 {100 * floor['kid_real_floor']:.2f}, Inception Score of the
@@ -103,8 +104,9 @@ test images {floor['inception_score_real']:.2f}. A perfect model would land near
 Coverage is the share of the 10 digit classes the classifier finds among the samples; max class
 share is the largest class's share (0.1 when balanced, 1.0 when collapsed to one digit).
 Bits/dim is exact only for the flows and PixelCNN (test split, over the 17 grey levels of the
-digits; the flows' number is a one-draw dequantisation bound); the Parzen log-likelihood (Goodfellow et al. 2014) is in nats per 64-pixel
-image, bandwidth chosen on half of the test split, scored on the other half.
+digits; the flows' number is a one-draw dequantisation bound). The Parzen log-likelihood
+(Goodfellow et al. 2014) is in nats per 64-pixel image, bandwidth chosen on half of the test
+split, scored on the other half.
 """
     write_section("image_models", "python bench/image_models.py" + (" --quick" if args.quick else ""), body)
     print(body)

@@ -14,7 +14,7 @@ def add_commands(cli: Any) -> None:
         model: str = typer.Option("vae", "--model", "-m", help="Family: vae, gan, realnvp, glow, pixelcnn, ddpm, cyclegan."),
         dataset: str = typer.Option("digits", help="digits, folder, mnist, fashion-mnist or cifar10."),
         path: str = typer.Option("", help="Folder holding the dataset's files (not needed for digits)."),
-        size: int = typer.Option(8, help="Image side to load (digits: 8 native, 16/32 upscaled)."),
+        size: int = typer.Option(0, help="Image side to resize to (0: native; digits are 8x8, 16/32 upscale)."),
         epochs: int = typer.Option(120, help="Training epochs."),
         conditional: bool = typer.Option(False, help="Class-conditional model."),
         evaluate: bool = typer.Option(True, help="Measure the trained model (FID, KID, ...) afterwards."),

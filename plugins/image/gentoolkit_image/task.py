@@ -18,7 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "conditional": False,  # class-conditional model, when the dataset has labels
     "params": {},  # the family's hyperparameters (any keys it takes)
     "checkpoint": "",  # for generate / evaluate: the model checkpoint to read
-    "data": {"name": "digits", "path": "", "size": 8, "channels": 0},
+    "data": {"name": "digits", "path": "", "size": 0, "channels": 0},  # size 0: native (digits 8x8)
     "train": {"epochs": 120, "batch_size": 64, "checkpoint_every": 10, "resume": True},
     "sample": {"n": 100, "options": {}},  # options go to model.sample (e.g. sampler = "ddim", steps = 50)
     "evaluate": {"n_samples": 1000, "features": "auto", "kid_subsets": 100},
