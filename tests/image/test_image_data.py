@@ -109,3 +109,12 @@ def test_unpaired_domains_are_disjoint_transforms():
     assert a.shape == b.shape == (1, 8, 8) and int(label) == -1
     assert len(pairs.a) + len(pairs.b) == len(data)
     assert float(pairs.a[:, 0, 0, 0].mean()) < 0.1 < 0.9 < float(pairs.b[:, 0, 0, 0].mean())  # B is inverted
+
+
+def test_folder_split_with_a_one_image_class(tmp_path):
+    for name, count in (("many", 9), ("single", 1)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            _png(tmp_path / name / f"{i}.png", value=i)
+    train, test = load_image_folder(tmp_path, split="train"), load_image_folder(tmp_path, split="test")
+    assert len(train) == 8 and len(test) == 2 and train.classes == ["many", "single"]

@@ -82,7 +82,10 @@ def split_indices(n: int, split: str, labels: np.ndarray | None, test: float = 0
     index = np.arange(n)
     if split == "all":
         return index
-    train_idx, test_idx = train_test_split(index, test_size=test, random_state=0, stratify=labels)
+    try:
+        train_idx, test_idx = train_test_split(index, test_size=test, random_state=0, stratify=labels)
+    except ValueError:  # a class too small to appear on both sides: split without stratifying
+        train_idx, test_idx = train_test_split(index, test_size=test, random_state=0)
     return np.sort(train_idx if split == "train" else test_idx)
 
 
