@@ -25,7 +25,8 @@ def make_betas(num_timesteps: int, schedule: str = "linear", beta_start: float =
     """
     if schedule == "linear":
         scale = 1000 / num_timesteps
-        return torch.linspace(beta_start * scale, beta_end * scale, num_timesteps, dtype=torch.float64).clamp(max=0.999)
+        betas = torch.linspace(beta_start * scale, beta_end * scale, num_timesteps, dtype=torch.float64)
+        return betas.clamp(max=0.999)
     if schedule == "cosine":
         s = 0.008
         steps = torch.arange(num_timesteps + 1, dtype=torch.float64) / num_timesteps
