@@ -232,7 +232,7 @@ class Flow(ImageModel):
             x = torch.cat([zs.pop(), x], dim=1) if isinstance(layer, Split) else layer.inverse(x)
         return x
 
-    # --- pre-processing: discrete image <-> logit space ---
+    # --- densities: the prior, and the discrete image <-> logit space ---
 
     def _log_prior(self, z: Tensor, y: Tensor | None) -> Tensor:
         """log N(z; mean_y, std_y) (B,); a conditional model given no labels mixes its classes evenly."""
