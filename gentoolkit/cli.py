@@ -6,6 +6,7 @@ Nothing here imports torch: runs import it when they start, so ``--help`` and li
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,8 @@ def run(
     """Run a task: validate its config, then train/sample/evaluate on the shared runtime."""
     options = runtime_options(device, precision, seed, deterministic, threads, out, progress)
     result = _toolkit().run(task, config=config, overrides=overrides, options=options)
-    print_result(result)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        print_result(result)
 
 
 def print_result(result: Any) -> None:
