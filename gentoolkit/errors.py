@@ -18,7 +18,7 @@ class UnknownNameError(GentoolkitError, KeyError):
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listing = ", ".join(known) if known else "none are registered"
-        super().__init__(f"Unknown {kind} {name!r}.{hint} Known {kind}s: {listing}.")
+        super().__init__(f"Unknown {kind} {name!r}.{hint} Known {kind} names: {listing}.")
         self.kind, self.name, self.suggestions = kind, name, close
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
