@@ -34,7 +34,7 @@ SHIPPED = PACKAGE_DATA / "prior" / "prior"
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=["measure", "train", "card", "sample"])
+    parser.add_argument("step", choices=["measure", "train", "anneal", "card", "sample"])
     parser.add_argument("--kind", default="lstm")
     parser.add_argument("--embedding", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=256)
@@ -85,7 +85,7 @@ def train(args: argparse.Namespace) -> None:
     history = train_prior(prior, subset, runtime, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           valid_fraction=0.01, time_limit=budget)
     card = {"data": f"MOSES train (molsets 0.3.1): {n:,} of {len(moses):,} molecules, 1% held out",
-            "kind": args.kind, "config": prior.config, "vocabulary_size": len(vocabulary), "parameters": prior.parameters(),
+            "subset_size": n, "kind": args.kind, "config": prior.config, "vocabulary_size": len(vocabulary), "parameters": prior.parameters(),
             "epochs": len(history), "molecules_seen": sum(r["molecules"] for r in history),
             "batch_size": args.batch_size, "lr": args.lr, "precision": args.precision,
             "train_seconds": round(history[-1]["seconds"]), "threads": 1, "history": history,
@@ -95,12 +95,38 @@ def train(args: argparse.Namespace) -> None:
     write_card(args.samples, set(moses))
 
 
-def write_card(n: int, train: set[str] | None = None) -> None:
-    """Sample ``n`` molecules from the shipped prior, score them, put the numbers in JSON and card.md."""
+def anneal(args: argparse.Namespace) -> None:
+    """Continue the shipped prior on MOSES molecules it has not seen, at a low learning rate."""
+    runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, seed=1, threads=1,
+                                     out=args.out / "anneal", progress=False), task="default_prior").start()
+    prior = Prior.load(SHIPPED)
+    card = prior.card
+    moses = moses_smiles("train")
+    seen = set(random.Random(0).sample(moses, card["subset_size"]))
+    fresh = [s for s in moses if s not in seen]
+    rate = card["molecules_seen"] / card["train_seconds"]
+    n = min(len(fresh), int(0.92 * rate * args.minutes * 60))
+    fresh = random.Random(1).sample(fresh, n)
+    runtime.log(f"Annealing on {n:,} unseen molecules at lr {args.lr} within {args.minutes:.0f} min")
+    history = train_prior(prior, fresh, runtime, epochs=1, batch_size=card["batch_size"], lr=args.lr,
+                          valid_fraction=0.01, time_limit=args.minutes * 60)
+    card["anneal"] = {"molecules": n, "lr": args.lr, "seconds": round(history[-1]["seconds"])}
+    card["history"] += [{**row, "epoch": len(card["history"]) + 1} for row in history]
+    card["molecules_seen"] += sum(r["molecules"] for r in history)
+    card["train_seconds"] += round(history[-1]["seconds"])
+    card["epochs"] = len(card["history"])
+    candidate = args.out / "anneal" / "candidate"
+    prior.save(candidate, card)
+    runtime.log(f"Saved {candidate}.json; scoring it.")
+    write_card(args.samples, set(moses), candidate)
+
+
+def write_card(n: int, train: set[str] | None = None, path: Path = SHIPPED) -> None:
+    """Sample ``n`` molecules from the prior at ``path``, score them, put the numbers in its JSON and card.md."""
     import fcd
 
     torch.set_num_threads(1)
-    prior = Prior.load(SHIPPED)
+    prior = Prior.load(path)
     prior.network.eval()
     generator = torch.Generator().manual_seed(0)
     started = time.monotonic()
@@ -118,30 +144,33 @@ def write_card(n: int, train: set[str] | None = None) -> None:
                "fcd_test": float(fcd.get_fcd(sorted(unique), reference, device="cpu")),
                "fcd_reference": f"{len(reference):,} random molecules of MOSES test",
                "sampling_molecules_per_s": n / sample_seconds}
-    path = SHIPPED.with_suffix(".json")
-    document = json.loads(path.read_text())
+    json_path = path.with_name(path.name + ".json")
+    document = json.loads(json_path.read_text())
     document["metadata"]["card"]["metrics"] = metrics
-    path.write_text(json.dumps(document, indent=1))
-    (SHIPPED.parent / "card.md").write_text(render_card(document["metadata"]["card"]))
+    json_path.write_text(json.dumps(document, indent=1))
+    (path.parent / "card.md").write_text(render_card(document["metadata"]["card"]))
     print(json.dumps(metrics, indent=1))
 
 
 def render_card(card: dict) -> str:
     m, c = card["metrics"], card["config"]
     size = f"{c['layers']}-layer {card['kind'].upper()}, hidden {c.get('hidden', c['embedding'])}, embedding {c['embedding']}"
+    annealed = ("" if "anneal" not in card else f"\n- **Annealing**: then {card['anneal']['molecules']:,} MOSES train molecules "
+                f"it had not seen, lr {card['anneal']['lr']} with cosine decay, {card['anneal']['seconds'] / 60:.1f} min "
+                "(included above).")
     rows = "\n".join(f"| {r['epoch']} | {r['step']} | {r['molecules']:,} | {r['train_nll']:.2f} | {r['valid_nll']:.2f} |"
                      for r in card["history"])
     return f"""# gentoolkit-molecules default prior
 
 A SMILES language model (REINVENT / MOSES CharRNN style) that `Prior.load()` returns and the RL task
-starts from. Trained by `plugins/molecules/tools/train_default_prior.py train` on one CPU thread.
+starts from. Trained by `plugins/molecules/tools/train_default_prior.py train`{" (then `anneal`)" if "anneal" in card else ""} on one CPU thread.
 
-- **Data**: {card['data']}. Canonical SMILES (RDKit, largest fragment), atom-level tokens,
+- **Data**: {card['data']}; MOSES's canonical RDKit SMILES, atom-level tokens,
   vocabulary of {card['vocabulary_size']} tokens.
 - **Model**: {size}; {card['parameters']:,} parameters.
 - **Training**: {card['epochs']} epoch(s), {card['molecules_seen']:,} molecules seen, batch {card['batch_size']},
   Adam lr {card['lr']} with cosine decay to a tenth, gradient clipping at 1, {card['precision']} autocast,
-  {card['train_seconds'] / 60:.1f} min wall clock on {card['threads']} thread ({card['trained_on']}).
+  {card['train_seconds'] / 60:.1f} min wall clock on {card['threads']} thread ({card['trained_on']}).{annealed}
 
 | epoch | step | molecules | train NLL | valid NLL |
 |---|---|---|---|---|
@@ -178,6 +207,8 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.step == "train":
         train(args)
+    elif args.step == "anneal":
+        anneal(args)
     elif args.step == "card":
         write_card(args.samples)
     elif args.step == "sample":
