@@ -42,7 +42,7 @@ def main(n: int) -> None:
             "uniqueness (unique / valid)": f"{len(unique) / max(len(valid), 1):.4f}",
             "novelty vs MOSES train": f"{len(novel) / max(len(unique), 1):.4f}"}
     config = prior.config
-    body = (f"Shipped prior: {config['layers']}-layer {config['kind'].upper()}, {prior.parameters():,} parameters.\n\n"
+    body = (f"Shipped prior: {config['layers']}-layer {config['kind'].upper()}, {prior.num_parameters():,} parameters.\n\n"
             "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows.items()))
     write_section("molecules_prior", f"python bench/molecules_prior.py {n}", body)
     print(body)

@@ -181,7 +181,7 @@ class Prior:
     def copy(self) -> Prior:
         return Prior(self.vocabulary, copy.deepcopy(self.network), dict(self.config), dict(self.card))
 
-    def parameters(self) -> int:
+    def num_parameters(self) -> int:
         """The number of trainable parameters (tied weights counted once)."""
         return sum(p.numel() for p in self.network.parameters())
 

@@ -79,13 +79,14 @@ def train(args: argparse.Namespace) -> None:
     rate = measure(prior, moses[:50_000], runtime, args.batch_size, seconds=45.0)
     budget = args.minutes * 60
     n = min(len(moses), int(0.92 * rate * budget / args.epochs))
-    runtime.log(f"{prior.parameters():,} parameters, {rate:.0f} molecules/s: training {args.epochs} epoch(s) "
+    runtime.log(f"{prior.num_parameters():,} parameters, {rate:.0f} molecules/s: training {args.epochs} epoch(s) "
                 f"on {n:,} molecules within {args.minutes:.0f} min")
     subset = random.Random(0).sample(moses, n)
     history = train_prior(prior, subset, runtime, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           valid_fraction=0.01, time_limit=budget)
     card = {"data": f"MOSES train (molsets 0.3.1): {n:,} of {len(moses):,} molecules, 1% held out",
-            "subset_size": n, "kind": args.kind, "config": prior.config, "vocabulary_size": len(vocabulary), "parameters": prior.parameters(),
+            "subset_size": n, "kind": args.kind, "config": prior.config, "vocabulary_size": len(vocabulary),
+            "parameters": prior.num_parameters(),
             "epochs": len(history), "molecules_seen": sum(r["molecules"] for r in history),
             "batch_size": args.batch_size, "lr": args.lr, "precision": args.precision,
             "train_seconds": round(history[-1]["seconds"]), "threads": 1, "history": history,
@@ -218,7 +219,7 @@ def main() -> None:
         smiles = random.Random(0).sample(moses_smiles("train"), 20_000)
         prior = Prior.create(Vocabulary.from_smiles(smiles), args.kind, embedding=args.embedding,
                              hidden=args.hidden, layers=args.layers)
-        print(f"{prior.parameters():,} parameters: {measure(prior, smiles, runtime, args.batch_size):.0f} molecules/s")
+        print(f"{prior.num_parameters():,} parameters: {measure(prior, smiles, runtime, args.batch_size):.0f} molecules/s")
 
 
 if __name__ == "__main__":
