@@ -30,8 +30,8 @@ DEFAULTS = {
         "batch_size": 64,
         "sigma": 128.0,
         "learning_rate": 1e-4,
-        "max_steps": 150,
-        "max_oracle_calls": 3000,  # unique valid molecules scored; 0 = unlimited
+        "max_steps": 200,
+        "max_oracle_calls": 5000,  # unique valid molecules scored; 0 = unlimited
         "patience": 0,  # steps without a better top-k mean before stopping; 0 = never
         "top_k": 10,
         "score_threshold": 0.0,  # stop when a batch's mean score reaches it; 0 = never
