@@ -4,8 +4,8 @@
     python bench/molecules_pmo.py --quick    # 1 seed, 1,000 calls
 
 REINVENT runs use PMO's settings (batch 64, sigma 500, lr 5e-4, experience replay of 24 from a
-memory of 100, no diversity filter, stop when the top-100 is stuck for 5 steps); the baseline samples the prior and scores its molecules in
-order. Each finished run is kept in runs/bench/molecules_pmo/ so an interrupted benchmark resumes.
+memory of 100, no diversity filter, stop when the top-100 is stuck for 5 steps); the baseline
+samples the prior and scores its molecules in order. Each finished run is kept in runs/bench/molecules_pmo/ so an interrupted benchmark resumes.
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ def table(results: dict, oracles: list[str], seeds: int, budget: int) -> str:
 
     lines = [f"Top-10 AUC within {budget:,} oracle calls (PMO's metric), mean ± std over {seeds} seed(s); "
              "REINVENT as published in PMO (Gao et al. 2022, Table 2) for reference. Wall time is the mean per run.",
-             "", "| oracle | REINVENT (ours) | prior sampling | REINVENT (PMO paper, 10k calls) | ours: top-1 | ours: s/run |"
-             " sampling: s/run |", "|---|---|---|---|---|---|---|"]
+             "", "| oracle | REINVENT (ours) | prior sampling | REINVENT (PMO paper, 10k calls) | ours: top-1 "
+             "| ours: s/run | sampling: s/run |", "|---|---|---|---|---|---|---|"]
     for oracle in oracles:
         rl, base = results.get((oracle, "reinvent"), []), results.get((oracle, "sampling"), [])
         if not rl or not base:

@@ -178,9 +178,9 @@ def test_other_config_errors_are_clear(kit, prior_path, tmp_path):
         run(kit, tmp_path / "a", mode="optimise")
     with pytest.raises(ConfigError, match="needs \\[\\[stages\\]\\]"):
         run(kit, tmp_path / "b", mode="staged_rl")
+    stage = {"name": "s1", "max_step": 3, "scoring": {"components": [{"component": "qed"}]}}
     with pytest.raises(ConfigError, match="stages.s1.*max_step"):
-        run(kit, tmp_path / "c", {"mode": "staged_rl", "stages": [{"name": "s1", "max_step": 3,
-                                                                    "scoring": {"components": [{"component": "qed"}]}}]})
+        run(kit, tmp_path / "c", {"mode": "staged_rl", "stages": [stage]})
     with pytest.raises(ConfigError, match="score.input"):
         run(kit, tmp_path / "d", mode="score")
     with pytest.raises(ConfigError, match="diversity filter type 'Murcko'"):

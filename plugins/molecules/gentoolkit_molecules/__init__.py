@@ -181,7 +181,8 @@ def register_commands(cli) -> None:
 
         overrides = {"mode": "sample", "prior": str(prior or ""), "sample.num_molecules": n,
                      "sample.temperature": temperature, "sample.reference": ""}
-        result = Toolkit().run("molecules", None, overrides, runtime_options(device, seed=seed, out=out, progress=False))
+        options = runtime_options(device, seed=seed, out=out, progress=False)
+        result = Toolkit().run("molecules", None, overrides, options)
         for smiles in result.outputs["smiles"]:
             if standardise(smiles) is not None:
                 print(smiles)
