@@ -232,9 +232,14 @@ class Runtime:
 
     @property
     def out_dir(self) -> Path:
-        """The run folder (created on first use by rank 0): --out, or runs/<task>/<timestamp>."""
+        """The run folder, absolute (created on first use by rank 0): --out, or runs/<task>/<timestamp>.
+
+        Absolute, so a path built from it means the same after a chdir and when handed back to
+        :meth:`save_checkpoint`.
+        """
         if self._out_dir is None:
             out = self.options.out or Path("runs") / self.task / datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = out.absolute()
             if self.is_main:
                 out.mkdir(parents=True, exist_ok=True)
             self._out_dir = out

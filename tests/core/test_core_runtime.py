@@ -45,8 +45,11 @@ def test_device_and_precision_choices():
 
 def test_out_dir_defaults_to_runs_task_timestamp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    out = Runtime(RuntimeOptions(), task="demo").out_dir
-    assert out.parent == tmp_path.relative_to(tmp_path) / "runs" / "demo" and out.is_dir()
+    runtime = Runtime(RuntimeOptions(), task="demo")
+    out = runtime.out_dir
+    assert out.is_absolute() and out.parent == tmp_path / "runs" / "demo" and out.is_dir()
+    runtime.save_checkpoint(str(out / "state"), {"x": torch.zeros(1)})  # a path built from out_dir
+    assert (out / "state.json").exists() and not (out / "runs").exists()
 
 
 def test_checkpoint_round_trip_with_optimizer_state(tmp_path):
