@@ -43,6 +43,25 @@ def test_device_and_precision_choices():
         assert Runtime(RuntimeOptions(device="auto")).device.type == "cpu"
 
 
+def test_cpu_threads_default_to_physical_cores_and_follow_the_flag(monkeypatch):
+    from gentoolkit.runtime import default_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert default_threads() == 8
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert default_threads() == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert default_threads() == 1
+    before = torch.get_num_threads()
+    try:
+        Runtime(RuntimeOptions(threads=3)).start()
+        assert torch.get_num_threads() == 3
+        Runtime(RuntimeOptions()).start()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_out_dir_defaults_to_runs_task_timestamp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runtime = Runtime(RuntimeOptions(), task="demo")

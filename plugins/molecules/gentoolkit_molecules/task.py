@@ -81,14 +81,7 @@ def _scoring(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
-    import torch
-
     from gentoolkit_molecules.rl import run_stages
-
-    if runtime.options.threads is None and runtime.device.type == "cpu":
-        # REINVENT's batches are too small to gain from intra-op threads, and spinning threads
-        # slow a shared machine badly; --threads N still decides when given.
-        torch.set_num_threads(1)
 
     staged = config["mode"] == "staged_rl"
     stages = _stages(config, staged)
