@@ -1,11 +1,12 @@
 """PMO benchmark (Gao et al. 2022): top-10 AUC within 10,000 oracle calls, REINVENT vs prior sampling.
 
-    python bench/molecules_pmo.py            # 5 oracles x 3 seeds x 10,000 calls (hours on 2 cores)
+    python bench/molecules_pmo.py            # 5 oracles x 3 seeds x 10,000 calls (~35 min, one thread)
     python bench/molecules_pmo.py --quick    # 1 seed, 1,000 calls
 
 REINVENT runs use PMO's settings (batch 64, sigma 500, lr 5e-4, experience replay of 24 from a
 memory of 100, no diversity filter, stop when the top-100 is stuck for 5 steps); the baseline
-samples the prior and scores its molecules in order. Each finished run is kept in runs/bench/molecules_pmo/ so an interrupted benchmark resumes.
+samples the prior and scores its molecules in order. Each finished run is kept in
+runs/bench/molecules_pmo/<prior hash>/, so an interrupted benchmark resumes.
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ def sampling(prior, oracle: str, budget: int, seed: int) -> tuple[list[str], lis
     return list(scored), list(scored.values())
 
 
+def prior_digest(prior) -> str:
+    """A short hash of the prior's weights, so cached runs are never reused for another prior."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(prior.network.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().float().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
 def one_run(prior, method: str, oracle: str, budget: int, seed: int, cache: Path) -> dict[str, float]:
     from gentoolkit_molecules.evaluate import pmo_top_k_auc, top_k_mean
 
@@ -131,7 +143,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     prior = Prior.load(args.prior)
-    cache = Path("runs/bench/molecules_pmo")
+    cache = Path("runs/bench/molecules_pmo") / prior_digest(prior)  # a new prior starts afresh
     cache.mkdir(parents=True, exist_ok=True)
     command = "python bench/molecules_pmo.py" + (" --quick" if args.quick else "")
     name = "molecules_pmo" + ("_quick" if args.quick else "")
