@@ -1,6 +1,6 @@
 """PMO benchmark (Gao et al. 2022): top-10 AUC within 10,000 oracle calls, REINVENT vs prior sampling.
 
-    python bench/molecules_pmo.py            # 5 oracles x 3 seeds x 10,000 calls (~35 min, one thread)
+    python bench/molecules_pmo.py            # 5 oracles x 3 seeds x 10,000 calls (~40 min, one thread)
     python bench/molecules_pmo.py --quick    # 1 seed, 1,000 calls
 
 REINVENT runs use PMO's settings (batch 64, sigma 500, lr 5e-4, experience replay of 24 from a
