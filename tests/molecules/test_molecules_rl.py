@@ -133,6 +133,14 @@ def test_budget_counts_unique_valid_molecules_and_stops_exactly(tmp_path, prior)
     rows = read_log(tmp_path / "molecules.csv")
     assert [r["smiles"] for r in rows] == scoring.seen
     assert len(run.cache) == 37
+    assert not any(h["budget_cut"] for h in result.history[:-1])
+
+
+def test_a_batch_cut_by_the_budget_is_flagged(tmp_path, prior):
+    run = learning(tmp_path, prior, NitrogenFraction(), max_steps=5, max_oracle_calls=2)
+    scores, scored, new, cut = run._score(["CCO", "CCN", "CCC"])
+    assert cut and new.smiles == ["CCO", "CCN"] and scored.tolist() == [True, True, False]
+    assert run._score(["CCO", "CCN"])[3] is False  # repeats cost nothing, so nothing is cut
 
 
 def test_repeated_molecules_are_not_charged(tmp_path, prior):

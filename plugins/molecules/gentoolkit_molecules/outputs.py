@@ -118,11 +118,13 @@ def plot_learning_curve(path: Path, history: Sequence[dict[str, float]], title: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [h["step"] for h in history]
+    # A batch the oracle budget cut short is a handful of molecules, not a batch: leave it off the
+    # per-batch lines (the best-so-far line still counts it).
+    whole = [h for h in history if not h.get("budget_cut")]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, [h["mean_score"] for h in history], label="batch mean")
-    ax.plot(steps, [h["batch_top10"] for h in history], label="batch top-10 mean")
-    ax.plot(steps, [h["top10"] for h in history], label="best-so-far top-10 mean")
+    ax.plot([h["step"] for h in whole], [h["mean_score"] for h in whole], label="batch mean")
+    ax.plot([h["step"] for h in whole], [h["batch_top10"] for h in whole], label="batch top-10 mean")
+    ax.plot([h["step"] for h in history], [h["top10"] for h in history], label="best-so-far top-10 mean")
     ax.set_xlabel("step")
     ax.set_ylabel("score")
     ax.set_ylim(0, 1.02)

@@ -131,7 +131,7 @@ class Learning:
             keep = _first_occurrences(sequences)
             sequences, smiles = sequences[keep], [smiles[i] for i in keep]
         canonical = [standardise(s) for s in smiles]
-        scores, scored, new = self._score(canonical)
+        scores, scored, new, cut = self._score(canonical)
         rewards = self.diversity([c if ok else None for c, ok in zip(canonical, scored)], scores)
         if new is not None:
             self._log(new, canonical, rewards)
@@ -147,17 +147,20 @@ class Learning:
                  "top_k": float(best[:cfg.top_k].sum() / cfg.top_k),  # missing ones count as 0
                  "validity": sum(c is not None for c in canonical) / max(len(canonical), 1),
                  "sampled": len(canonical),
+                 "budget_cut": cut,  # the budget ran out mid-batch: batch statistics cover only part of it
                  "oracle_calls": len(self.cache), "loss": loss}
         self.history.append(stats)
         return stats
 
-    def _score(self, canonical: list[str | None]) -> tuple[np.ndarray, np.ndarray, ScoreResult | None]:
-        """Scores (0 for invalid), which molecules have one, and the ScoreResult of the new ones.
+    def _score(self, canonical: list[str | None]) -> tuple[np.ndarray, np.ndarray, ScoreResult | None, bool]:
+        """Scores (0 for invalid), which molecules have one, the ScoreResult of the new ones, and
+        whether the budget left some of them unscored.
 
         New molecules are scored in order while budget is left; the rest of the batch goes unscored.
         """
         budget = self.config.max_oracle_calls
         new = list(dict.fromkeys(c for c in canonical if c is not None and c not in self.cache))
+        wanted = len(new)
         if budget:
             new = new[:max(budget - len(self.cache), 0)]
         result = self.scoring(new) if new else None
@@ -165,7 +168,7 @@ class Learning:
             self.cache.update(zip(new, map(float, result.total)))
         scores = np.array([self.cache.get(c, 0.0) if c is not None else 0.0 for c in canonical])
         scored = np.array([c is None or c in self.cache for c in canonical], dtype=bool)
-        return scores, scored, result
+        return scores, scored, result, len(new) < wanted
 
     def _log(self, new: ScoreResult, canonical: list[str | None], rewards: np.ndarray) -> None:
         """Append the newly scored molecules to molecules.csv (flushed, so a kill loses nothing)."""
