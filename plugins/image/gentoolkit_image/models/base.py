@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor
+
+from gentoolkit.errors import ConfigError
+
+P = TypeVar("P")
 
 
 class ImageModel(torch.nn.Module, ABC):
@@ -27,6 +31,14 @@ class ImageModel(torch.nn.Module, ABC):
         self.num_classes = int(num_classes)  # > 0: class-conditional
         self.params = dict(params)  # JSON-able hyperparameters, saved with every checkpoint
         self._scaler: torch.amp.GradScaler | None = None
+
+    @classmethod
+    def parse_params(cls, params_class: type[P], params: dict[str, Any]) -> P:
+        """``params`` as the family's parameters dataclass; an unknown key is a ConfigError naming it."""
+        try:
+            return params_class(**params)
+        except TypeError as err:
+            raise ConfigError(f"{cls.family}: {err}") from None
 
     @abstractmethod
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:

@@ -96,10 +96,7 @@ class CycleGAN(ImageModel):
     family = "cyclegan"
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
-        try:
-            p = CycleGANParams(**params)
-        except TypeError as err:
-            raise ConfigError(f"cyclegan: {err}") from None
+        p = self.parse_params(CycleGANParams, params)
         super().__init__(image_shape, num_classes, **asdict(p))
         c, h, w = self.image_shape
         if h % 2 or w % 2:

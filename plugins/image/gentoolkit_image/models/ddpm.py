@@ -132,10 +132,7 @@ class DDPM(ImageModel):
     family = "ddpm"
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
-        try:
-            p = DDPMParams(**params)
-        except TypeError as err:
-            raise ConfigError(f"ddpm: {err}") from None
+        p = self.parse_params(DDPMParams, params)
         super().__init__(image_shape, num_classes, **asdict(p))
         c, h, w = self.image_shape
         factor = 2 ** (len(p.channel_mults) - 1)

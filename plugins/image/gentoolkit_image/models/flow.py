@@ -170,10 +170,7 @@ class Flow(ImageModel):
     """
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
-        try:
-            p = FlowParams(**params)
-        except TypeError as err:
-            raise ConfigError(f"{self.family}: {err}") from None
+        p = self.parse_params(FlowParams, params)
         super().__init__(image_shape, num_classes, **asdict(p))
         self.p = p
         c, h, w = self.image_shape

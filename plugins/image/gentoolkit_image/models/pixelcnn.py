@@ -77,10 +77,7 @@ class PixelCNN(ImageModel):
     family = "pixelcnn"
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
-        try:
-            p = PixelCNNParams(**params)
-        except TypeError as err:
-            raise ConfigError(f"pixelcnn: {err}") from None
+        p = self.parse_params(PixelCNNParams, params)
         super().__init__(image_shape, num_classes, **asdict(p))
         if p.kernel_size < 3 or p.kernel_size % 2 == 0:
             raise ConfigError(f"pixelcnn: kernel_size must be odd and at least 3, got {p.kernel_size}.")
