@@ -4,6 +4,9 @@
     kit = Toolkit()
     result = kit.run("molecules", overrides={"rl.max_steps": 20})
     result.metrics["top10_mean"], result.outputs
+    vae = kit.load_model("runs/image/<run>/model.json")   # any plugin's saved model
+
+Each Toolkit has its own plugin host: two in one process never share registries.
 """
 
 from __future__ import annotations
@@ -13,9 +16,14 @@ from typing import Any, Iterable, Mapping
 
 from gentoolkit import config as _config
 from gentoolkit.contributions import Dataset, Evaluator, Model, RunResult, Task
-from gentoolkit.plugins import PluginHost, load_plugins, set_host
+from gentoolkit.errors import CheckpointError, ConfigError, UnknownNameError
+from gentoolkit.models import ModelCard, card_of, read_card, save_model
+from gentoolkit.plugins import PluginHost, load_plugins
+from gentoolkit.protocols import ItemSpec
 from gentoolkit.registry import Registry
 from gentoolkit.runtime import Runtime, RuntimeOptions
+
+__all__ = ["Toolkit"]
 
 
 class Toolkit:
@@ -27,7 +35,6 @@ class Toolkit:
 
     def __init__(self, plugins: Iterable[Any] = (), entrypoints: bool = True, host: PluginHost | None = None):
         self.host = host or load_plugins(plugins, entrypoints=entrypoints)
-        set_host(self.host)  # plugin-declared registries (e.g. scoring components) read this host
 
     # --- what plugins contribute ---------------------------------------------------------------
 
@@ -47,9 +54,57 @@ class Toolkit:
     def tasks(self) -> Registry[Task]:
         return self.host.registry("tasks")
 
+    def contributions(self, hook_name: str, kind: str) -> Registry:
+        """What every plugin registered through ``hook_name(register)``, including hooks that a
+        plugin declared itself (e.g. the molecules plugin's ``register_scoring_components``)."""
+        return self.host.contributions(hook_name, kind)
+
+    # --- models: create, save, load --------------------------------------------------------------
+
     def create_model(self, name: str, **params: Any) -> Any:
-        """A fresh model from the contribution ``name``."""
-        return self.models[name].create(**params)
+        """A fresh model from the contribution ``name``, its ``params`` checked against the
+        model's schema (unknown keys refused, types checked). The model carries its
+        :class:`~gentoolkit.models.ModelCard`, so :meth:`save_model` can store it."""
+        entry = self.models.entry(name)
+        schema = entry.value.param_schema()
+        try:
+            params = _config.merge(_jsonable(schema), _jsonable(params), where="params") if schema else params
+        except ConfigError as err:
+            raise ConfigError(f"Model {name!r}: {err}") from None
+        model = entry.value.create(**params)
+        version = self.host.plugins[entry.plugin].version if entry.plugin in self.host.plugins else ""
+        _attach_card(model, ModelCard(name, entry.plugin, version, params, getattr(model, "item_spec", None)))
+        return model
+
+    def save_model(self, model: Any, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
+        """Save a model made by :meth:`create_model` or :meth:`load_model` so that any
+        toolkit with its plugin installed can :meth:`load_model` it. Returns the path to give."""
+        card = card_of(model)
+        entry = self.models.entry(card.name) if card is not None else None
+        if entry is not None and entry.value.save is not None:
+            return Path(entry.value.save(model, path, card))
+        return save_model(model, path, metadata=metadata)
+
+    def load_model(self, path: str | Path, device: str = "cpu") -> Any:
+        """Rebuild the model saved at ``path`` (a checkpoint ``NAME.json`` or a model folder),
+        whichever plugin made it; refuses one whose plugin is not installed, with what to do."""
+        card = read_card(path)
+        try:
+            entry = self.models.entry(card.name)
+        except UnknownNameError:
+            raise CheckpointError(
+                f"{path} holds the model {card.name!r} of plugin {card.plugin!r} (version {card.version or '?'}), "
+                f"which is not installed here. Install it (gentoolkit plugins install {card.plugin}) and try "
+                "again.") from None
+        if entry.plugin != card.plugin:
+            raise CheckpointError(f"{path} holds the model {card.name!r} of plugin {card.plugin!r}, but that "
+                                  f"name now comes from plugin {entry.plugin!r}; install {card.plugin!r}.")
+        if entry.value.load is not None:
+            model = entry.value.load(path, device=device)
+        else:
+            model = _load_weights(entry.value.create(**card.params), path, device)
+        _attach_card(model, card)
+        return model
 
     def load_dataset(self, name: str, **params: Any) -> Any:
         """The dataset contributed as ``name``."""
@@ -76,10 +131,58 @@ class Toolkit:
         """
         spec = self.tasks[task]
         effective = _config.resolve(spec.config, config, overrides)
-        with Runtime(options, task=task) as runtime:
+        with Runtime(options, task=task, toolkit=self) as runtime:
             if runtime.is_main:
                 _config.write_toml(effective, runtime.out_dir / "config.toml")
             result = spec.run(runtime, effective)
         if result.out_dir is None:
             result.out_dir = runtime.out_dir
         return result
+
+    def fit(self, model: Any, dataset: Any, options: RuntimeOptions | None = None, **loop: Any) -> list[dict]:
+        """Train ``model`` (or the registered model of that name) on ``dataset`` (or the
+        registered dataset of that name) with the core loop, on a fresh runtime; returns the
+        per-epoch history. ``loop`` takes :func:`gentoolkit.training.fit`'s keywords (epochs,
+        batch_size, ...); checkpoints go to ``options.out``."""
+        from gentoolkit.training import fit
+
+        model = self.create_model(model) if isinstance(model, str) else model
+        dataset = self.load_dataset(dataset) if isinstance(dataset, str) else dataset
+        with Runtime(options, task="fit", toolkit=self) as runtime:
+            return fit(model, dataset, runtime, **loop)
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples as lists, so params compare with a JSON schema and save in a model card."""
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _attach_card(model: Any, card: ModelCard) -> None:
+    if card.item_spec is None and isinstance(getattr(model, "item_spec", None), ItemSpec):
+        card = ModelCard(card.name, card.plugin, card.version, card.params, model.item_spec)
+    try:
+        model.model_card = card
+    except AttributeError:
+        pass  # plain data (a dict, a number) carries no card; it cannot be saved as a model
+
+
+def _load_weights(model: Any, path: str | Path, device: str) -> Any:
+    from gentoolkit.checkpoint import load_checkpoint
+
+    state, _ = load_checkpoint(path, device=device)
+    if "model" not in state or not hasattr(model, "load_state_dict"):
+        raise CheckpointError(f"Checkpoint {path} holds no model weights.")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise CheckpointError(f"Checkpoint {path} does not fit the model its card describes: "
+                              f"{str(err).splitlines()[0]}") from err
+    if hasattr(model, "to"):
+        model.to(device)
+    if hasattr(model, "eval"):
+        model.eval()
+    return model

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from click.exceptions import ClickException
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gentoolkit.errors import GentoolkitError, UnknownNameError
@@ -24,16 +25,31 @@ if TYPE_CHECKING:
     from gentoolkit.plugins import PluginHost
     from gentoolkit.runtime import RuntimeOptions
 
+__all__ = ["Commands", "runtime_options", "print_result", "make_app", "main"]
+
 console = Console()
 err_console = Console(stderr=True)
 
 
 class Commands:
-    """What ``register_commands`` receives: the root app and its shared verb groups."""
+    """What ``register_commands`` receives: the root app, its shared verb groups, and the CLI's
+    toolkit and helpers, so a plugin's command reuses them instead of building its own."""
 
-    def __init__(self, app: typer.Typer):
+    def __init__(self, app: typer.Typer, toolkit: Toolkit | None = None):
         self.app = app
+        self._toolkit = toolkit
         self._groups: dict[str, typer.Typer] = {}
+
+    @property
+    def toolkit(self) -> Toolkit:
+        """The toolkit this command line runs on (plugins loaded once, problems warned about)."""
+        if self._toolkit is None:
+            from gentoolkit.api import Toolkit
+
+            self._toolkit = Toolkit()
+            for problem in self._toolkit.host.problems():
+                err_console.print(f"[yellow]warning:[/] {escape(problem)}")
+        return self._toolkit
 
     def group(self, verb: str, help: str | None = None) -> typer.Typer:
         """The sub-app for ``gentoolkit VERB ...`` (``train``, ``generate``, ...), made on first use."""
@@ -43,14 +59,25 @@ class Commands:
             self.app.add_typer(self._groups[verb], name=verb)
         return self._groups[verb]
 
+    @staticmethod
+    def runtime_options(*args: Any, **kwargs: Any) -> RuntimeOptions:
+        """RuntimeOptions from a command's --device/--precision/--seed/... flags."""
+        return runtime_options(*args, **kwargs)
+
+    @staticmethod
+    def print_result(result: Any) -> None:
+        """Print a run's metrics table and its folder, as ``gentoolkit run`` does."""
+        print_result(result)
+
+
+_commands: Commands | None = None  # the app being run; make_app sets it
+
 
 def _toolkit() -> Toolkit:
-    from gentoolkit.api import Toolkit
-
-    kit = Toolkit()
-    for problem in kit.host.problems():
-        err_console.print(f"[yellow]warning:[/] {problem}")
-    return kit
+    global _commands
+    if _commands is None:
+        _commands = Commands(typer.Typer())
+    return _commands.toolkit
 
 
 # --- runs --------------------------------------------------------------------------------------
@@ -103,27 +130,41 @@ def show_config(task: str = typer.Argument(..., help="Task whose default config 
 
 # --- listings ----------------------------------------------------------------------------------
 
-def _listing(what: str, as_json: bool) -> None:
+def _listing(what: str, as_json: bool, can: list[str] | None = None) -> None:
     kit = _toolkit()
     registry = kit.host.registry(what)
+    entries = registry.entries()
+    if can:
+        from gentoolkit.protocols import CAPABILITIES
+
+        unknown = [c for c in can if c not in CAPABILITIES]
+        if unknown:
+            raise UnknownNameError("capability", unknown[0], CAPABILITIES)
+        entries = [e for e in entries if set(can) <= set(getattr(e.value, "capabilities", ()))]
     rows = [{"name": e.name, "plugin": e.plugin, "domain": getattr(e.value, "domain", ""),
-             "description": e.description} for e in registry.entries()]
+             "description": e.description} for e in entries]
+    if what == "models":
+        for row, entry in zip(rows, entries):
+            row["items"] = entry.value.items
+            row["capabilities"] = ", ".join(entry.value.capabilities)
     if as_json:
         print(json.dumps(rows, indent=1))
         return
     table = Table(title=what.capitalize())
-    for column in ("name", "plugin", "domain", "description"):
+    for column in rows[0] if rows else ("name", "plugin", "domain", "description"):
         table.add_column(column)
     for row in rows:
-        table.add_row(*row.values())
+        table.add_row(*(escape(str(v)) for v in row.values()))
     for name, plugins in registry.conflicts.items():
-        table.add_row(f"[red]{name}[/]", " and ".join(plugins), "", "[red]conflict: registered by both[/]")
+        table.add_row(f"[red]{escape(name)}[/]", escape(" and ".join(plugins)), "", "[red]conflict: registered by both[/]")
     console.print(table)
 
 
-def models(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the models plugins contribute."""
-    _listing("models", json_)
+def models(json_: bool = typer.Option(False, "--json", help="Print JSON."),
+           can: list[str] = typer.Option([], "--can", help="Only models with this capability: sample, "
+                                         "log_prob, encode, train (repeatable).")) -> None:
+    """List the models plugins contribute, with the items they work on and their capabilities."""
+    _listing("models", json_, can)
 
 
 def datasets(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -147,9 +188,7 @@ def plugins(ctx: typer.Context, json_: bool = typer.Option(False, "--json", help
     """List installed plugins: name, version, hooks implemented, status."""
     if ctx.invoked_subcommand is not None:
         return
-    from gentoolkit.plugins import get_host
-
-    host = get_host()
+    host = _toolkit().host
     for what in ("models", "datasets", "evaluators", "tasks"):
         host.registry(what)  # calling the hooks surfaces plugins whose hooks raise
     infos = list(host.plugins.values())
@@ -237,7 +276,8 @@ def version() -> None:
 
 def make_app(host: PluginHost | None = None) -> typer.Typer:
     """The root app: the core's commands, then every plugin's through ``register_commands``."""
-    from gentoolkit.plugins import get_host
+    global _commands
+    from gentoolkit.api import Toolkit
 
     app = typer.Typer(help="gentoolkit: generative models from plugins, on one shared runtime.",
                       no_args_is_help=True, pretty_exceptions_enable=False)
@@ -252,7 +292,8 @@ def make_app(host: PluginHost | None = None) -> typer.Typer:
     plugins_app.command("uninstall")(plugins_uninstall)
     app.add_typer(plugins_app, name="plugins")
     app.command()(version)
-    (host or get_host()).call_each("register_commands", cli=Commands(app))
+    _commands = Commands(app, Toolkit(host=host) if host is not None else None)
+    _commands.toolkit.host.call_each("register_commands", cli=_commands)
     return app
 
 

@@ -11,28 +11,56 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+__all__ = ["Model", "Dataset", "Evaluator", "Task", "RunResult"]
+
 if TYPE_CHECKING:
     from gentoolkit.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class Model:
-    """A model architecture. ``create(**params)`` builds a fresh, untrained instance."""
+    """A model architecture. ``create(**params)`` builds a fresh, untrained instance.
+
+    ``params`` is the parameter schema: the defaults of every keyword ``create`` takes (or a
+    function returning them, so the schema can come from a module that imports torch). The
+    toolkit validates a user's params against it: unknown keys are refused, types checked; an
+    empty schema accepts any keys. ``capabilities`` names the :mod:`gentoolkit.protocols` the
+    instances implement (``sample``, ``log_prob``, ``encode``, ``train``) and ``items`` the kind
+    of item they work on (``image``, ``text``, ``smiles``, ``waveform``, ``tabular``).
+    ``save(model, path, card)`` and ``load(path, device=...)`` replace the default way of saving
+    (``gentoolkit.models.save_model``: weights plus card) and loading (``create(**params)``, then
+    the weights) where that does not fit, e.g. a Hugging Face model saved as a folder.
+    """
 
     name: str
     create: Callable[..., Any]
     description: str = ""
     domain: str = ""
+    params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
+    capabilities: tuple[str, ...] = ()
+    items: str = ""
+    save: Callable[..., Any] | None = None
+    load: Callable[..., Any] | None = None
+
+    def param_schema(self) -> dict[str, Any]:
+        """The parameter defaults (calling ``params`` when it is a function)."""
+        return dict(self.params() if callable(self.params) else self.params)
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset. ``load(**params)`` returns it (a sequence, a tensor dataset, a list of SMILES...)."""
+    """A dataset. ``load(**params)`` returns it (a sequence, a tensor dataset, a list of SMILES...).
+
+    ``items`` is the kind of item it holds (as for :class:`Model`), so a task can offer every
+    registered dataset of its kind. A loaded dataset may carry an ``item_spec``
+    (:class:`gentoolkit.protocols.ItemSpec`) with its shape, value range and class names.
+    """
 
     name: str
     load: Callable[..., Any]
     description: str = ""
     domain: str = ""
+    items: str = ""
 
 
 @dataclass(frozen=True)

@@ -172,28 +172,6 @@ def _wanted_plugins() -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
-_current: PluginHost | None = None
-
-
-def get_host() -> PluginHost:
-    """The process's plugin host, with entry-point plugins loaded on first use."""
-    global _current
-    if _current is None:
-        _current = PluginHost().load_entrypoints()
-    return _current
-
-
-def set_host(host: PluginHost | None) -> None:
-    """Make ``host`` the one ``get_host`` and ``contributions`` use (a Toolkit does this)."""
-    global _current
-    _current = host
-
-
-def contributions(hook_name: str, kind: str) -> Registry:
-    """The registry of a contribution hook, including hooks plugins declare (for plugin authors)."""
-    return get_host().contributions(hook_name, kind)
-
-
 def load_plugins(plugins: Iterable[Any] = (), entrypoints: bool = True) -> PluginHost:
     """A fresh host with the given plugin objects and, unless told otherwise, the entry points."""
     host = PluginHost()

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import torch
     from rich.console import Console
 
+    from gentoolkit.api import Toolkit
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 
@@ -61,15 +63,17 @@ def default_threads() -> int:
 class Runtime:
     """Device, precision, seeding, run folder, checkpoints, progress and distributed training."""
 
-    def __init__(self, options: RuntimeOptions | None = None, task: str = "run"):
+    def __init__(self, options: RuntimeOptions | None = None, task: str = "run", toolkit: Toolkit | None = None):
         self.options = options or RuntimeOptions()
         self.task = task
         env = os.environ
         self.world_size = int(env.get("WORLD_SIZE", "1"))
         self.rank = int(env.get("RANK", "0"))
         self.local_rank = int(env.get("LOCAL_RANK", "0"))
+        self.toolkit = toolkit  # the Toolkit running this task: its registries, load_model, ...
         self._out_dir: Path | None = None
         self._started = False
+        self._scaler: torch.amp.GradScaler | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -171,6 +175,14 @@ class Runtime:
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.benchmark = False
 
+    def seed_epoch(self, epoch: int) -> None:
+        """Reseed from (run seed, rank, epoch), so a resumed run draws the same noise and data
+        order in every epoch as an uninterrupted one."""
+        import numpy as np
+
+        seed = int(np.random.SeedSequence([self.options.seed, self.rank, epoch]).generate_state(1)[0])
+        self.seed_everything(seed - self.rank)
+
     def generator(self, offset: int = 0) -> torch.Generator:
         """A torch generator seeded from the run seed, for sampling that must reproduce."""
         import torch
@@ -203,17 +215,21 @@ class Runtime:
         """The plain model inside a DDP wrapper (what to save)."""
         return getattr(model, "module", model)
 
-    def dataloader(self, dataset: Any, batch_size: int, shuffle: bool = True, drop_last: bool = False,
+    def dataloader(self, dataset: Any, batch_size: int | None, shuffle: bool = True, drop_last: bool = False,
                    **kwargs: Any) -> torch.utils.data.DataLoader:
-        """A DataLoader that gives each rank its own shard and reshuffles with the run seed."""
+        """A DataLoader that gives each rank its own shard, shuffled by (run seed, epoch).
+
+        The order of an epoch depends only on the seed and the epoch given to :meth:`set_epoch`,
+        so a run resumed at epoch k sees the same batches as one that never stopped.
+        """
         from torch.utils.data import DataLoader, DistributedSampler
 
-        if self.distributed:
-            sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank,
-                                         shuffle=shuffle, seed=self.options.seed, drop_last=drop_last)
-            return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **kwargs)
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                          generator=self.generator() if shuffle else None, **kwargs)
+        if batch_size is None:  # the dataset yields whole batches itself
+            return DataLoader(dataset, batch_size=None, shuffle=shuffle,
+                              generator=self.generator() if shuffle else None, **kwargs)
+        sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank,
+                                     shuffle=shuffle, seed=self.options.seed, drop_last=drop_last)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **kwargs)
 
     def set_epoch(self, loader: Any, epoch: int) -> None:
         """Tell a sharded loader which epoch starts, so each epoch shuffles differently."""
@@ -232,6 +248,53 @@ class Runtime:
         tensor = torch.as_tensor(float(value), device=self.device)
         dist.all_reduce(tensor)
         return float(tensor) / self.world_size
+
+    def broadcast_model(self, model: torch.nn.Module) -> None:
+        """Copy rank 0's parameters and buffers to every rank (ranks start from one model)."""
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        for tensor in [*model.parameters(), *model.buffers()]:
+            dist.broadcast(tensor.data, src=0)
+
+    def average_buffers(self, model: torch.nn.Module) -> None:
+        """Average floating-point buffers (BatchNorm statistics, EMA weights) over the ranks."""
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        for buffer in model.buffers():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer.data)
+                buffer.data /= self.world_size
+
+    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                 clip_norm: float | None = None) -> None:
+        """Zero grads, backward, average gradients over ranks, clip, step (loss-scaled for fp16).
+
+        Gradients are averaged here rather than by DDP, so a model may call its sub-networks in
+        any order and any number of times within one ``training_step`` (a GAN, a CycleGAN).
+        """
+        import torch
+
+        if self._scaler is None:
+            self._scaler = self.grad_scaler()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        optimizer.zero_grad(set_to_none=True)
+        self._scaler.scale(loss).backward()
+        if self.distributed:
+            import torch.distributed as dist
+
+            for p in params:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= self.world_size
+        if clip_norm is not None:
+            self._scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(params, clip_norm)
+        self._scaler.step(optimizer)
+        self._scaler.update()
 
     def barrier(self) -> None:
         if self.distributed:
