@@ -45,15 +45,16 @@ def test_cycle_loss_drops_over_a_few_steps(runtime):
             return model.generator_losses(a, b)[0]["cycle"].item()
 
     before = cycle()
-    losses = [model.training_step((a, b), None, optimizers, runtime) for _ in range(25)]
+    losses = [model.training_step(((a, b), None), optimizers, runtime) for _ in range(25)]
     assert cycle() < 0.6 * before
     assert {"generator", "cycle", "identity", "disc_a", "disc_b"} <= losses[-1].keys()
 
 
-def test_sample_points_to_translate_and_training_needs_two_domains(runtime):
+def test_translator_is_no_sampler_and_training_needs_two_domains(runtime):
+    from gentoolkit import Sampler, Trainable
+
     model = create_model("cyclegan", (1, 8, 8), **TINY)
-    with pytest.raises(GentoolkitError, match="translate"):
-        model.sample(4)
+    assert isinstance(model, Trainable) and not isinstance(model, Sampler)  # it translates, it does not sample
     with pytest.raises(GentoolkitError, match="domain A"):
-        model.training_step(torch.rand(2, 1, 8, 8), None, model.configure_optimizers(), runtime)
+        model.training_step((torch.rand(2, 1, 8, 8), None), model.configure_optimizers(), runtime)
 

@@ -5,7 +5,7 @@ import torch
 
 from gentoolkit.errors import ConfigError
 from gentoolkit.runtime import Runtime, RuntimeOptions
-from gentoolkit_image.models import create_model, load_model, save_model
+from gentoolkit_image.models import create_model
 from gentoolkit_image.schedulers import DDIMScheduler, DDPMScheduler, make_betas
 
 TINY = {"base_channels": 8, "channel_mults": [1, 2], "num_timesteps": 50}
@@ -66,7 +66,7 @@ def test_ddim_with_eta_zero_is_deterministic_and_uses_fewer_steps():
 
 def test_training_steps_lower_the_loss(runtime):
     torch.manual_seed(0)
-    model = create_model("ddpm", (1, 8, 8), num_classes=2, lr=3e-3, **TINY)
+    model = create_model("ddpm", (1, 8, 8), classes=[str(c) for c in range(2)], lr=3e-3, **TINY)
     x = torch.zeros(32, 1, 8, 8)
     x[:, :, 2:6, 3:5] = 1.0
     y = torch.randint(2, (32,))
@@ -81,21 +81,20 @@ def test_training_steps_lower_the_loss(runtime):
 
     before = held_out_loss()
     initial = torch.nn.utils.parameters_to_vector(model.unet.parameters()).detach().clone()
-    losses = [model.training_step(x, y, optimizers, runtime)["loss"] for _ in range(30)]
+    losses = [model.training_step((x, y), optimizers, runtime)["loss"] for _ in range(30)]
     assert held_out_loss() < 0.7 * before
     assert sum(losses[-5:]) < sum(losses[:5])
     trained, ema = (torch.nn.utils.parameters_to_vector(m.parameters()) for m in (model.unet, model.ema))
     assert int(model.ema_updates) == 30
     assert (ema - trained).norm() < 0.5 * (initial - trained).norm()  # the average follows training
-    samples = model.sample(2, y=torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
+    samples = model.sample(2, condition=torch.tensor([0, 1]), generator=torch.Generator().manual_seed(0))
     assert samples.shape == (2, 1, 8, 8) and 0 <= samples.min() and samples.max() <= 1
 
 
-def test_checkpoint_round_trip_keeps_the_ema_weights(tmp_path):
-    model = create_model("ddpm", (1, 8, 8), **TINY)
+def test_checkpoint_round_trip_keeps_the_ema_weights(tmp_path, image_kit):
+    model = image_kit.create_model("image-ddpm", image_shape=(1, 8, 8), **TINY)
     torch.nn.init.normal_(model.ema.out[-1].weight, std=0.1)
-    save_model(model, tmp_path / "ddpm")
-    loaded = load_model(tmp_path / "ddpm")
+    loaded = image_kit.load_model(image_kit.save_model(model, tmp_path / "ddpm"))
     kwargs = {"sampler": "ddim", "steps": 4}
     assert torch.equal(loaded.sample(2, generator=torch.Generator().manual_seed(0), **kwargs),
                        model.sample(2, generator=torch.Generator().manual_seed(0), **kwargs))
@@ -106,3 +105,24 @@ def test_bad_sizes_and_samplers_are_named():
         create_model("ddpm", (1, 10, 10), channel_mults=[1, 2, 2])
     with pytest.raises(ConfigError, match="ancestral"):
         create_model("ddpm", (1, 8, 8), sampler="ancestral")
+
+
+def test_variational_bound_is_a_likelihood_bound_on_discrete_images(runtime):
+    """Every term of the bound is a KL (>= 0) or a log-probability of a discrete bin (<= 0), so the
+    bound is <= 0; training on one pattern raises its bound above that of noise images."""
+    torch.manual_seed(0)
+    model = create_model("ddpm", (1, 8, 8), levels=5, lr=3e-3, **{**TINY, "num_timesteps": 20})
+    x = torch.zeros(16, 1, 8, 8)
+    x[:, :, 2:6, 3:5] = 1.0
+    before = model.log_prob(x[:4])
+    assert before.shape == (4,) and torch.all(before < 0) and torch.equal(before, model.log_prob(x[:4]))
+    optimizers = model.configure_optimizers()
+    for _ in range(40):
+        model.training_step((x, None), optimizers, runtime)
+    model.eval()
+    full = model.log_prob(x[:4])
+    assert float(full.mean()) > float(before.mean())
+    assert torch.equal(model.log_prob(x[:4], num_steps=19), full)  # every KL term of T = 20: the full bound
+    assert torch.all(model.log_prob(x[:4], num_steps=5) < 0)
+    noise = torch.randint(0, 5, (4, 1, 8, 8)).float() / 4
+    assert float(full.mean()) > float(model.log_prob(noise).mean())

@@ -42,33 +42,33 @@ def test_each_pixel_sees_only_the_pixels_before_it_and_all_of_them(pixel):
 
 def test_log_likelihood_is_a_normalised_distribution():
     torch.manual_seed(0)
-    model = create_model("pixelcnn", (1, 2, 2), num_classes=2, levels=3, **TINY)
+    model = create_model("pixelcnn", (1, 2, 2), classes=[str(c) for c in range(2)], levels=3, **TINY)
     images = torch.tensor(list(itertools.product(range(3), repeat=4)), dtype=torch.float32).view(-1, 1, 2, 2) / 2
     for label in (0, 1):
         y = torch.full((len(images),), label)
-        total = model.log_likelihood(images, y).exp().sum()
+        total = model.log_prob(images, condition=y).exp().sum()
         assert total.item() == pytest.approx(1.0, abs=1e-5)
-    mixture = model.log_likelihood(images).exp()  # no labels: the even mixture of both classes
+    mixture = model.log_prob(images).exp()  # no labels: the even mixture of both classes
     assert mixture.sum().item() == pytest.approx(1.0, abs=1e-5)
-    halves = (model.log_likelihood(images, torch.zeros(81, dtype=torch.long)).exp()
-              + model.log_likelihood(images, torch.ones(81, dtype=torch.long)).exp()) / 2
+    halves = (model.log_prob(images, condition=torch.zeros(81, dtype=torch.long)).exp()
+              + model.log_prob(images, condition=torch.ones(81, dtype=torch.long)).exp()) / 2
     assert torch.allclose(mixture, halves, atol=1e-6)
 
 
 def test_training_lowers_bits_per_dim_and_samples_are_on_the_levels(runtime):
     torch.manual_seed(0)
-    model = create_model("pixelcnn", (1, 6, 6), num_classes=2, levels=5, lr=1e-2, **TINY)
+    model = create_model("pixelcnn", (1, 6, 6), classes=[str(c) for c in range(2)], levels=5, lr=1e-2, **TINY)
     x = torch.zeros(16, 1, 6, 6)
     x[:8] = 1.0  # class 0: bright; class 1: dark
     y = torch.tensor([0] * 8 + [1] * 8)
     optimizers = model.configure_optimizers()
-    first = model.training_step(x, y, optimizers, runtime)["bits_per_dim"]
+    first = model.training_step((x, y), optimizers, runtime)["bits_per_dim"]
     for _ in range(40):
-        last = model.training_step(x, y, optimizers, runtime)["bits_per_dim"]
+        last = model.training_step((x, y), optimizers, runtime)["bits_per_dim"]
     assert last < first / 3
-    bpd = -model.log_likelihood(x, y) / (36 * math.log(2))
+    bpd = -model.log_prob(x, condition=y) / (36 * math.log(2))
     assert bpd.mean().item() == pytest.approx(last, abs=0.2)
-    samples = model.sample(4, y=torch.tensor([0, 0, 1, 1]), generator=torch.Generator().manual_seed(0))
+    samples = model.sample(4, condition=torch.tensor([0, 0, 1, 1]), generator=torch.Generator().manual_seed(0))
     assert samples.shape == (4, 1, 6, 6)
     assert torch.equal(samples * 4, torch.round(samples * 4))
     assert samples[:2].mean() > 0.9 and samples[2:].mean() < 0.1

@@ -4,6 +4,7 @@ anti-collapse features behave as their papers say."""
 import pytest
 import torch
 
+from gentoolkit.errors import ConfigError
 from gentoolkit.runtime import Runtime, RuntimeOptions
 from gentoolkit_image.data import load_digits
 from gentoolkit_image.models import create_model
@@ -21,14 +22,13 @@ def digits():
     return load_digits("train")
 
 
-def _steps(model, digits, runtime, n, conditional=False):
+def _steps(model, digits, runtime, n):
     optimizers = model.configure_optimizers()
     g = torch.Generator().manual_seed(0)
     history = []
     for _ in range(n):
         index = torch.randint(len(digits), (64,), generator=g)
-        history.append(model.training_step(digits.images[index], digits.labels[index] if conditional else None,
-                                           optimizers, runtime))
+        history.append(model.training_step((digits.images[index], digits.labels[index]), optimizers, runtime))
     return history
 
 
@@ -45,10 +45,10 @@ def test_vae_loss_decreases_and_samples_in_range(runtime, digits):
 
 
 def test_conditional_vae_samples_requested_classes(runtime, digits):
-    model = create_model("vae", (1, 16, 16), num_classes=10, latent_dim=4, width=8)
-    _steps(model, load_digits("train", size=16), runtime, 2, conditional=True)
+    model = create_model("vae", (1, 16, 16), classes=[str(c) for c in range(10)], latent_dim=4, width=8)
+    _steps(model, load_digits("train", size=16), runtime, 2)
     model.eval()
-    assert model.sample(3, y=torch.tensor([0, 1, 2])).shape == (3, 1, 16, 16)
+    assert model.sample(3, condition=torch.tensor([0, 1, 2])).shape == (3, 1, 16, 16)
 
 
 @pytest.mark.parametrize("params", [{"loss": "ns", "diversity": "none"},
@@ -70,6 +70,29 @@ def test_gan_steps_run_and_sample(runtime, digits, params):
 def test_unknown_gan_loss_is_refused():
     with pytest.raises(Exception, match="wgan-gp"):
         create_model("gan", (1, 8, 8), loss="hinge")
+
+
+@pytest.mark.parametrize("family", ["vae", "gan"])
+def test_misspelt_params_are_refused_not_saved(family, image_kit):
+    with pytest.raises(ConfigError, match="latnt_dim"):
+        create_model(family, (1, 8, 8), latnt_dim=4)
+    with pytest.raises(ConfigError, match="Did you mean 'latent_dim'"):
+        image_kit.create_model(f"image-{family}", latnt_dim=4)
+
+
+def test_vae_elbo_is_a_bound_per_image_and_codes_round_trip(runtime, digits):
+    torch.manual_seed(0)
+    model = create_model("vae", (1, 8, 8), latent_dim=4, width=8)
+    _steps(model, digits, runtime, 40)
+    model.eval()
+    x = digits.images[:6]
+    elbo = model.log_prob(x)
+    assert elbo.shape == (6,) and torch.equal(elbo, model.log_prob(x))  # fixed draws: the same score twice
+    assert torch.all(model.log_prob(x, num_samples=16) >= elbo - 1.0)  # IWAE tightens the bound (up to noise)
+    assert float(model.log_prob(x).mean()) > float(model.log_prob(torch.rand(6, 1, 8, 8)).mean())
+    z = model.encode(x)
+    assert z.shape == (6, 4) and torch.allclose(model.reconstruct(x), model.decode(z))
+    assert model.reconstruct(x).shape == x.shape
 
 
 def test_gradient_penalty_zero_for_unit_lipschitz_linear_critic():

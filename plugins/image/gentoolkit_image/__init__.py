@@ -6,19 +6,22 @@ plugin's modules when it is called, so loading the plugin costs nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from gentoolkit import hookimpl
+from gentoolkit import Dataset, Evaluator, Model, Task, hookimpl
 
 DOMAIN = "image"
+SAMPLE, DENSITY, ENCODE, TRAIN = "sample", "log_prob", "encode", "train"
+# family: (description, capabilities of the core's model contract)
 FAMILIES = {
-    "vae": "convolutional VAE with a beta-weighted KL",
-    "gan": "DCGAN with NS or WGAN-GP loss, minibatch discrimination or minibatch stddev",
-    "realnvp": "RealNVP flow, multi-scale affine couplings, exact log-likelihood",
-    "glow": "Glow flow: actnorm, invertible 1x1 convolutions, affine couplings",
-    "pixelcnn": "gated PixelCNN, exact log-likelihood, class-conditional",
-    "ddpm": "DDPM with a small UNet, DDPM and DDIM sampling",
-    "cyclegan": "CycleGAN-style unpaired image-to-image translation",
+    "vae": ("convolutional VAE with a beta-weighted KL; log_prob is the (IW)ELBO", (SAMPLE, DENSITY, ENCODE, TRAIN)),
+    "gan": ("DCGAN with NS or WGAN-GP loss, minibatch discrimination or minibatch stddev", (SAMPLE, TRAIN)),
+    "realnvp": ("RealNVP flow, multi-scale affine couplings, exact log-likelihood", (SAMPLE, DENSITY, TRAIN)),
+    "glow": ("Glow flow: actnorm, invertible 1x1 convolutions, affine couplings", (SAMPLE, DENSITY, TRAIN)),
+    "pixelcnn": ("gated PixelCNN, exact log-likelihood, class-conditional", (SAMPLE, DENSITY, TRAIN)),
+    "ddpm": ("DDPM with a small UNet, DDPM and DDIM sampling; log_prob is the variational bound",
+             (SAMPLE, DENSITY, TRAIN)),
+    "cyclegan": ("CycleGAN-style unpaired image-to-image translation", (TRAIN,)),
 }
 DATASETS = {
     "digits": "scikit-learn's 8x8 digits (1,797 images, 10 classes), optionally upscaled",
@@ -40,12 +43,21 @@ EVALUATORS = {
 
 
 def _create(family: str) -> Callable[..., Any]:
-    def create(image_shape: tuple[int, int, int] = (1, 8, 8), num_classes: int = 0, **params: Any) -> Any:
+    def create(image_shape: Sequence[int] = (1, 8, 8), classes: Sequence[str] = (), **params: Any) -> Any:
         from gentoolkit_image.models import create_model
 
-        return create_model(family, image_shape, num_classes, **params)
+        return create_model(family, image_shape, classes, **params)
 
     return create
+
+
+def _schema(family: str) -> Callable[[], dict[str, Any]]:
+    def schema() -> dict[str, Any]:
+        from gentoolkit_image.models import param_schema
+
+        return param_schema(family)
+
+    return schema
 
 
 def _load(name: str) -> Callable[..., Any]:
@@ -74,37 +86,30 @@ def _run(runtime: Any, config: dict[str, Any]) -> Any:
 
 @hookimpl
 def register_models(register: Callable) -> None:
-    from gentoolkit.contributions import Model
-
-    for family, description in FAMILIES.items():
-        register(Model(name=f"image-{family}", create=_create(family), description=description, domain=DOMAIN))
+    for family, (description, capabilities) in FAMILIES.items():
+        register(Model(name=f"image-{family}", create=_create(family), description=description, domain=DOMAIN,
+                       params=_schema(family), capabilities=capabilities, items="image"))
 
 
 @hookimpl
 def register_datasets(register: Callable) -> None:
-    from gentoolkit.contributions import Dataset
-
     for name, description in DATASETS.items():
-        register(Dataset(name=name, load=_load(name), description=description, domain=DOMAIN))
+        register(Dataset(name=name, load=_load(name), description=description, domain=DOMAIN, items="image"))
 
 
 @hookimpl
 def register_evaluators(register: Callable) -> None:
-    from gentoolkit.contributions import Evaluator
-
     for metric, description in EVALUATORS.items():
         register(Evaluator(name=f"image-{metric}", evaluate=_evaluate(metric), description=description, domain=DOMAIN))
 
 
 @hookimpl
 def register_tasks(register: Callable) -> None:
-    from gentoolkit.contributions import Task
-
     from gentoolkit_image.task import DEFAULTS
 
     register(Task(name="image", run=_run, config=DEFAULTS, domain=DOMAIN,
-                  description="Train an image model family (--set model=vae|gan|ddpm|...), sample it and "
-                              "measure FID/KID/IS/precision/recall/coverage/Parzen/bits-per-dim."))
+                  description="Train any registered image model (--set model=image-vae|image-ddpm|...), "
+                              "sample it and measure FID/KID/IS/precision/recall/coverage/Parzen/bits-per-dim."))
 
 
 @hookimpl

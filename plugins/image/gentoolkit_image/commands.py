@@ -11,8 +11,11 @@ import typer
 def add_commands(cli: Any) -> None:
     @cli.group("train").command("image")
     def train_image(
-        model: str = typer.Option("vae", "--model", "-m", help="Family: vae, gan, realnvp, glow, pixelcnn, ddpm, cyclegan."),
-        dataset: str = typer.Option("digits", help="digits, folder, mnist, fashion-mnist or cifar10."),
+        model: str = typer.Option("image-vae", "--model", "-m", help="Any trainable image model: image-vae, "
+                                  "image-gan, image-realnvp, image-glow, image-pixelcnn, image-ddpm, image-cyclegan, "
+                                  "or a plugin's (gentoolkit models --can train)."),
+        dataset: str = typer.Option("digits", help="Any image dataset: digits, image-folder, mnist, fashion-mnist, "
+                                    "cifar10, or a plugin's (gentoolkit datasets)."),
         path: str = typer.Option("", help="Folder holding the dataset's files (not needed for digits)."),
         size: int = typer.Option(0, help="Image side to resize to (0: native; digits are 8x8, 16/32 upscale)."),
         epochs: int = typer.Option(120, help="Training epochs."),
@@ -24,17 +27,15 @@ def add_commands(cli: Any) -> None:
         seed: int = typer.Option(0, help="Seed."),
         out: Optional[Path] = typer.Option(None, help="Run folder (default runs/image/<timestamp>)."),
     ) -> None:
-        """Train an image model family; writes model.json/.safetensors, samples.png, learning_curve.png."""
-        from gentoolkit.api import Toolkit
-        from gentoolkit.cli import print_result, runtime_options
+        """Train an image model; writes model.json/.safetensors, samples.png, learning_curve.png."""
         from gentoolkit.config import parse_override
 
         settings = {"model": model, "mode": "full" if evaluate else "train", "conditional": conditional,
                     "data.name": dataset, "data.path": path, "data.size": size, "train.epochs": epochs}
         settings.update({".".join(keys): value for keys, value in map(parse_override, overrides)})
-        result = Toolkit().run("image", overrides=settings,
-                               options=runtime_options(device, precision, seed, out=out))
-        print_result(result)
+        result = cli.toolkit.run("image", overrides=settings,
+                                 options=cli.runtime_options(device, precision, seed, out=out))
+        cli.print_result(result)
 
     @cli.group("generate").command("image")
     def generate_image(
@@ -46,11 +47,8 @@ def add_commands(cli: Any) -> None:
         seed: int = typer.Option(0, help="Seed."),
         out: Optional[Path] = typer.Option(None, help="Run folder (default runs/image/<timestamp>)."),
     ) -> None:
-        """Sample a trained checkpoint; writes samples.png and samples.safetensors."""
-        from gentoolkit.api import Toolkit
-        from gentoolkit.cli import print_result, runtime_options
-
+        """Sample a saved image model; writes samples.png and samples.safetensors."""
         options = {**({"sampler": sampler} if sampler else {}), **({"steps": steps} if steps else {})}
         overrides = {"mode": "generate", "checkpoint": str(checkpoint), "sample": {"n": n, "options": options}}
-        result = Toolkit().run("image", overrides=overrides, options=runtime_options(device, seed=seed, out=out))
-        print_result(result)
+        result = cli.toolkit.run("image", overrides=overrides, options=cli.runtime_options(device, seed=seed, out=out))
+        cli.print_result(result)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gentoolkit import ItemSpec
 from gentoolkit.errors import GentoolkitError, UnknownNameError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -52,6 +53,11 @@ class ImageDataset(torch.utils.data.Dataset):
     @property
     def num_classes(self) -> int:
         return len(self.classes) if self.labels is not None else 0
+
+    @property
+    def item_spec(self) -> ItemSpec:
+        classes = tuple(self.classes) if self.labels is not None else ()
+        return ItemSpec("image", self.image_shape, (0.0, 1.0), classes=classes)
 
     def subset(self, index: Tensor | np.ndarray) -> ImageDataset:
         index = torch.as_tensor(index, dtype=torch.long)

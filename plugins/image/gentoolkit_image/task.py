@@ -1,8 +1,11 @@
-"""The ``image`` task: train a model family on an image dataset, sample it and measure it.
+"""The ``image`` task: train any registered image model on any registered image dataset, sample
+it and measure it.
 
+Models and datasets come from the toolkit's registry, so a family or dataset that a third-party
+plugin registers (``items="image"``) is trained and measured exactly like the built-in ones.
 Modes: ``train`` (fit and checkpoint, with samples and a learning curve), ``generate`` (samples
-from a checkpoint), ``evaluate`` (metrics of a checkpoint's samples) and ``full`` (train, then
-evaluate). ``model = "cyclegan"`` trains unpaired translation between the dataset and a
+from a saved model), ``evaluate`` (metrics of a saved model's samples) and ``full`` (train, then
+evaluate). ``model = "image-cyclegan"`` trains unpaired translation between the dataset and a
 transformed copy of it and draws a translation grid instead of samples.
 """
 
@@ -12,30 +15,57 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gentoolkit import ConfigError, Density, RunResult, Sampler
+
 DEFAULTS: dict[str, Any] = {
     "mode": "full",  # train | generate | evaluate | full
-    "model": "vae",  # a family of MODEL_FAMILIES
+    "model": "image-vae",  # any registered model with items "image" and the "train" capability
     "conditional": False,  # class-conditional model, when the dataset has labels
-    "params": {},  # the family's hyperparameters (any keys it takes)
-    "checkpoint": "",  # for generate / evaluate: the model checkpoint to read
-    "data": {"name": "digits", "path": "", "size": 0, "channels": 0},  # size 0: native (digits 8x8)
-    "train": {"epochs": 120, "batch_size": 64, "checkpoint_every": 10, "resume": True},
+    "params": {},  # the model's hyperparameters (checked against its schema)
+    "checkpoint": "",  # for generate / evaluate: a saved model (model.json)
+    "data": {"name": "digits", "path": "", "size": 0, "channels": 0},  # any registered image dataset
+    "train": {"epochs": 120, "batch_size": 64, "checkpoint_every": 10, "resume": True,
+              "patience": 0, "monitor": "loss"},  # patience > 0: stop when the monitored loss stalls
     "sample": {"n": 100, "options": {}},  # options go to model.sample (e.g. sampler = "ddim", steps = 50)
     "evaluate": {"n_samples": 1000, "features": "auto", "kid_subsets": 100},
     "translate": {"domain_b": "invert"},  # cyclegan: domain B is the dataset inverted or rotated
 }
 MODES = ("train", "generate", "evaluate", "full")
-LEVELS_FAMILIES = ("realnvp", "glow", "pixelcnn")  # likelihood over discrete grey levels: given the dataset's
+TRANSLATION_MODEL = "image-cyclegan"
 CHECKPOINT = "model"
 
 
-def load_splits(data: dict[str, Any]) -> tuple[Any, Any]:
-    """The (train, test) splits of the configured dataset."""
-    from gentoolkit_image.data import load_dataset
+def load_splits(toolkit: Any, data: dict[str, Any]) -> tuple[Any, Any]:
+    """The (train, test) splits of the configured registry dataset, as ImageDatasets."""
+    entry = toolkit.datasets.entry(data["name"])
+    if entry.value.items != "image":
+        raise ConfigError(f"data.name = {data['name']!r} holds {entry.value.items or 'unspecified'} items, not "
+                          f"images; image datasets: {', '.join(image_datasets(toolkit))}.")
+    params = {k: v for k, v in (("path", data["path"]), ("size", data["size"]), ("channels", data["channels"])) if v}
+    return tuple(as_image_dataset(entry.value.load(split=split, **params), data["name"]) for split in ("train", "test"))
 
-    params = {"size": data["size"] or None, **({"channels": data["channels"]} if data["name"] == "folder" else {})}
-    return (load_dataset(data["name"], data["path"], split="train", **params),
-            load_dataset(data["name"], data["path"], split="test", **params))
+
+def image_datasets(toolkit: Any) -> list[str]:
+    return [e.name for e in toolkit.datasets.entries() if e.value.items == "image"]
+
+
+def as_image_dataset(dataset: Any, name: str) -> Any:
+    """A registry dataset as an ImageDataset: the plugin's own as it is, any other torch dataset of
+    (image, label) items stacked, with class names from its ``item_spec``."""
+    import torch
+
+    from gentoolkit_image.data import ImageDataset
+
+    if isinstance(dataset, ImageDataset):
+        return dataset
+    items = [dataset[i] for i in range(len(dataset))]
+    if not items:
+        raise ConfigError(f"Image dataset {name!r} is empty.")
+    images = torch.stack([torch.as_tensor(x).float() for x, _ in items])
+    labels = torch.as_tensor([int(y) for _, y in items])
+    spec = getattr(dataset, "item_spec", None)
+    classes = list(spec.classes) if spec is not None else []
+    return ImageDataset(images, labels if classes else None, classes, getattr(dataset, "levels", 256), name)
 
 
 def write_json(path: Path, value: Any) -> Path:
@@ -49,97 +79,110 @@ def draw_samples(runtime: Any, model: Any, config: dict[str, Any]) -> tuple[Any,
     from safetensors.torch import save_file
 
     from gentoolkit_image.grids import save_grid
-    from gentoolkit_image.training import generate
+    from gentoolkit_image.sampling import generate
 
-    n = config["sample"]["n"]
-    y = torch.arange(n) % model.num_classes if model.num_classes else None
-    samples = generate(model, n, y=y, generator=runtime.generator(1), **config["sample"]["options"])
+    n, num_classes = config["sample"]["n"], len(model.item_spec.classes)
+    y = torch.arange(n) % num_classes if num_classes else None
+    samples = generate(model, n, condition=y, generator=runtime.generator(1), **config["sample"]["options"])
     artifacts = {}
     if runtime.is_main:
-        nrow = model.num_classes or None
-        artifacts["samples.png"] = save_grid(samples, runtime.out_dir / "samples.png", nrow=nrow)
+        artifacts["samples.png"] = save_grid(samples, runtime.out_dir / "samples.png", nrow=num_classes or None)
         save_file({"samples": samples.contiguous()}, str(runtime.out_dir / "samples.safetensors"))
         artifacts["samples.safetensors"] = runtime.out_dir / "samples.safetensors"
     return samples, artifacts
 
 
 def measure(runtime: Any, model: Any, train: Any, test: Any, config: dict[str, Any]) -> dict[str, Any]:
-    """Every metric of ``model`` against the test split, on the configured features."""
+    """Every metric of ``model``'s samples against the test split, on the configured features;
+    likelihood metrics too when the model is a ``Density``."""
     import torch
 
     from gentoolkit_image.metrics import evaluate_images, feature_network
-    from gentoolkit_image.training import generate
+    from gentoolkit_image.sampling import generate
 
     cfg = config["evaluate"]
     network = feature_network(cfg["features"], config["data"]["name"], train, log=runtime.log)
-    n = cfg["n_samples"]
-    y = torch.arange(n) % model.num_classes if model.num_classes else None  # balanced classes
-    samples = generate(model, n, y=y, generator=runtime.generator(2), **config["sample"]["options"])
-    return evaluate_images(samples, test.images, train.images, network, model=model,
+    n, num_classes = cfg["n_samples"], len(model.item_spec.classes)
+    y = torch.arange(n) % num_classes if num_classes else None  # balanced classes
+    samples = generate(model, n, condition=y, generator=runtime.generator(2), **config["sample"]["options"])
+    return evaluate_images(samples, test.images, train.images, network,
+                           model=model if isinstance(model, Density) else None,
                            kid_subsets=cfg["kid_subsets"], seed=runtime.options.seed)
 
 
-def fit(runtime: Any, config: dict[str, Any], train: Any) -> tuple[Any, list[dict[str, Any]]]:
-    from gentoolkit_image.models import create_model
-    from gentoolkit_image.training import train as train_loop
-
+def create(runtime: Any, config: dict[str, Any], train: Any) -> Any:
+    """A fresh registry model for the dataset's image shape (and classes, when conditional)."""
+    toolkit = runtime.toolkit
+    entry = toolkit.models.entry(config["model"])
+    if entry.value.items != "image" or "train" not in entry.value.capabilities:
+        trainable = [e.name for e in toolkit.models.entries()
+                     if e.value.items == "image" and "train" in e.value.capabilities]
+        raise ConfigError(f"model = {config['model']!r} is not a trainable image model (its items are "
+                          f"{entry.value.items or 'unspecified'}, capabilities {', '.join(entry.value.capabilities) or 'none'}); "
+                          f"trainable image models: {', '.join(trainable)}.")
     if config["conditional"] and not train.num_classes:
-        from gentoolkit.errors import ConfigError
-
         raise ConfigError(f"conditional = true needs labels, and dataset {train.name!r} has none.")
-    num_classes = train.num_classes if config["conditional"] else 0
     params = dict(config["params"])
-    if config["model"] in LEVELS_FAMILIES:
-        params.setdefault("levels", train.levels)  # 17 for digits, 256 for 8-bit images
-    model = create_model(config["model"], train.image_shape, num_classes, **params)
+    if "levels" in entry.value.param_schema():
+        params.setdefault("levels", train.levels)  # likelihood over the dataset's grey levels (17 for digits)
+    classes = list(train.classes) if config["conditional"] else []
+    return toolkit.create_model(config["model"], image_shape=list(train.image_shape), classes=classes, **params)
+
+
+def fit(runtime: Any, config: dict[str, Any], model: Any, dataset: Any) -> list[dict[str, Any]]:
+    from gentoolkit.training import fit as fit_loop
+
     t = config["train"]
-    history = train_loop(model, train, runtime, t["epochs"], t["batch_size"], name=CHECKPOINT,
-                         checkpoint_every=t["checkpoint_every"], resume_run=t["resume"],
-                         metadata={"dataset": config["data"]})
-    return model, history
+    return fit_loop(model, dataset, runtime, epochs=t["epochs"], batch_size=t["batch_size"], name=CHECKPOINT,
+                    checkpoint_every=t["checkpoint_every"], resume=t["resume"], monitor=t["monitor"],
+                    patience=t["patience"], metadata={"dataset": config["data"]})
 
 
-def checkpoint_model(runtime: Any, config: dict[str, Any], image_shape: tuple | None = None) -> Any:
-    from gentoolkit.errors import ConfigError
-
-    from gentoolkit_image.models import load_model
-
+def saved_model(runtime: Any, config: dict[str, Any]) -> Any:
+    """The model saved at ``checkpoint``, whichever plugin made it; it must draw images."""
     if not config["checkpoint"]:
-        raise ConfigError(f"mode = {config['mode']!r} reads a model: set checkpoint to a model checkpoint "
+        raise ConfigError(f"mode = {config['mode']!r} reads a model: set checkpoint to a saved model "
                           "(e.g. runs/image/<run>/model.json).")
-    return load_model(config["checkpoint"], image_shape=image_shape, device=str(runtime.device))
+    model = runtime.toolkit.load_model(config["checkpoint"], device=str(runtime.device))
+    spec = getattr(model, "item_spec", None)
+    if spec is None or spec.kind != "image" or not isinstance(model, Sampler):
+        raise ConfigError(f"checkpoint {config['checkpoint']} holds a model that does not sample images.")
+    return model
 
 
 def run(runtime: Any, config: dict[str, Any]) -> Any:
-    from gentoolkit.contributions import RunResult
-    from gentoolkit.errors import ConfigError, UnknownNameError
-
     from gentoolkit_image.grids import save_learning_curve
-    from gentoolkit_image.models import MODEL_FAMILIES
 
     mode = config["mode"]
     if mode not in MODES:
         raise ConfigError(f"image mode {mode!r} is not one of {', '.join(MODES)}.")
-    if config["model"] not in MODEL_FAMILIES:
-        raise UnknownNameError("image model", config["model"], MODEL_FAMILIES)
-    if config["model"] == "cyclegan":
+    runtime.toolkit.models.entry(config["model"])  # an unknown name fails before any work, with suggestions
+    if config["model"] == TRANSLATION_MODEL:
         from gentoolkit_image.translation import run_translation
 
         return run_translation(runtime, config)
     out, artifacts, metrics = runtime.out_dir, {}, {}
     if mode == "generate":
-        model = checkpoint_model(runtime, config)
+        model = saved_model(runtime, config)
         samples, artifacts = draw_samples(runtime, model, config)
         return RunResult("image", out, {"num_samples": float(len(samples))}, artifacts, {"samples": samples})
-    train, test = load_splits(config["data"])
+    train, test = load_splits(runtime.toolkit, config["data"])
+    history: list[dict[str, Any]] = []
     if mode == "evaluate":
-        model, history = checkpoint_model(runtime, config, train.image_shape), []
+        model = saved_model(runtime, config)
+        if tuple(model.item_spec.shape) != tuple(train.image_shape):
+            raise ConfigError(f"checkpoint {config['checkpoint']} is a model of image shape {tuple(model.item_spec.shape)}, "
+                              f"but dataset {train.name!r} has images of {tuple(train.image_shape)}; set data.size "
+                              "to match the model.")
     else:
-        model, history = fit(runtime, config, train)
+        model = create(runtime, config, train)
+        history = fit(runtime, config, model, train)
         if runtime.is_main:
             artifacts["learning_curve.png"] = save_learning_curve(history, out / "learning_curve.png",
-                                                                  f"{model.family} on {train.name}")
+                                                                  f"{config['model']} on {train.name}")
             artifacts["checkpoint"] = out / f"{CHECKPOINT}.json"
+    if not isinstance(model, Sampler):
+        raise ConfigError(f"{config['model']} trains but cannot sample, so it cannot be measured here.")
     samples, sample_files = draw_samples(runtime, model, config)
     artifacts.update(sample_files)
     if mode in ("evaluate", "full"):
@@ -147,7 +190,7 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
         if history:
             metrics["seconds_per_epoch"] = sum(r["seconds"] for r in history) / len(history)
             metrics["final_losses"] = {k: v for k, v in history[-1].items() if k not in ("epoch", "seconds")}
-        metrics["model"] = model.config()
+        metrics["model"] = model.model_card.to_json()
         if runtime.is_main:
             artifacts["metrics.json"] = write_json(out / "metrics.json", metrics)
     numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

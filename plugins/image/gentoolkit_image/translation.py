@@ -35,30 +35,26 @@ def translation_metrics(model: Any, a: torch.Tensor, labels: torch.Tensor, domai
 
 
 def run_translation(runtime: Any, config: dict[str, Any]) -> Any:
-    from gentoolkit.contributions import RunResult
-    from gentoolkit.errors import ConfigError
+    from gentoolkit import ConfigError, RunResult
 
     from gentoolkit_image.data import DOMAIN_TRANSFORMS, unpaired_domains
     from gentoolkit_image.grids import save_grid, save_learning_curve
-    from gentoolkit_image.models import create_model, load_model
-    from gentoolkit_image.task import CHECKPOINT, load_splits, write_json
-    from gentoolkit_image.training import train
+    from gentoolkit_image.task import CHECKPOINT, fit, load_splits, write_json
 
     if config["mode"] == "generate":
         raise ConfigError("CycleGAN translates images rather than sampling them: use mode = \"evaluate\" "
                           "with its checkpoint to draw the translation grid.")
     domain_b = config["translate"]["domain_b"]
-    train_set, test = load_splits(config["data"])
+    train_set, test = load_splits(runtime.toolkit, config["data"])
     history: list[dict[str, Any]] = []
     if config["mode"] == "evaluate":
-        model = load_model(config["checkpoint"], family="cyclegan", image_shape=train_set.image_shape,
-                           device=str(runtime.device))
+        model = runtime.toolkit.load_model(config["checkpoint"], device=str(runtime.device))
+        if not hasattr(model, "translate") or tuple(model.image_shape) != tuple(train_set.image_shape):
+            raise ConfigError(f"checkpoint {config['checkpoint']} is not a CycleGAN for {train_set.image_shape} images.")
     else:
-        model = create_model("cyclegan", train_set.image_shape, 0, **config["params"])
-        t = config["train"]
-        history = train(model, unpaired_domains(train_set, domain_b, runtime.options.seed), runtime, t["epochs"],
-                        t["batch_size"], name=CHECKPOINT, checkpoint_every=t["checkpoint_every"],
-                        resume_run=t["resume"], metadata={"dataset": config["data"], "domain_b": domain_b})
+        model = runtime.toolkit.create_model("image-cyclegan", image_shape=list(train_set.image_shape),
+                                             **config["params"])
+        history = fit(runtime, config, model, unpaired_domains(train_set, domain_b, runtime.options.seed))
     a = test.images[:10]
     metrics = translation_metrics(model, test.images, test.labels, domain_b, test.name)
     true_b = DOMAIN_TRANSFORMS[domain_b](a)
@@ -73,6 +69,6 @@ def run_translation(runtime: Any, config: dict[str, Any]) -> Any:
             artifacts["learning_curve.png"] = save_learning_curve(history, out / "learning_curve.png",
                                                                   f"cyclegan: {test.name} <-> {domain_b}")
             artifacts["checkpoint"] = out / f"{CHECKPOINT}.json"
-        artifacts["metrics.json"] = write_json(out / "metrics.json", {**metrics, "model": model.config()})
+        artifacts["metrics.json"] = write_json(out / "metrics.json", {**metrics, "model": model.model_card.to_json()})
     numbers = {k: v for k, v in metrics.items() if isinstance(v, float)}
     return RunResult("image", out, numbers, artifacts, {"model": model, "history": history, "metrics": metrics})

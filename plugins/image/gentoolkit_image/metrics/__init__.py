@@ -87,20 +87,22 @@ def evaluate_images(samples: Tensor, test: Tensor, train: Tensor, network: Featu
 
 
 @torch.no_grad()
-def likelihood_metrics(model: Any, images: Tensor, batch_size: int = 256) -> dict[str, float]:
-    """Test negative log-likelihood (nats per image) and bits/dim of an exact-likelihood model;
-    empty for models without one."""
+def likelihood_metrics(model: Any, images: Tensor, batch_size: int = 256) -> dict[str, Any]:
+    """Test negative log-likelihood (nats per image) of a ``Density`` model, which kind it is
+    (exact, bound, dequantized), and bits/dim when it is a likelihood of the discrete images
+    (the model has ``levels``; the VAE's Bernoulli ELBO on grey values is not). Empty otherwise."""
+    from gentoolkit import Density
+
     from gentoolkit_image.models.base import bits_per_dim
 
+    if not isinstance(model, Density):
+        return {}
     model.eval()
-    values = []
-    for batch in images.split(batch_size):
-        ll = model.log_likelihood(batch.to(model.device))
-        if ll is None:
-            return {}
-        values.append(ll.double().cpu())
-    ll = torch.cat(values)
-    return {"nll_nats": float(-ll.mean()), "bits_per_dim": float(bits_per_dim(ll, model.num_dims).mean())}
+    ll = torch.cat([model.log_prob(batch).double().cpu() for batch in images.split(batch_size)])
+    metrics: dict[str, Any] = {"nll_nats": float(-ll.mean()), "likelihood": model.likelihood_kind}
+    if "levels" in getattr(model, "params", {}):
+        metrics["bits_per_dim"] = float(bits_per_dim(ll, images[0].numel()).mean())
+    return metrics
 
 
 def evaluator(metric: str) -> Callable[..., dict[str, Any]]:

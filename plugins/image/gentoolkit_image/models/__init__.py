@@ -1,85 +1,56 @@
-"""The image model families by name, and saving/loading them as checkpoints.
+"""The image model families by name, and their parameter schemas.
 
 Families are listed as import paths and imported only when asked for, so listing them is free
-and a family's module may use anything torch offers.
+and a family's module may use anything torch offers. Saving and loading go through the core
+(``Toolkit.save_model`` / ``Toolkit.load_model``), like any other plugin's models.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import os
-from typing import Any, Mapping
+from typing import Any, Sequence
 
-from gentoolkit.checkpoint import check_compatible, load_checkpoint, read_metadata, save_checkpoint
-from gentoolkit.errors import CheckpointError, UnknownNameError
+from gentoolkit import UnknownNameError
 
 from gentoolkit_image.models.base import ImageModel, bits_per_dim
 
-MODEL_FAMILIES: dict[str, str] = {
-    "vae": "gentoolkit_image.models.vae:VAE",
-    "gan": "gentoolkit_image.models.gan:GAN",
-    "realnvp": "gentoolkit_image.models.flow:RealNVP",
-    "glow": "gentoolkit_image.models.flow:Glow",
-    "pixelcnn": "gentoolkit_image.models.pixelcnn:PixelCNN",
-    "ddpm": "gentoolkit_image.models.ddpm:DDPM",
-    "cyclegan": "gentoolkit_image.models.cyclegan:CycleGAN",
+# family: (import path of the class, name of its params dataclass in that module)
+MODEL_FAMILIES: dict[str, tuple[str, str]] = {
+    "vae": ("gentoolkit_image.models.vae:VAE", "VAEParams"),
+    "gan": ("gentoolkit_image.models.gan:GAN", "GANParams"),
+    "realnvp": ("gentoolkit_image.models.flow:RealNVP", "FlowParams"),
+    "glow": ("gentoolkit_image.models.flow:Glow", "FlowParams"),
+    "pixelcnn": ("gentoolkit_image.models.pixelcnn:PixelCNN", "PixelCNNParams"),
+    "ddpm": ("gentoolkit_image.models.ddpm:DDPM", "DDPMParams"),
+    "cyclegan": ("gentoolkit_image.models.cyclegan:CycleGAN", "CycleGANParams"),
 }
 
-CHECKPOINT_KIND = "gentoolkit-image-model"
+__all__ = ["MODEL_FAMILIES", "ImageModel", "bits_per_dim", "model_class", "create_model", "param_schema"]
 
-__all__ = ["MODEL_FAMILIES", "ImageModel", "bits_per_dim", "model_class", "create_model",
-           "save_model", "load_model"]
+
+def _module_and_class(family: str) -> tuple[Any, str]:
+    if family not in MODEL_FAMILIES:
+        raise UnknownNameError("image model", family, MODEL_FAMILIES)
+    module, name = MODEL_FAMILIES[family][0].split(":")
+    return importlib.import_module(module), name
 
 
 def model_class(family: str) -> type[ImageModel]:
     """The class of ``family``; UnknownNameError names the known families."""
-    if family not in MODEL_FAMILIES:
-        raise UnknownNameError("image model", family, MODEL_FAMILIES)
-    module, name = MODEL_FAMILIES[family].split(":")
-    return getattr(importlib.import_module(module), name)
+    module, name = _module_and_class(family)
+    return getattr(module, name)
 
 
-def create_model(family: str, image_shape: tuple[int, int, int], num_classes: int = 0,
-                 **params: Any) -> ImageModel:
-    """A fresh, untrained model of ``family`` for images of ``image_shape`` (C, H, W)."""
-    return model_class(family)(tuple(image_shape), num_classes=num_classes, **params)
+def param_schema(family: str) -> dict[str, Any]:
+    """Every keyword ``create_model`` takes for ``family``, with its default (the params schema)."""
+    module, _ = _module_and_class(family)
+    params = getattr(module, MODEL_FAMILIES[family][1])
+    return {"image_shape": [1, 8, 8], "classes": [],
+            **{f.name: f.default for f in dataclasses.fields(params)}}
 
 
-def save_model(model: ImageModel, path: str | os.PathLike, extra_metadata: Mapping[str, Any] | None = None,
-               extra_state: Mapping[str, Any] | None = None) -> Any:
-    """Write ``model`` (weights plus its config) as a safetensors + JSON checkpoint.
-
-    ``extra_state`` (optimizer states, epoch) is stored beside the weights for resuming.
-    """
-    metadata = {"kind": CHECKPOINT_KIND, **model.config(), **dict(extra_metadata or {})}
-    state = {"model": model.state_dict(), **dict(extra_state or {})}
-    return save_checkpoint(path, state, metadata)
-
-
-def load_model(path: str | os.PathLike, family: str | None = None,
-               image_shape: tuple[int, int, int] | None = None, device: str = "cpu",
-               return_state: bool = False) -> ImageModel | tuple[ImageModel, dict[str, Any]]:
-    """Rebuild the model saved at ``path``; refuse one of another family or image shape.
-
-    With ``return_state`` also returns the rest of the checkpoint state (optimizers, epoch).
-    """
-    metadata = read_metadata(path)
-    if metadata.get("kind") != CHECKPOINT_KIND:
-        raise CheckpointError(f"Checkpoint {path} is not an image model checkpoint "
-                              f"(kind {metadata.get('kind')!r}); give one written by `gentoolkit train image`.")
-    expected: dict[str, Any] = {}
-    if family is not None:
-        expected["family"] = family
-    if image_shape is not None:
-        expected["image_shape"] = [int(s) for s in image_shape]
-    check_compatible(metadata, expected, path)
-    model = create_model(metadata["family"], metadata["image_shape"], metadata["num_classes"],
-                         **metadata["params"])
-    state, _ = load_checkpoint(path, device=device)
-    try:
-        model.load_state_dict(state.pop("model"))
-    except RuntimeError as err:
-        raise CheckpointError(f"Checkpoint {path} does not fit a {metadata['family']} model with its own "
-                              f"config: {str(err).splitlines()[0]}") from err
-    model.to(device)
-    return (model, state) if return_state else model
+def create_model(family: str, image_shape: Sequence[int], classes: Sequence[str] = (), **params: Any) -> ImageModel:
+    """A fresh, untrained model of ``family`` for images of ``image_shape`` (C, H, W); ``classes``
+    (names) makes it class-conditional."""
+    return model_class(family)(tuple(image_shape), classes, **params)

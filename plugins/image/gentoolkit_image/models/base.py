@@ -1,21 +1,22 @@
-"""The contract every image model family implements, and the helpers they share.
+"""What every image model family shares, on top of the core's model contract.
 
-An :class:`ImageModel` works on images in [0, 1] of shape (C, H, W). It builds its own
-optimizers, does its own backward and optimizer steps in ``training_step`` (a GAN alternates two
-networks, a WGAN adds a penalty) and samples new images. The generic loop in ``training.py``
-drives any of them the same way.
+An :class:`ImageModel` works on images in [0, 1] of shape (C, H, W) and implements the core's
+``Trainable`` protocol (``configure_optimizers``, ``training_step(batch, optimizers, runtime)``,
+driven by ``gentoolkit.training.fit``). Generators add ``sample(n, *, condition, generator)``
+(``Sampler``), families with a likelihood ``log_prob`` (``Density``), the VAE ``encode``/``decode``
+(``Autoencoder``). A class-conditional model keeps its class names.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Sequence, TypeVar
 
 import torch
 from torch import Tensor
 
-from gentoolkit.errors import ConfigError
+from gentoolkit import ConfigError, ItemSpec
 
 P = TypeVar("P")
 
@@ -25,12 +26,22 @@ class ImageModel(torch.nn.Module, ABC):
 
     family: ClassVar[str]  # "vae", "gan", "realnvp", "glow", "pixelcnn", "ddpm", "cyclegan"
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
+    def __init__(self, image_shape: Sequence[int], classes: Sequence[str] = (), **params: Any):
         super().__init__()
         self.image_shape = tuple(int(s) for s in image_shape)
-        self.num_classes = int(num_classes)  # > 0: class-conditional
-        self.params = dict(params)  # JSON-able hyperparameters, saved with every checkpoint
-        self._scaler: torch.amp.GradScaler | None = None
+        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+            raise ConfigError(f"{self.family}: image_shape must be (channels, height, width), got {image_shape!r}.")
+        self.classes = tuple(str(c) for c in classes)  # names of a class-conditional model's classes
+        self.params = dict(params)  # JSON-able hyperparameters
+
+    @property
+    def num_classes(self) -> int:
+        """> 0 for a class-conditional model."""
+        return len(self.classes)
+
+    @property
+    def item_spec(self) -> ItemSpec:
+        return ItemSpec("image", self.image_shape, (0.0, 1.0), classes=self.classes)
 
     @classmethod
     def parse_params(cls, params_class: type[P], params: dict[str, Any]) -> P:
@@ -45,26 +56,17 @@ class ImageModel(torch.nn.Module, ABC):
         """The optimizers by name (a GAN has two: "generator" and "discriminator")."""
 
     @abstractmethod
-    def training_step(self, x: Tensor, y: Tensor | None, optimizers: dict[str, torch.optim.Optimizer],
+    def training_step(self, batch: Any, optimizers: dict[str, torch.optim.Optimizer],
                       runtime: Any) -> dict[str, float]:
-        """One update on batch ``x`` (labels ``y`` or None): backward and step inside, under
-        ``runtime.autocast()``. Returns the losses to plot, by name."""
-
-    @abstractmethod
-    @torch.no_grad()
-    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` new images (n, C, H, W) in [0, 1]; ``y`` picks classes of a conditional model."""
-
-    def log_likelihood(self, x: Tensor, y: Tensor | None = None) -> Tensor | None:
-        """Exact log-likelihood (B,) in nats per discrete image, or None when the family has none."""
-        return None
-
-    def config(self) -> dict[str, Any]:
-        """What ``create_model`` needs to rebuild this model; stored in checkpoint metadata."""
-        return {"family": self.family, "image_shape": list(self.image_shape),
-                "num_classes": self.num_classes, "params": dict(self.params)}
+        """One update on ``batch`` = (images, labels): backward and step inside through
+        ``runtime.optimize``, forward under ``runtime.autocast()``. Returns the losses by name."""
 
     # --- helpers for subclasses ------------------------------------------------------------------
+
+    def unpack(self, batch: Any) -> tuple[Tensor, Tensor | None]:
+        """(images, labels or None) of a training batch; labels only for a conditional model."""
+        x, y = batch
+        return x, (y if self.num_classes else None)
 
     @property
     def device(self) -> torch.device:
@@ -75,37 +77,22 @@ class ImageModel(torch.nn.Module, ABC):
         """Pixels times channels: the 'dim' of bits per dim."""
         return math.prod(self.image_shape)
 
-    def optimize(self, loss: Tensor, optimizer: torch.optim.Optimizer, runtime: Any,
-                 clip_norm: float | None = None) -> None:
-        """Zero grads, backward, average gradients over ranks, clip, step (fp16-scaled when asked).
-
-        Gradients are averaged by hand rather than through DDP, so a family is free to call its
-        sub-networks in any order within ``training_step``.
-        """
-        if self._scaler is None:
-            self._scaler = runtime.grad_scaler()
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        optimizer.zero_grad(set_to_none=True)
-        self._scaler.scale(loss).backward()
-        if runtime.distributed:
-            import torch.distributed as dist
-
-            for p in params:
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= runtime.world_size
-        if clip_norm is not None:
-            self._scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(params, clip_norm)
-        self._scaler.step(optimizer)
-        self._scaler.update()
-
-    def labels_for(self, n: int, y: Tensor | None, generator: torch.Generator | None = None) -> Tensor | None:
-        """The labels to sample with: ``y`` if given, uniform random classes for a conditional
-        model, None for an unconditional one."""
-        if y is not None or not self.num_classes:
-            return None if y is None else y.to(self.device)
+    def labels_for(self, n: int, y: Any, generator: torch.Generator | None = None) -> Tensor | None:
+        """The labels to sample with: ``y`` if given (ints or a tensor), uniform random classes for
+        a conditional model, None for an unconditional one."""
+        if y is not None:
+            if not self.num_classes:
+                raise ConfigError(f"{self.family}: this model is not class-conditional; sample without a condition.")
+            return torch.as_tensor(y, dtype=torch.long).to(self.device)
+        if not self.num_classes:
+            return None
         return torch.randint(self.num_classes, (n,), generator=generator).to(self.device)
+
+    def marginal(self, log_prob_given: Any, x: Tensor) -> Tensor:
+        """log sum_y p(y) p(x | y) with p(y) uniform: a conditional model's density without labels."""
+        per_class = torch.stack([log_prob_given(x, torch.full((len(x),), c, device=x.device, dtype=torch.long))
+                                 for c in range(self.num_classes)], dim=1)
+        return torch.logsumexp(per_class, dim=1) - math.log(self.num_classes)
 
 
 def bits_per_dim(log_likelihood: Tensor, num_dims: int) -> Tensor:

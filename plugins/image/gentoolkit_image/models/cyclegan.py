@@ -11,7 +11,7 @@ rotated copy of half the dataset and pairs nothing.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -95,9 +95,9 @@ class CycleGAN(ImageModel):
 
     family = "cyclegan"
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
+    def __init__(self, image_shape: tuple[int, int, int], classes: Sequence[str] = (), **params: Any):
         p = self.parse_params(CycleGANParams, params)
-        super().__init__(image_shape, num_classes, **asdict(p))
+        super().__init__(image_shape, (), **asdict(p))
         c, h, w = self.image_shape
         if h % 2 or w % 2:
             raise ConfigError(f"cyclegan: images of {h}x{w} must have even sides; resize them.")
@@ -122,11 +122,12 @@ class CycleGAN(ImageModel):
         }
         return losses, fake_b, fake_a
 
-    def training_step(self, x: tuple[Tensor, Tensor], y: Tensor | None,
-                      optimizers: dict[str, torch.optim.Optimizer], runtime: Any) -> dict[str, float]:
+    def training_step(self, batch: Any, optimizers: dict[str, torch.optim.Optimizer],
+                      runtime: Any) -> dict[str, float]:
         """One generator update, then one update of both discriminators on the fresh fakes."""
+        x, _ = batch
         if not isinstance(x, (tuple, list)) or len(x) != 2:
-            raise GentoolkitError("cyclegan: training_step needs x = (batch of domain A, batch of domain B).")
+            raise GentoolkitError("cyclegan: training_step needs batch = ((domain A, domain B), labels).")
         a, b = x
         self.d_a.requires_grad_(False)
         self.d_b.requires_grad_(False)
@@ -134,13 +135,13 @@ class CycleGAN(ImageModel):
             losses, fake_b, fake_a = self.generator_losses(a, b)
             g_loss = (losses["gan"] + self.p.cycle_weight * losses["cycle"]
                       + self.p.identity_weight * losses["identity"])
-        self.optimize(g_loss, optimizers["generator"], runtime)
+        runtime.optimize(g_loss, optimizers["generator"])
         self.d_a.requires_grad_(True)
         self.d_b.requires_grad_(True)
         with runtime.autocast():
             d_a = 0.5 * (lsgan_loss(self.d_a(a), True) + lsgan_loss(self.d_a(fake_a.detach()), False))
             d_b = 0.5 * (lsgan_loss(self.d_b(b), True) + lsgan_loss(self.d_b(fake_b.detach()), False))
-        self.optimize(d_a + d_b, optimizers["discriminator"], runtime)
+        runtime.optimize(d_a + d_b, optimizers["discriminator"])
         return {"generator": g_loss.item(), "cycle": losses["cycle"].item(),
                 "identity": losses["identity"].item(), "disc_a": d_a.item(), "disc_b": d_b.item()}
 
@@ -151,9 +152,3 @@ class CycleGAN(ImageModel):
             raise ConfigError(f"cyclegan: unknown direction {direction!r}; use one of {', '.join(DIRECTIONS)}.")
         generator = self.g_ab if direction == "a2b" else self.g_ba
         return generator(x.to(self.device)).clamp(0, 1)
-
-    @torch.no_grad()
-    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        raise GentoolkitError("cyclegan translates images and does not sample from noise; "
-                              "call translate(x, direction='a2b') on images of domain A (or 'b2a' on B).")
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,7 @@ class DDPMParams:
     sampler: str = "ddpm"  # default sampler: ddpm (T steps) | ddim
     ddim_steps: int = 50
     ddim_eta: float = 0.0  # 0: deterministic DDIM
+    levels: int = 256  # grey levels of the discrete images log_prob is for (17 for digits)
 
 
 def timestep_embedding(t: Tensor, dim: int) -> Tensor:
@@ -130,10 +131,12 @@ class DDPM(ImageModel):
     """Denoising diffusion with a UNet noise model; samples with DDPM or DDIM steps."""
 
     family = "ddpm"
+    likelihood_kind = "bound"
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
+    def __init__(self, image_shape: tuple[int, int, int], classes: Sequence[str] = (), **params: Any):
         p = self.parse_params(DDPMParams, params)
-        super().__init__(image_shape, num_classes, **asdict(p))
+        p.channel_mults = tuple(p.channel_mults)
+        super().__init__(image_shape, classes, **{**asdict(p), "channel_mults": list(p.channel_mults)})
         c, h, w = self.image_shape
         factor = 2 ** (len(p.channel_mults) - 1)
         if h % factor or w % factor:
@@ -154,16 +157,17 @@ class DDPM(ImageModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam(self.unet.parameters(), lr=self.p.lr)}
 
-    def training_step(self, x: Tensor, y: Tensor | None, optimizers: dict[str, torch.optim.Optimizer],
+    def training_step(self, batch: Any, optimizers: dict[str, torch.optim.Optimizer],
                       runtime: Any) -> dict[str, float]:
+        x, y = self.unpack(batch)
         x0 = x * 2 - 1
         t = torch.randint(self.p.num_timesteps, (x.shape[0],), device=x.device)
         noise = torch.randn_like(x0)
         x_t = self.scheduler.add_noise(x0, noise, t)
         with runtime.autocast():
-            eps = self.unet(x_t, t, y if self.num_classes else None)
+            eps = self.unet(x_t, t, y)
         loss = F.mse_loss(eps.float(), noise)
-        self.optimize(loss, optimizers["model"], runtime, clip_norm=1.0)
+        runtime.optimize(loss, optimizers["model"], clip_norm=1.0)
         if self.ema is not None:
             self.update_ema()
         return {"loss": loss.item()}
@@ -179,14 +183,14 @@ class DDPM(ImageModel):
         self.ema_updates += 1
 
     @torch.no_grad()
-    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None,
+    def sample(self, n: int, *, condition: Tensor | None = None, generator: torch.Generator | None = None,
                sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> Tensor:
         """``n`` images from noise; ``sampler`` ddpm walks all T steps, ddim ``steps`` of them."""
         sampler = sampler or self.p.sampler
         if sampler not in SAMPLERS:
             raise ConfigError(f"ddpm: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
         net = self.ema if self.ema is not None else self.unet
-        y = self.labels_for(n, y, generator)
+        y = self.labels_for(n, condition, generator)
         x = torch.randn((n, *self.image_shape), generator=generator).to(self.device)
         if sampler == "ddpm":
             for t in self.scheduler.timesteps.tolist():
@@ -199,3 +203,55 @@ class DDPM(ImageModel):
                 eps = net(x, torch.full((n,), t, device=self.device), y)
                 x = ddim.step(eps, t, x, self.p.ddim_eta if eta is None else eta, generator)
         return ((x + 1) / 2).clamp(0, 1)
+
+    # --- Density: the variational bound (Ho et al. 2020, eq. 5) ---
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, *, condition: Tensor | None = None, num_steps: int | None = None) -> Tensor:
+        """The negative variational bound, in nats per discrete image (B,): a lower bound on log p(x)
+        of the reverse process that ``sample(sampler="ddpm")`` draws from, with a discretised
+        Gaussian decoder over ``levels`` grey levels. ``num_steps`` < T evaluates the KL term in the
+        middle of each of that many equal strata of timesteps and scales their sum (faster, approximate). Noise draws are fixed, so the
+        same images always score the same. Given no labels, a conditional model gives the bound
+        on the marginal over its classes."""
+        if self.num_classes and condition is None:
+            return self.marginal(lambda im, y: self.log_prob(im, condition=y, num_steps=num_steps), x)
+        net = self.ema if self.ema is not None else self.unet
+        sched, T = self.scheduler, self.p.num_timesteps
+        x0 = x.to(self.device).float().clamp(0, 1) * 2 - 1
+        x0 = torch.round((x0 + 1) / 2 * (self.p.levels - 1)) / (self.p.levels - 1) * 2 - 1  # the discrete image
+        y = None if condition is None else torch.as_tensor(condition, dtype=torch.long, device=x0.device).expand(len(x0))
+        generator = torch.Generator().manual_seed(0)
+
+        def noised(t: int) -> tuple[Tensor, Tensor]:
+            noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+            x_t = sched.add_noise(x0, noise, torch.full((len(x0),), t))
+            x0_hat = sched.predict_x0(net(x_t, torch.full((len(x0),), t, device=x0.device), y).float(), t, x_t)
+            return x_t, x0_hat
+
+        abar_T = float(sched.alphas_cumprod[-1])
+        prior_kl = 0.5 * (abar_T * x0**2 + (1 - abar_T) - 1 - math.log(1 - abar_T))  # KL(q(x_T|x0) || N(0, I))
+        bound = prior_kl.flatten(1).sum(1)
+        steps = list(range(1, T))
+        if num_steps is not None and 0 < num_steps < len(steps):  # the middle step of each of num_steps strata
+            steps = sorted({1 + int((k + 0.5) * (T - 1) / num_steps) for k in range(num_steps)})
+        kl_sum = torch.zeros(len(x0), device=x0.device)
+        for t in steps:  # KL(q(x_{t-1} | x_t, x0) || p(x_{t-1} | x_t)): equal variances, means differ via x0
+            _, x0_hat = noised(t)
+            kl = float(sched.coef_x0[t]) ** 2 * (x0 - x0_hat) ** 2 / (2 * float(sched.posterior_variance[t]))
+            kl_sum += kl.flatten(1).sum(1)
+        bound += kl_sum * ((T - 1) / len(steps) if steps else 0.0)
+        _, x0_hat = noised(0)  # the decoder p(x0 | x_1): discretised Gaussian with variance beta_1
+        decoder = discretised_gaussian_log_prob(x0, x0_hat, math.sqrt(float(sched.betas[0])), self.p.levels)
+        return decoder.flatten(1).sum(1) - bound
+
+
+def discretised_gaussian_log_prob(x: Tensor, mean: Tensor, std: float, levels: int) -> Tensor:
+    """log P(x) per pixel of x in [-1, 1] on ``levels`` grey levels, under N(mean, std^2) integrated
+    over each level's bin; the end bins reach to -inf and +inf (Ho et al. 2020, section 3.3)."""
+    half_bin = 1.0 / (levels - 1)
+    upper, lower = (x - mean + half_bin) / std, (x - mean - half_bin) / std
+    log_cdf_upper = torch.special.log_ndtr(upper)
+    log_survival_lower = torch.special.log_ndtr(-lower)
+    middle = torch.log((torch.special.ndtr(upper) - torch.special.ndtr(lower)).clamp(min=1e-12))
+    return torch.where(x < -1 + half_bin, log_cdf_upper, torch.where(x > 1 - half_bin, log_survival_lower, middle))

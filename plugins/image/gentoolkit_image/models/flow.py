@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -67,9 +67,14 @@ class ActNorm(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if self.training and not self.initialized:
-            with torch.no_grad():  # zero mean, unit variance per channel on the first batch
-                self.bias.copy_(-x.mean(dim=(0, 2, 3), keepdim=True))
-                self.logs.copy_(-torch.log(x.std(dim=(0, 2, 3), keepdim=True) + 1e-6))
+            with torch.no_grad():  # zero mean, unit variance per channel on the first batch (of all ranks)
+                moments = torch.stack([x.mean(dim=(0, 2, 3)), (x * x).mean(dim=(0, 2, 3))])
+                if torch.distributed.is_available() and torch.distributed.is_initialized():
+                    torch.distributed.all_reduce(moments)
+                    moments /= torch.distributed.get_world_size()
+                mean, std = moments[0], (moments[1] - moments[0] ** 2).clamp(min=0).sqrt()
+                self.bias.copy_(-mean.view_as(self.bias))
+                self.logs.copy_(-torch.log(std.view_as(self.logs) + 1e-6))
                 self.initialized.fill_(True)
         logdet = self.logs.sum() * x.shape[2] * x.shape[3]
         return (x + self.bias) * self.logs.exp(), logdet.expand(x.shape[0])
@@ -169,9 +174,11 @@ class Flow(ImageModel):
     Subclasses say which layers make up the flow in ``build_layers``.
     """
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
+    likelihood_kind = "dequantized"
+
+    def __init__(self, image_shape: tuple[int, int, int], classes: Sequence[str] = (), **params: Any):
         p = self.parse_params(FlowParams, params)
-        super().__init__(image_shape, num_classes, **asdict(p))
+        super().__init__(image_shape, classes, **asdict(p))
         self.p = p
         c, h, w = self.image_shape
         factor = 2 ** self.num_squeezes
@@ -182,7 +189,7 @@ class Flow(ImageModel):
             raise ConfigError(f"{self.family}: levels must be at least 2, got {p.levels}.")
         self.layers = nn.ModuleList(self.build_layers(c, p))
         self.latent_shapes = self._latent_shapes()
-        self.prior = nn.Embedding(num_classes, 2 * self.num_dims) if num_classes else None
+        self.prior = nn.Embedding(self.num_classes, 2 * self.num_dims) if self.num_classes else None
         if self.prior is not None:
             nn.init.zeros_(self.prior.weight)  # starts as the standard normal for every class
 
@@ -207,7 +214,7 @@ class Flow(ImageModel):
 
     # --- the bijection image <-> latents ---
 
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def flow_forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Flow input (B, C, H, W) -> flat latents (B, D) and log|det| (B,)."""
         zs, logdet = [], x.new_zeros(x.shape[0])
         for layer in self.layers:
@@ -220,7 +227,7 @@ class Flow(ImageModel):
         zs.append(x)
         return torch.cat([z.flatten(1) for z in zs], dim=1), logdet
 
-    def decode(self, z: Tensor) -> Tensor:
+    def flow_inverse(self, z: Tensor) -> Tensor:
         """Flat latents (B, D) -> flow input (B, C, H, W)."""
         sizes = [math.prod(s) for s in self.latent_shapes]
         zs = [part.view(-1, *s) for part, s in zip(z.split(sizes, dim=1), self.latent_shapes)]
@@ -236,52 +243,62 @@ class Flow(ImageModel):
         if self.prior is None:
             return (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(1)
         if y is None:
-            classes = torch.arange(self.num_classes, device=z.device)
-            per_class = torch.stack([self._log_prior(z, c.expand(len(z))) for c in classes], dim=1)
-            return torch.logsumexp(per_class, dim=1) - math.log(self.num_classes)
+            return self.marginal(self._log_prior, z)
         mean, log_std = self.prior(y).chunk(2, dim=1)
         return (-0.5 * ((z - mean) * torch.exp(-log_std)) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(1)
 
-    def _to_logit(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Image in [0, 1] -> dequantised logits, and log|det| (B,) of the map to them from
-        [0, levels)^D, where each discrete image owns a unit cube."""
+    def _to_logit(self, x: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Image in [0, 1] -> dequantised logits (uniform ``noise`` in [0, 1), drawn if not
+        given), and log|det| (B,) of the map to them from [0, levels)^D, where each discrete
+        image owns a unit cube."""
         levels, alpha = self.p.levels, self.p.alpha
         discrete = torch.round(x.clamp(0, 1) * (levels - 1))
-        q = alpha + (1 - 2 * alpha) * (discrete + torch.rand_like(discrete)) / levels
+        noise = torch.rand_like(discrete) if noise is None else noise
+        q = alpha + (1 - 2 * alpha) * (discrete + noise) / levels
         logdet = (math.log((1 - 2 * alpha) / levels) - torch.log(q) - torch.log1p(-q)).flatten(1).sum(1)
         return torch.log(q) - torch.log1p(-q), logdet
 
-    def log_likelihood(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """log p(discrete image) in nats (B,), one dequantisation draw per image; given no labels,
-        a class-conditional flow gives log sum_y p(y) p(x | y) with p(y) uniform."""
-        u, logdet_logit = self._to_logit(x)
-        z, logdet = self.encode(u)
+    def _log_likelihood(self, x: Tensor, y: Tensor | None, noise: Tensor | None = None) -> Tensor:
+        u, logdet_logit = self._to_logit(x, noise)
+        z, logdet = self.flow_forward(u)
         return self._log_prior(z, y) + logdet + logdet_logit
+
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
+        """log p(discrete image) in nats (B,) from one dequantisation draw per image (a fixed
+        generator, so the same images always score the same): a stochastic lower bound, tight up
+        to the dequantisation gap. Given no labels, a class-conditional flow gives the marginal
+        log sum_y p(y) p(x | y) with p(y) uniform."""
+        x = x.to(self.device).float()
+        noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)).to(x.device)
+        y = None if condition is None else torch.as_tensor(condition, dtype=torch.long, device=x.device)
+        return self._log_likelihood(x, y, noise)
 
     # --- the ImageModel contract ---
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam(self.parameters(), lr=self.p.lr)}
 
-    def training_step(self, x: Tensor, y: Tensor | None, optimizers: dict[str, torch.optim.Optimizer],
+    def training_step(self, batch: Any, optimizers: dict[str, torch.optim.Optimizer],
                       runtime: Any) -> dict[str, float]:
+        x, y = self.unpack(batch)
         with runtime.autocast():
-            nll = -self.log_likelihood(x, y if self.num_classes else None)
+            nll = -self._log_likelihood(x, y)
         bpd = nll.float().mean() / (self.num_dims * math.log(2))
-        self.optimize(bpd, optimizers["model"], runtime, clip_norm=100.0)
+        runtime.optimize(bpd, optimizers["model"], clip_norm=100.0)
         return {"bits_per_dim": bpd.item()}
 
     @torch.no_grad()
-    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None,
+    def sample(self, n: int, *, condition: Tensor | None = None, generator: torch.Generator | None = None,
                temperature: float | None = None) -> Tensor:
         """``n`` images from latents drawn at ``temperature`` times the prior's scale."""
-        y = self.labels_for(n, y, generator)
+        y = self.labels_for(n, condition, generator)
         eps = torch.randn((n, self.num_dims), generator=generator).to(self.device)
         z = eps * (self.p.temperature if temperature is None else temperature)
         if self.prior is not None:
             mean, log_std = self.prior(y).chunk(2, dim=1)
             z = mean + log_std.exp() * z
-        q = torch.sigmoid(self.decode(z))
+        q = torch.sigmoid(self.flow_inverse(z))
         v = (q - self.p.alpha) / (1 - 2 * self.p.alpha)
         discrete = torch.floor(v * self.p.levels).clamp(0, self.p.levels - 1)
         return discrete / (self.p.levels - 1)

@@ -9,7 +9,8 @@ whole batch, so a generator that collapses to a few images is easy to tell apart
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,8 +23,18 @@ from gentoolkit_image.models.convnets import ConvDecoder, ConvEncoder, with_labe
 
 LOSSES = ("ns", "wgan-gp")
 DIVERSITY = ("none", "minibatch-discrimination", "minibatch-stddev")
-DEFAULTS = {"latent_dim": 32, "width": 32, "loss": "ns", "diversity": "none", "gp_weight": 10.0,
-            "n_critic": None, "lr": None}
+
+
+@dataclass
+class GANParams:
+    latent_dim: int = 32
+    width: int = 32
+    loss: str = "ns"  # ns | wgan-gp
+    diversity: str = "none"  # none | minibatch-discrimination | minibatch-stddev
+    gp_weight: float = 10.0
+    n_critic: int = 0  # critic updates per generator update; 0: the loss's default (ns 1, wgan-gp 5)
+    lr: float = 0.0  # 0: the loss's default (ns 2e-4, wgan-gp 1e-4)
+
 PER_LOSS = {"ns": {"n_critic": 1, "lr": 2e-4, "betas": (0.5, 0.999)},
             "wgan-gp": {"n_critic": 5, "lr": 1e-4, "betas": (0.0, 0.9)}}
 
@@ -87,21 +98,23 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 
 
 class GAN(ImageModel):
+    """Sampler only: a GAN has no likelihood. ``discriminator_score`` rates how real images look."""
+
     family = "gan"
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
-        params = {**DEFAULTS, **params}
-        if params["loss"] not in LOSSES:
-            raise ConfigError(f"GAN loss {params['loss']!r} is not one of {', '.join(LOSSES)}.")
-        if params["diversity"] not in DIVERSITY:
-            raise ConfigError(f"GAN diversity {params['diversity']!r} is not one of {', '.join(DIVERSITY)}.")
-        for key in ("n_critic", "lr"):
-            params[key] = params[key] or PER_LOSS[params["loss"]][key]
-        super().__init__(image_shape, num_classes, **params)
-        p = self.params
-        self.generator = ConvDecoder(self.image_shape, p["latent_dim"] + num_classes, p["width"])
-        self.discriminator = Discriminator(self.image_shape, p["width"], num_classes, p["diversity"])
-        self.steps = 0
+    def __init__(self, image_shape: tuple[int, int, int], classes: Sequence[str] = (), **params: Any):
+        p = self.parse_params(GANParams, params)
+        if p.loss not in LOSSES:
+            raise ConfigError(f"GAN loss {p.loss!r} is not one of {', '.join(LOSSES)}.")
+        if p.diversity not in DIVERSITY:
+            raise ConfigError(f"GAN diversity {p.diversity!r} is not one of {', '.join(DIVERSITY)}.")
+        p.n_critic = p.n_critic or PER_LOSS[p.loss]["n_critic"]
+        p.lr = p.lr or PER_LOSS[p.loss]["lr"]
+        super().__init__(image_shape, classes, **asdict(p))
+        self.p = p
+        self.generator = ConvDecoder(self.image_shape, p.latent_dim + self.num_classes, p.width)
+        self.discriminator = Discriminator(self.image_shape, p.width, self.num_classes, p.diversity)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # checkpointed: resume keeps n_critic's phase
 
     def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """Images in [0, 1] from latents z (B, latent_dim)."""
@@ -109,16 +122,23 @@ class GAN(ImageModel):
             z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], 1)
         return torch.sigmoid(self.generator(z))
 
+    @torch.no_grad()
+    def discriminator_score(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
+        """The discriminator's (critic's) logit per image (B,): higher looks more real."""
+        y = self.labels_for(len(x), condition) if self.num_classes else None
+        return self.discriminator(x.to(self.device).float(), y).float()
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        betas = PER_LOSS[self.params["loss"]]["betas"]
-        lr = self.params["lr"]
+        betas = PER_LOSS[self.p.loss]["betas"]
+        lr = self.p.lr
         return {"generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
                 "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas)}
 
-    def training_step(self, x: Tensor, y: Tensor | None, optimizers: dict, runtime: Any) -> dict[str, float]:
+    def training_step(self, batch: Any, optimizers: dict, runtime: Any) -> dict[str, float]:
         """One discriminator (critic) update; a generator update every ``n_critic`` steps."""
-        wgan = self.params["loss"] == "wgan-gp"
-        z = torch.randn(len(x), self.params["latent_dim"], device=x.device)
+        x, y = self.unpack(batch)
+        wgan = self.p.loss == "wgan-gp"
+        z = torch.randn(len(x), self.p.latent_dim, device=x.device)
         with runtime.autocast():
             fake = self.generate(z, y)
             real_score, fake_score = self.discriminator(x, y), self.discriminator(fake.detach(), y)
@@ -129,19 +149,19 @@ class GAN(ImageModel):
         losses = {"d_loss": d_loss.item()}
         if wgan:
             penalty = gradient_penalty(lambda im: self.discriminator(im, y), x, fake.detach().float())
-            d_loss = d_loss + self.params["gp_weight"] * penalty
+            d_loss = d_loss + self.p.gp_weight * penalty
             losses["gradient_penalty"] = penalty.item()
-        self.optimize(d_loss, optimizers["discriminator"], runtime)
+        runtime.optimize(d_loss, optimizers["discriminator"])
         self.steps += 1
-        if self.steps % self.params["n_critic"] == 0:
+        if int(self.steps) % self.p.n_critic == 0:
             with runtime.autocast():
                 score = self.discriminator(fake, y).float()
                 g_loss = -score.mean() if wgan else F.softplus(-score).mean()
-            self.optimize(g_loss, optimizers["generator"], runtime)
+            runtime.optimize(g_loss, optimizers["generator"])
             losses["g_loss"] = g_loss.item()
         return losses
 
     @torch.no_grad()
-    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        z = torch.randn(n, self.params["latent_dim"], generator=generator).to(self.device)
-        return self.generate(z, self.labels_for(n, y, generator)).float()
+    def sample(self, n: int, *, condition: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        z = torch.randn(n, self.p.latent_dim, generator=generator).to(self.device)
+        return self.generate(z, self.labels_for(n, condition, generator)).float()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -75,10 +75,11 @@ class PixelCNN(ImageModel):
     """Gated PixelCNN with a softmax over grey levels; exact log-likelihood, sequential sampling."""
 
     family = "pixelcnn"
+    likelihood_kind = "exact"
 
-    def __init__(self, image_shape: tuple[int, int, int], num_classes: int = 0, **params: Any):
+    def __init__(self, image_shape: tuple[int, int, int], classes: Sequence[str] = (), **params: Any):
         p = self.parse_params(PixelCNNParams, params)
-        super().__init__(image_shape, num_classes, **asdict(p))
+        super().__init__(image_shape, classes, **asdict(p))
         if p.kernel_size < 3 or p.kernel_size % 2 == 0:
             raise ConfigError(f"pixelcnn: kernel_size must be odd and at least 3, got {p.kernel_size}.")
         if p.levels < 2:
@@ -103,34 +104,37 @@ class PixelCNN(ImageModel):
     def _discrete(self, x: Tensor) -> Tensor:
         return torch.round(x.clamp(0, 1) * (self.p.levels - 1)).long()
 
-    def log_likelihood(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """log p(x) in nats (B,): the sum of every pixel's log-probability given those before it.
-        Given no labels, a class-conditional model gives log sum_y p(y) p(x | y), p(y) uniform."""
+    @torch.no_grad()
+    def log_prob(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
+        """Exact log p(x) of the discrete image in nats (B,): the sum of every pixel's
+        log-probability given those before it. Given no labels, a class-conditional model gives
+        log sum_y p(y) p(x | y), p(y) uniform."""
+        x = x.to(self.device).float()
+        if self.num_classes and condition is None:
+            return self.marginal(lambda im, y: self.log_prob(im, condition=y), x)
+        y = None if condition is None else torch.as_tensor(condition, dtype=torch.long, device=x.device)
         target = self._discrete(x)
-        if self.num_classes and y is None:
-            classes = torch.arange(self.num_classes, device=x.device)
-            per_class = torch.stack([self.log_likelihood(x, c.expand(len(x))) for c in classes], dim=1)
-            return torch.logsumexp(per_class, dim=1) - math.log(self.num_classes)
         logits = self.logits(target.float() / (self.p.levels - 1), y)
         return -F.cross_entropy(logits.float(), target, reduction="none").flatten(1).sum(1)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": torch.optim.Adam(self.parameters(), lr=self.p.lr)}
 
-    def training_step(self, x: Tensor, y: Tensor | None, optimizers: dict[str, torch.optim.Optimizer],
+    def training_step(self, batch: Any, optimizers: dict[str, torch.optim.Optimizer],
                       runtime: Any) -> dict[str, float]:
+        x, y = self.unpack(batch)
         target = self._discrete(x)
         with runtime.autocast():
             logits = self.logits(target.float() / (self.p.levels - 1), y)
         nll = F.cross_entropy(logits.float(), target)  # nats per dimension
-        self.optimize(nll, optimizers["model"], runtime, clip_norm=1.0)
+        runtime.optimize(nll, optimizers["model"], clip_norm=1.0)
         return {"bits_per_dim": nll.item() / math.log(2)}
 
     @torch.no_grad()
-    def sample(self, n: int, y: Tensor | None = None, generator: torch.Generator | None = None,
+    def sample(self, n: int, *, condition: Tensor | None = None, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> Tensor:
         """``n`` images drawn pixel by pixel in raster order (H * W forward passes)."""
-        y = self.labels_for(n, y, generator)
+        y = self.labels_for(n, condition, generator)
         c, height, width = self.image_shape
         x = torch.zeros(n, c, height, width, device=self.device)
         for i in range(height):
