@@ -63,7 +63,7 @@ def sampling(prior, oracle: str, budget: int, seed: int) -> tuple[list[str], lis
     stalled = 0
     while len(scored) < budget and stalled < 20:  # a prior that makes nothing new ends the run
         with torch.no_grad():
-            batch = prior.sample(256, generator=generator).smiles
+            batch = prior.sample_sequences(256, generator=generator).smiles
         new = [c for c in dict.fromkeys(map(standardise, batch)) if c is not None and c not in scored]
         new = new[:budget - len(scored)]
         stalled = 0 if new else stalled + 1

@@ -32,7 +32,7 @@ def main(n: int) -> None:
     smiles: list[str] = []
     with torch.no_grad():
         while len(smiles) < n:
-            smiles += prior.sample(min(500, n - len(smiles)), generator=generator).smiles
+            smiles += prior.sample_sequences(min(500, n - len(smiles)), generator=generator).smiles
     seconds = time.perf_counter() - started
     valid = [c for c in map(standardise, smiles) if c is not None]
     unique = set(valid)

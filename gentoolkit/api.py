@@ -72,9 +72,15 @@ class Toolkit:
         except ConfigError as err:
             raise ConfigError(f"Model {name!r}: {err}") from None
         model = entry.value.create(**params)
-        version = self.host.plugins[entry.plugin].version if entry.plugin in self.host.plugins else ""
-        _attach_card(model, ModelCard(name, entry.plugin, version, params, getattr(model, "item_spec", None)))
+        _attach_card(model, self.card_for(name, params))
         return model
+
+    def card_for(self, name: str, params: Mapping[str, Any]) -> ModelCard:
+        """The card of the registered model ``name`` built with ``params``: for a plugin that
+        writes a model itself (a Hugging Face folder) and wants ``load_model`` to find it."""
+        entry = self.models.entry(name)
+        version = self.host.plugins[entry.plugin].version if entry.plugin in self.host.plugins else ""
+        return ModelCard(name, entry.plugin, version, dict(params))
 
     def save_model(self, model: Any, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
         """Save a model made by :meth:`create_model` or :meth:`load_model` so that any

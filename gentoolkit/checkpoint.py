@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 from gentoolkit.errors import CheckpointError
 
+__all__ = ["save_checkpoint", "load_checkpoint", "read_metadata", "check_compatible", "checkpoint_paths", "FORMAT"]
+
 FORMAT = "gentoolkit-checkpoint/1"
 _TENSOR = "__tensor__"
 

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 
 from gentoolkit.errors import ConfigError
 
+__all__ = ["read_toml", "parse_override", "apply_overrides", "merge", "resolve", "to_toml", "write_toml"]
+
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file, with errors that name the file."""

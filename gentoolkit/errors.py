@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Iterable
 
+__all__ = ["GentoolkitError", "UnknownNameError", "ConfigError", "CheckpointError", "PluginError"]
+
 
 class GentoolkitError(Exception):
     """A user-facing error: the message names the input and says what to do."""

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from gentoolkit.cli import Commands
     from gentoolkit.contributions import Dataset, Evaluator, Model, Task
 
+__all__ = ["hookspec", "hookimpl", "PROJECT", "add_hookspecs", "register_models", "register_datasets",
+           "register_evaluators", "register_tasks", "register_commands"]
+
 PROJECT = "gentoolkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

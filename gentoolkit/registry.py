@@ -7,6 +7,8 @@ from typing import Any, Generic, Iterator, Mapping, TypeVar
 
 from gentoolkit.errors import PluginError, UnknownNameError
 
+__all__ = ["Registry", "Entry"]
+
 T = TypeVar("T")
 
 

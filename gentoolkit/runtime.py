@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from gentoolkit.api import Toolkit
 
+__all__ = ["Runtime", "RuntimeOptions", "default_threads", "PRECISIONS"]
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 
 

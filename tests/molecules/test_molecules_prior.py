@@ -32,8 +32,8 @@ def runtime(tmp_path):
 @pytest.mark.parametrize("kind", ["lstm", "gru", "transformer"])
 def test_sampling_reproduces_and_matches_log_likelihood(kind):
     prior = tiny(kind)
-    a = prior.sample(16, generator=torch.Generator().manual_seed(3), max_length=20)
-    b = prior.sample(16, generator=torch.Generator().manual_seed(3), max_length=20)
+    a = prior.sample_sequences(16, generator=torch.Generator().manual_seed(3), max_length=20)
+    b = prior.sample_sequences(16, generator=torch.Generator().manual_seed(3), max_length=20)
     assert a.smiles == b.smiles and torch.equal(a.sequences, b.sequences)
     assert a.sequences[:, 0].eq(prior.vocabulary.start).all()
     assert a.log_likelihood.shape == (16,) and a.log_likelihood.requires_grad
@@ -42,7 +42,7 @@ def test_sampling_reproduces_and_matches_log_likelihood(kind):
 
 def test_sequences_are_padded_after_end():
     prior = tiny()
-    samples = prior.sample(32, generator=torch.Generator().manual_seed(0), max_length=30)
+    samples = prior.sample_sequences(32, generator=torch.Generator().manual_seed(0), max_length=30)
     vocab = prior.vocabulary
     for row, smiles in zip(samples.sequences.tolist(), samples.smiles):
         if vocab.end in row:
@@ -125,7 +125,7 @@ def test_shipped_prior_samples_valid_molecules():
     prior = Prior.load()
     prior.network.eval()
     with torch.no_grad():
-        samples = prior.sample(200, generator=torch.Generator().manual_seed(0))
+        samples = prior.sample_sequences(200, generator=torch.Generator().manual_seed(0))
     valid = [s for s in samples.smiles if standardise(s) is not None]
     assert len(valid) / 200 > 0.8
     assert prior.card["metrics"]["validity"] > 0.8

@@ -87,7 +87,7 @@ def test_default_design_writes_every_output(kit, prior_path, tmp_path):
     assert (tmp_path / "config.toml").exists()
     assert (tmp_path / "checkpoint.json").exists() and (tmp_path / "checkpoint.safetensors").exists()
     agent = Prior.load(tmp_path / "agent")  # the trained agent is a prior like any other
-    assert len(agent.sample(4).smiles) == 4
+    assert len(agent.sample_sequences(4).smiles) == 4
     assert result.outputs["best"][0][1] == pytest.approx(best)
 
 
@@ -198,7 +198,7 @@ def test_hooks_contribute_models_datasets_and_evaluators(kit):
     assert {"prior-lstm", "prior-gru", "prior-transformer", "reinvent-prior", "default-prior"} <= set(kit.models)
     assert {"default", "moses-train", "moses-test"} <= set(kit.datasets)
     prior = kit.create_model("prior-gru", smiles=TRAIN, embedding=16, hidden=32, layers=1)
-    assert prior.config["kind"] == "gru" and len(prior.sample(3).smiles) == 3
+    assert prior.config["kind"] == "gru" and len(prior.sample_sequences(3).smiles) == 3
     assert kit.evaluate("validity", ["CCO", "C1CC"]) == {"validity": 0.5}
     assert kit.evaluate("novelty", ["CCO", "CCCCCl"], reference=["OCC"]) == {"novelty": 0.5}
     assert kit.evaluate("top-k", [0.1, 0.9, 0.5], k=2) == {"top_2_mean": pytest.approx(0.7)}

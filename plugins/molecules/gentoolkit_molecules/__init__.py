@@ -45,11 +45,35 @@ def _untrained_prior(kind: str) -> Callable[..., Any]:
     return create
 
 
-def _shipped_prior(path: str | None = None, device: str = "cpu"):
+def _shipped_prior(path: str = "", device: str = "cpu"):
     """The pretrained prior shipped with the plugin (or the one saved at ``path``)."""
     from gentoolkit_molecules.prior import Prior
 
     return Prior.load(path or None, device=device)
+
+
+def _save_prior(prior: Any, path: str, card: Any) -> Path:
+    from gentoolkit.models import CARD_KEY
+
+    return prior.save(path, metadata={CARD_KEY: card.to_json()})
+
+
+def _load_prior(path: str, device: str = "cpu"):
+    from gentoolkit_molecules.prior import Prior
+
+    return Prior.load(path, device=device)
+
+
+def _size_schema(kind: str) -> Callable[[], dict[str, Any]]:
+    def schema() -> dict[str, Any]:
+        from gentoolkit_molecules.prior import RNN_DEFAULTS, TRANSFORMER_DEFAULTS
+
+        return {"smiles": None, **(TRANSFORMER_DEFAULTS if kind == "transformer" else RNN_DEFAULTS)}
+
+    return schema
+
+
+CAPABILITIES = ("sample", "log_prob")  # of the core's model contract (gentoolkit.protocols)
 
 
 @hookimpl
@@ -57,9 +81,12 @@ def register_models(register) -> None:
     for kind in ("lstm", "gru", "transformer"):
         register(Model(f"prior-{kind}", _untrained_prior(kind),
                        f"Untrained SMILES {kind.upper()} prior (REINVENT-style), vocabulary from the default set",
-                       DOMAIN))
+                       DOMAIN, params=_size_schema(kind), capabilities=CAPABILITIES, items="smiles",
+                       save=_save_prior, load=_load_prior))
     for name in ("reinvent-prior", "default-prior"):
-        register(Model(name, _shipped_prior, "The pretrained SMILES prior shipped with the plugin", DOMAIN))
+        register(Model(name, _shipped_prior, "The pretrained SMILES prior shipped with the plugin", DOMAIN,
+                       params={"path": "", "device": "cpu"}, capabilities=CAPABILITIES, items="smiles",
+                       save=_save_prior, load=_load_prior))
 
 
 # --- datasets --------------------------------------------------------------------------------
@@ -83,10 +110,11 @@ def _moses(split: str) -> Callable[..., Any]:
 @hookimpl
 def register_datasets(register) -> None:
     register(Dataset("default", _load_default, "Drug-like molecules embedded in the plugin (the prior's training set)",
-                     DOMAIN))
+                     DOMAIN, items="smiles"))
     register(Dataset("moses-train", _moses("train"), "MOSES training split (local wheel/cache, or download=True)",
-                     DOMAIN))
-    register(Dataset("moses-test", _moses("test"), "MOSES test split (local wheel/cache, or download=True)", DOMAIN))
+                     DOMAIN, items="smiles"))
+    register(Dataset("moses-test", _moses("test"), "MOSES test split (local wheel/cache, or download=True)", DOMAIN,
+                     items="smiles"))
 
 
 # --- evaluators ------------------------------------------------------------------------------
@@ -175,14 +203,12 @@ def register_commands(cli) -> None:
         out: Optional[Path] = typer.Option(None, help="Run folder (default runs/molecules/<timestamp>)."),
     ) -> None:
         """Sample SMILES from a prior (default: the shipped one) and print the valid ones, one per line."""
-        from gentoolkit.api import Toolkit
-        from gentoolkit.cli import runtime_options
         from gentoolkit_molecules.data import standardise
 
         overrides = {"mode": "sample", "prior": str(prior or ""), "sample.num_molecules": n,
                      "sample.temperature": temperature, "sample.reference": ""}
-        options = runtime_options(device, seed=seed, out=out, progress=False)
-        result = Toolkit().run("molecules", None, overrides, options)
+        options = cli.runtime_options(device, seed=seed, out=out, progress=False)
+        result = cli.toolkit.run("molecules", None, overrides, options)
         for smiles in result.outputs["smiles"]:
             if standardise(smiles) is not None:
                 print(smiles)

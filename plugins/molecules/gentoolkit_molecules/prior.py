@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from gentoolkit.checkpoint import check_compatible, load_checkpoint, read_metadata, save_checkpoint
+from gentoolkit import ItemSpec
 from gentoolkit.errors import CheckpointError, GentoolkitError
 from gentoolkit_molecules.tokenizer import Vocabulary
 
@@ -125,7 +126,14 @@ class Samples:
 
 
 class Prior:
-    """A vocabulary and a network that generates SMILES token by token."""
+    """A vocabulary and a network that generates SMILES token by token.
+
+    Implements the core's ``Sampler`` (``sample(n)`` -> SMILES strings) and ``Density``
+    (``log_prob(smiles)``: the exact log-likelihood of each string's token sequence) protocols.
+    """
+
+    item_spec = ItemSpec("smiles")
+    likelihood_kind = "exact"
 
     def __init__(self, vocabulary: Vocabulary, network: nn.Module, config: dict, card: dict | None = None):
         self.vocabulary, self.network, self.config = vocabulary, network, config
@@ -163,11 +171,13 @@ class Prior:
             raise CheckpointError(f"Prior checkpoint {path} does not fit its own config: {err}") from err
         return cls(vocabulary, network.to(device), metadata["config"], metadata.get("card"))
 
-    def save(self, path: str | Path, card: dict | None = None) -> Path:
-        """Write ``path.safetensors`` + ``path.json`` (config, vocabulary, card); returns the JSON path."""
+    def save(self, path: str | Path, card: dict | None = None, metadata: dict | None = None) -> Path:
+        """Write ``path.safetensors`` + ``path.json`` (config, vocabulary, card and any extra
+        ``metadata``, such as gentoolkit's model card); returns the JSON path."""
         if card is not None:
             self.card = card
-        metadata = {"model": MODEL, "config": self.config, "vocabulary": self.vocabulary.tokens, "card": self.card}
+        metadata = {**(metadata or {}), "model": MODEL, "config": self.config,
+                    "vocabulary": self.vocabulary.tokens, "card": self.card}
         return save_checkpoint(path, {"network": self.network.state_dict()}, metadata)
 
     @property
@@ -194,8 +204,20 @@ class Prior:
         """log p of each sequence ``(B, T)`` (start token first, pad after end): ``(B,)``, differentiable."""
         return sequence_log_likelihood(self.network, sequences.to(self.device), self.vocabulary)
 
-    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
-               max_length: int = 128) -> Samples:
+    @torch.no_grad()
+    def log_prob(self, smiles: list[str], *, condition: None = None) -> torch.Tensor:
+        """The exact log-likelihood (nats) of each SMILES string as tokenised, ``(B,)``; a token
+        outside the vocabulary raises TokenizerError naming it."""
+        return self.log_likelihood(self.encode(list(smiles))).float()
+
+    def sample(self, n: int, *, condition: None = None, generator: torch.Generator | None = None,
+               temperature: float = 1.0) -> list[str]:
+        """``n`` SMILES strings (valid or not: a prior can make mistakes, ``standardise`` tells)."""
+        with torch.no_grad():
+            return self.sample_sequences(n, temperature=temperature, generator=generator).smiles
+
+    def sample_sequences(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None,
+                         max_length: int = 128) -> Samples:
         """Draw ``n`` molecules; each stops at the end token or after ``max_length`` tokens."""
         if temperature <= 0:
             raise GentoolkitError(f"Sampling temperature must be > 0, got {temperature}.")

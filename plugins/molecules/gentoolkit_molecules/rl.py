@@ -125,7 +125,7 @@ class Learning:
         cfg = self.config
         self.step += 1
         with torch.no_grad():
-            samples = self.agent.sample(cfg.batch_size, temperature=cfg.temperature, generator=self.generator)
+            samples = self.agent.sample_sequences(cfg.batch_size, temperature=cfg.temperature, generator=self.generator)
         sequences, smiles = samples.sequences, list(samples.smiles)
         if cfg.unique_sequences:
             keep = _first_occurrences(sequences)

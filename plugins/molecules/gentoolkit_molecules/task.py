@@ -42,13 +42,18 @@ def load_prior(path: str, device: Any):
 # --- reinforcement learning ------------------------------------------------------------------
 
 
-def _stages(config: dict[str, Any], staged: bool) -> list[tuple[str, Any, Any]]:
+def _components(runtime: Runtime) -> Any:
+    """Every scoring component plugins registered, through the toolkit running this task."""
+    return runtime.toolkit.contributions("register_scoring_components", "scoring component")
+
+
+def _stages(config: dict[str, Any], staged: bool, components: Any) -> list[tuple[str, Any, Any]]:
     """(name, RLConfig, ScoringFunction) per stage, every scoring config built (and checked) now."""
     from gentoolkit_molecules.rl import RLConfig
     from gentoolkit_molecules.scoring.function import build_scoring_function
 
     if not staged:
-        return [("rl", RLConfig.from_dict(config["rl"]), build_scoring_function(_scoring(config)))]
+        return [("rl", RLConfig.from_dict(config["rl"]), build_scoring_function(_scoring(config), components))]
     if not config["stages"]:
         raise ConfigError("mode = 'staged_rl' needs [[stages]] tables, each with a name, [stages.scoring] "
                           "and [rl] keys such as max_steps and score_threshold (see configs/staged_rl.toml).")
@@ -65,7 +70,7 @@ def _stages(config: dict[str, Any], staged: bool) -> list[tuple[str, Any, Any]]:
         if scoring is None:
             raise ConfigError(f"[[stages]] entry {i} ({name}) needs a [stages.scoring] table.")
         rl = RLConfig.from_dict({**config["rl"], **stage}, where=f"stages.{name}")
-        stages.append((name, rl, build_scoring_function(scoring)))
+        stages.append((name, rl, build_scoring_function(scoring, components)))
     return stages
 
 
@@ -84,7 +89,7 @@ def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     from gentoolkit_molecules.rl import run_stages
 
     staged = config["mode"] == "staged_rl"
-    stages = _stages(config, staged)
+    stages = _stages(config, staged, _components(runtime))
     DiversityFilter.from_config(config["diversity_filter"])  # check it before any work
     prior = load_prior(config["prior"], runtime.device)
     start = time.perf_counter()
@@ -192,7 +197,7 @@ def _draw(runtime: Runtime, prior, n: int, temperature: float, batch: int = 256)
     nll: list[float] = []
     with torch.no_grad(), runtime.progress(n, "sampling") as advance:
         while len(smiles) < n:
-            samples = prior.sample(min(batch, n - len(smiles)), temperature=temperature, generator=generator)
+            samples = prior.sample_sequences(min(batch, n - len(smiles)), temperature=temperature, generator=generator)
             smiles += samples.smiles
             nll += (-samples.log_likelihood.float().cpu()).tolist()
             advance(len(samples.smiles))
@@ -205,7 +210,7 @@ def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
 
     if not config["score"]["input"]:
         raise ConfigError("mode = 'score' needs score.input: a .smi, .csv or .sdf file of molecules.")
-    scoring = build_scoring_function(_scoring(config))
+    scoring = build_scoring_function(_scoring(config), _components(runtime))
     molecules = read_molecules(config["score"]["input"])
     if molecules.invalid:
         line, text = molecules.invalid[0]
@@ -238,7 +243,7 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     from gentoolkit_molecules.training import train_prior
 
     options = config["transfer_learning"]
-    molecules = _dataset(options["dataset"])
+    molecules = _dataset(runtime, options["dataset"])
     prior = load_prior(config["prior"], runtime.device)
     history = train_prior(prior, molecules.smiles, runtime, epochs=options["epochs"],
                           batch_size=options["batch_size"], lr=options["learning_rate"],
@@ -261,13 +266,12 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     return RunResult(TASK, runtime.out_dir, metrics, artifacts, {"smiles": smiles, "history": history})
 
 
-def _dataset(name: str):
-    """A registered dataset (``default``, ``moses-train``, ...) or a molecule file."""
-    from gentoolkit.plugins import get_host
+def _dataset(runtime: Runtime, name: str):
+    """A registered SMILES dataset (``default``, ``moses-train``, ...) or a molecule file."""
     from gentoolkit_molecules.data import read_molecules
 
-    datasets = get_host().registry("datasets")
-    if name in datasets and datasets[name].domain == "molecules":
+    datasets = runtime.toolkit.datasets
+    if name in datasets and datasets[name].items == "smiles":
         return datasets[name].load()
     if not Path(name).exists():
         datasets.get(name)  # raises UnknownNameError with the close names

@@ -132,7 +132,7 @@ def write_card(n: int, train: set[str] | None = None, path: Path = SHIPPED) -> N
     generator = torch.Generator().manual_seed(0)
     started = time.monotonic()
     with torch.no_grad():
-        smiles = [s for _ in range(0, n, 500) for s in prior.sample(500, generator=generator).smiles][:n]
+        smiles = [s for _ in range(0, n, 500) for s in prior.sample_sequences(500, generator=generator).smiles][:n]
     sample_seconds = time.monotonic() - started
     canonical = [standardise(s) for s in smiles]
     valid = [s for s in canonical if s is not None]

@@ -38,10 +38,18 @@ def _create_gpt2(**params: Any):
     return gpt2(**params)
 
 
-def _create_hf_local(path: str):
-    from gentoolkit_text.model import load_local
+def _load_lm(path: str, device: str = "cpu"):
+    from gentoolkit_text.lm import CausalLM
 
-    return load_local(path)
+    return CausalLM.load(path, device=device)
+
+
+def _save_lm(model: Any, path: str, card: Any) -> Path:
+    from gentoolkit.models import write_card
+
+    folder = model.save(path)
+    write_card(folder, card)
+    return folder
 
 
 def _perplexity(samples: Sequence[str], model: Any, tokenizer: Any = None, block_size: int = 128,
@@ -98,19 +106,22 @@ def _newest_trained_model(runs: Path = Path("runs") / "text") -> Path:
 @hookimpl
 def register_datasets(register) -> None:
     register(Dataset("text-files", _load_text_files, "Text files, or every .txt/.md/.rst file under a folder, "
-                     "one document each (path=...).", DOMAIN))
+                     "one document each (path=...).", DOMAIN, items="text"))
     register(Dataset("jsonl", _load_jsonl, "A JSONL file, one document per line from its `field` "
-                     "(path=..., field='text').", DOMAIN))
+                     "(path=..., field='text').", DOMAIN, items="text"))
     register(Dataset("pydoc-topics", _load_pydoc_topics, "CPython's pydoc help topics: 79 documents, "
-                     "~465k characters, installed with every Python.", DOMAIN))
+                     "~465k characters, installed with every Python.", DOMAIN, items="text"))
 
 
 @hookimpl
 def register_models(register) -> None:
-    register(Model("gpt2", _create_gpt2, "GPT-2 causal LM (transformers) sized by vocab_size, n_positions, "
-                   "n_layer, n_head, n_embd; trained from scratch.", DOMAIN))
-    register(Model("hf-local", _create_hf_local, "Any Hugging Face causal LM saved on disk (path=...), "
-                   "loaded offline.", DOMAIN))
+    register(Model("gpt2", _create_gpt2, "GPT-2 architecture (a bare transformers model, no tokenizer) sized by "
+                   "vocab_size, n_positions, n_layer, n_head, n_embd; `gentoolkit run text` trains one.", DOMAIN,
+                   items="text"))
+    register(Model("hf-local", _load_lm, "Any Hugging Face causal LM saved on disk with its tokenizer "
+                   "(path=...), loaded offline; samples and scores strings.", DOMAIN,
+                   params={"path": "", "device": "cpu"}, capabilities=("sample", "log_prob"), items="text",
+                   save=_save_lm, load=_load_lm))
 
 
 @hookimpl
@@ -148,9 +159,6 @@ def register_commands(cli) -> None:
         out: Optional[Path] = typer.Option(None, help="Run folder (default runs/text/<timestamp>)."),
     ) -> None:
         """Train a GPT-2 from scratch (or fine-tune a saved model) and sample from it."""
-        from gentoolkit.api import Toolkit
-        from gentoolkit.cli import print_result, runtime_options
-
         extra: dict[str, Any] = {}
         if model:
             extra["model.path"] = str(model)
@@ -159,10 +167,9 @@ def register_commands(cli) -> None:
                           "data.path": str(data)})
         if steps is not None:
             extra["train.steps"] = steps
-        kit = Toolkit()
-        cfg = kit.config("text", config, overrides)
-        result = kit.run("text", cfg, extra, runtime_options(device, precision, seed, out=out))
-        print_result(result)
+        cfg = cli.toolkit.config("text", config, overrides)
+        result = cli.toolkit.run("text", cfg, extra, cli.runtime_options(device, precision, seed, out=out))
+        cli.print_result(result)
 
     @cli.group("generate").command("text")
     def generate_text(
@@ -184,15 +191,12 @@ def register_commands(cli) -> None:
         out: Optional[Path] = typer.Option(None, help="Run folder for samples.jsonl."),
     ) -> None:
         """Sample from a saved causal LM; writes samples.jsonl and metrics.json."""
-        from gentoolkit.api import Toolkit
-        from gentoolkit.cli import print_result, runtime_options
-
         overrides = {"model.path": str(model or _newest_trained_model()), "train.steps": 0, "evaluate.perplexity": False,
                      "generate.prompts": prompt, "generate.samples_per_prompt": n,
                      "generate.max_new_tokens": max_new_tokens, "generate.temperature": temperature,
                      "generate.top_k": top_k, "generate.top_p": top_p,
                      "generate.repetition_penalty": repetition_penalty, "generate.stop": stop,
                      "generate.batch_size": batch_size, "generate.stream": stream}
-        result = Toolkit().run("text", overrides=overrides,
-                               options=runtime_options(device, precision, seed, out=out, progress=not stream))
-        print_result(result)
+        result = cli.toolkit.run("text", overrides=overrides,
+                                 options=cli.runtime_options(device, precision, seed, out=out, progress=not stream))
+        cli.print_result(result)

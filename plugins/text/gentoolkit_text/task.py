@@ -80,7 +80,10 @@ def _samples(runtime: Runtime, model, tokenizer, gen: dict[str, Any]) -> list[di
 
 
 def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
+    from gentoolkit.models import write_card
+
     from gentoolkit_text.baselines import ngram_perplexity
+    from gentoolkit_text.lm import CausalLM
     from gentoolkit_text.data import split_holdout, token_blocks, token_stream
     from gentoolkit_text.evaluate import distinct, perplexity, repetition, self_bleu
     from gentoolkit_text.model import context_length
@@ -104,10 +107,10 @@ def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
         trained = train(runtime, model, token_blocks(train_ids, block, cfg_train["stride"]), held_blocks,
                         TrainConfig(**{f.name: cfg_train[f.name] for f in fields(TrainConfig)}))
         metrics.update(train_tokens_per_second=trained.tokens_per_second, train_seconds=trained.seconds)
-        if runtime.is_main:
-            model.save_pretrained(out / "model")
-            tokenizer.save_pretrained(out / "model")
-            artifacts["model"] = out / "model"
+        if runtime.is_main:  # a folder transformers loads as it is, with the card Toolkit.load_model reads
+            folder = CausalLM(runtime.unwrap(model), tokenizer).save(out / "model")
+            write_card(folder, runtime.toolkit.card_for("hf-local", {"path": str(folder)}))
+            artifacts["model"] = folder
             artifacts["learning_curve"] = plot_learning_curve(trained.history, out / "learning_curve.png")
     if config["evaluate"]["perplexity"]:
         metrics.update({f"heldout_{k}": v for k, v in perplexity(model, held_blocks, cfg_train["batch_size"],

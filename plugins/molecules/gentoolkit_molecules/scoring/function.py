@@ -165,7 +165,8 @@ def _parse(smiles: list[str]) -> list:
 
 def build_scoring_function(config: Mapping[str, Any],
                            components: Mapping[str, ScoringComponent] | None = None) -> ScoringFunction:
-    """A ScoringFunction from a ``[scoring]`` table; ``components`` defaults to every contributed one."""
+    """A ScoringFunction from a ``[scoring]`` table. ``components`` are the ones to choose from
+    (a task passes every plugin's, from its toolkit); by default the built-in ones."""
     _only(config, SCORING_KEYS, "[scoring]")
     aggregation = config.get("aggregation", "geometric")
     if aggregation not in AGGREGATIONS:
@@ -176,10 +177,13 @@ def build_scoring_function(config: Mapping[str, Any],
     entries = config.get("components")
     if not entries or not isinstance(entries, (list, tuple)):
         raise ScoringConfigError("[scoring] needs at least one [[scoring.components]] entry.")
-    if components is None:
-        from gentoolkit.plugins import contributions
+    if components is None:  # no toolkit at hand: the built-in components only
+        from gentoolkit.registry import Registry
 
-        components = contributions("register_scoring_components", kind="scoring component")
+        from gentoolkit_molecules.scoring.builtin import register_builtin_components
+
+        components = Registry("scoring component")
+        register_builtin_components(lambda component: components.add(component, "molecules"))
     terms: list[Term] = []
     for i, entry in enumerate(entries, 1):
         terms.append(_term(entry, i, components))
