@@ -332,9 +332,15 @@ class Runtime:
         return _checkpoint.load_checkpoint(path, device=str(self.device))
 
     def latest_checkpoint(self, name: str) -> Path | None:
-        """``out_dir/NAME.json`` if a complete checkpoint is there (to resume from), else None."""
-        _, json_path = _checkpoint.checkpoint_paths(self.out_dir / name)
-        return json_path if json_path.exists() else None
+        """The JSON file of the newest complete checkpoint ``out_dir/NAME`` (to resume from), else None.
+
+        That is ``NAME.json``, or ``NAME.prev.json`` (with a warning) when a save of NAME was killed
+        between its two files; a mismatched pair with nothing to fall back to is a CheckpointError.
+        """
+        path = self.out_dir / name
+        if not any(p.exists() for p in (_checkpoint.checkpoint_paths(path)[1], _checkpoint.previous_paths(path)[1])):
+            return None
+        return _checkpoint.resolve_checkpoint(path)
 
     # --- display -------------------------------------------------------------------------------
 
