@@ -74,6 +74,7 @@ class Runtime:
         self._out_dir: Path | None = None
         self._started = False
         self._scaler: torch.amp.GradScaler | None = None
+        self._owns_group = False  # True only when start() made the process group
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -92,6 +93,7 @@ class Runtime:
                 if self.device.type == "cuda":
                     torch.cuda.set_device(self.device)
                 dist.init_process_group(backend=backend)
+                self._owns_group = True
             # Every rank must agree on the run folder (rank 0's timestamp) to resume from it.
             shared = [str(self.out_dir) if self.is_main else None]
             dist.broadcast_object_list(shared, src=0)
@@ -101,12 +103,13 @@ class Runtime:
         return self
 
     def close(self) -> None:
-        """Leave the process group (if any)."""
-        if self.distributed:
+        """Leave the process group if :meth:`start` made it; one the caller made stays theirs."""
+        if self._owns_group:
             import torch.distributed as dist
 
             if dist.is_initialized():
                 dist.destroy_process_group()
+            self._owns_group = False
         self._started = False
 
     def __enter__(self) -> Runtime:

@@ -177,6 +177,23 @@ def test_checkpoints_written_before_pairing_still_load(tmp_path):
     assert Runtime(RuntimeOptions(out=tmp_path, progress=False)).latest_checkpoint("old") == tmp_path / "old.json"
 
 
+def test_close_leaves_a_process_group_the_caller_made(tmp_path, monkeypatch):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        monkeypatch.setenv("WORLD_SIZE", "2")  # what the runtime reads: it believes it is distributed
+        with Runtime(RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False)) as runtime:
+            assert runtime.distributed
+        assert dist.is_initialized(), "the caller's process group must outlive the runtime"
+        total = torch.ones(1)
+        dist.all_reduce(total)  # and still work
+        assert total.item() == 1
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_bf16_training_step():
