@@ -5,6 +5,7 @@ Nothing here imports torch: runs import it when they start, so ``--help`` and li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -232,18 +233,23 @@ def plugins_install(
     no_build_isolation: bool = typer.Option(False, "--no-build-isolation",
                                             help="Build with this environment's setuptools (offline)."),
 ) -> None:
-    """Install a plugin with pip into this environment; it is found at the next command."""
+    """Install a plugin with pip into this environment; it is found at the next command.
+
+    A catalog name installs from the catalog's source (a built-in from its folder or a hash-pinned
+    requirement, never by bare name); anything else goes to pip as given.
+    """
     from gentoolkit.catalog import read_catalog
 
     catalog = read_catalog()
-    spec = catalog[target].install_target if target in catalog else target
     if target not in catalog and not Path(target).exists() and ("/" in target or target.startswith(".")):
         raise GentoolkitError(f"Plugin path {target} does not exist.")
-    args = ["install", *(["-e"] if editable else []), spec]
-    args += [flag for flag, on in (("--upgrade", upgrade), ("--no-deps", no_deps),
-                                   ("--no-build-isolation", no_build_isolation)) if on]
-    _pip(args)
-    console.print(f"Installed {spec}. Run `gentoolkit plugins` to see it.")
+    flags = [flag for flag, on in (("--upgrade", upgrade), ("--no-deps", no_deps),
+                                    ("--no-build-isolation", no_build_isolation)) if on]
+    with catalog[target].pip_arguments() if target in catalog else contextlib.nullcontext([target]) as spec:
+        if editable and not Path(spec[-1]).is_dir():
+            raise GentoolkitError(f"--editable needs a local plugin folder, and {target} is not one here.")
+        _pip(["install", *(["-e"] if editable else []), *spec, *flags])
+    console.print(f"Installed {target}. Run `gentoolkit plugins` to see it.")
 
 
 def plugins_uninstall(name: str = typer.Argument(..., help="Plugin name (as `gentoolkit plugins` lists it).")) -> None:

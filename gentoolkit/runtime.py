@@ -76,6 +76,7 @@ class Runtime:
         self._out_dir: Path | None = None
         self._started = False
         self._scaler: torch.amp.GradScaler | None = None
+        self._owns_group = False  # True only when start() made the process group
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -94,6 +95,7 @@ class Runtime:
                 if self.device.type == "cuda":
                     torch.cuda.set_device(self.device)
                 dist.init_process_group(backend=backend)
+                self._owns_group = True
             # Every rank must agree on the run folder (rank 0's timestamp) to resume from it.
             shared = [str(self.out_dir) if self.is_main else None]
             dist.broadcast_object_list(shared, src=0)
@@ -103,12 +105,13 @@ class Runtime:
         return self
 
     def close(self) -> None:
-        """Leave the process group (if any)."""
-        if self.distributed:
+        """Leave the process group if :meth:`start` made it; one the caller made stays theirs."""
+        if self._owns_group:
             import torch.distributed as dist
 
             if dist.is_initialized():
                 dist.destroy_process_group()
+            self._owns_group = False
         self._started = False
 
     def __enter__(self) -> Runtime:
@@ -334,9 +337,15 @@ class Runtime:
         return _checkpoint.load_checkpoint(path, device=str(self.device))
 
     def latest_checkpoint(self, name: str) -> Path | None:
-        """``out_dir/NAME.json`` if a complete checkpoint is there (to resume from), else None."""
-        _, json_path = _checkpoint.checkpoint_paths(self.out_dir / name)
-        return json_path if json_path.exists() else None
+        """The JSON file of the newest complete checkpoint ``out_dir/NAME`` (to resume from), else None.
+
+        That is ``NAME.json``, or ``NAME.prev.json`` (with a warning) when a save of NAME was killed
+        between its two files; a mismatched pair with nothing to fall back to is a CheckpointError.
+        """
+        path = self.out_dir / name
+        if not any(p.exists() for p in (_checkpoint.checkpoint_paths(path)[1], _checkpoint.previous_paths(path)[1])):
+            return None
+        return _checkpoint.resolve_checkpoint(path)
 
     # --- display -------------------------------------------------------------------------------
 

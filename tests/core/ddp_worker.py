@@ -30,3 +30,4 @@ with Runtime(RuntimeOptions(device="cpu", seed=0, out=report_dir / "run", progre
     (report_dir / f"rank{runtime.rank}.json").write_text(json.dumps(
         {"weights": weights, "seen": seen, "out_dir": str(runtime.out_dir), "losses": losses,
          "world_size": runtime.world_size}))
+assert not torch.distributed.is_initialized(), "the runtime leaves the process group it made"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -116,6 +119,79 @@ def test_only_complete_checkpoints_count_for_resume(tmp_path):
     runtime.save_checkpoint("state", {"x": torch.zeros(2)}, {"step": 1})
     assert runtime.latest_checkpoint("state") == tmp_path / "state.json"
     assert not list(tmp_path.glob(".*tmp*")), "temporary files must be moved into place"
+
+
+# Saves step 1, then dies inside the save of step 2 right after the tensor file is replaced.
+_KILLED_MID_SAVE = textwrap.dedent("""
+    import os, sys
+    import torch
+    from gentoolkit.checkpoint import save_checkpoint
+
+    save_checkpoint(sys.argv[1], {"w": torch.full((3,), 1.0)}, {"step": 1})
+    replace = os.replace
+    def replace_then_die(src, dst):
+        replace(src, dst)
+        if os.path.basename(dst) == "state.safetensors":
+            os._exit(9)
+    os.replace = replace_then_die
+    save_checkpoint(sys.argv[1], {"w": torch.full((3,), 2.0)}, {"step": 2})
+""")
+
+
+def test_a_kill_between_the_two_files_never_pairs_new_tensors_with_old_metadata(tmp_path):
+    done = subprocess.run([sys.executable, "-c", _KILLED_MID_SAVE, str(tmp_path / "state")], timeout=120)
+    assert done.returncode == 9  # killed after step 2's tensors replaced step 1's, before its JSON
+    runtime = Runtime(RuntimeOptions(out=tmp_path, progress=False))
+    with pytest.warns(UserWarning, match="come from different saves.*previous complete checkpoint"):
+        latest = runtime.latest_checkpoint("state")
+    assert latest == tmp_path / "state.prev.json"  # step 1's pair, kept until step 2's is complete
+    state, meta = runtime.load_checkpoint(latest)
+    assert meta == {"step": 1} and torch.equal(state["w"], torch.full((3,), 1.0))
+    with pytest.warns(UserWarning, match="previous complete checkpoint"):
+        state, meta = load_checkpoint(tmp_path / "state")
+    assert meta == {"step": 1} and torch.equal(state["w"], torch.full((3,), 1.0))
+
+    # The next save completes and leaves one matching pair; the previous one is gone.
+    runtime.save_checkpoint("state", {"w": torch.full((3,), 3.0)}, {"step": 3})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.safetensors"]
+    assert load_checkpoint(tmp_path / "state")[1] == {"step": 3}
+
+    # Without a previous pair to fall back to, the mismatch is refused, naming both files.
+    subprocess.run([sys.executable, "-c", _KILLED_MID_SAVE, str(tmp_path / "state")], timeout=120)
+    for path in tmp_path.glob("state.prev.*"):
+        path.unlink()
+    for read in (load_checkpoint, read_metadata, lambda p: runtime.latest_checkpoint(p.name)):
+        with pytest.raises(CheckpointError, match=r"state\.safetensors and .*state\.json come from different "
+                                                  r"saves.*Delete or move both"):
+            read(tmp_path / "state")
+
+
+def test_checkpoints_written_before_pairing_still_load(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.ones(2)}, str(tmp_path / "old.safetensors"))  # no metadata, as before
+    (tmp_path / "old.json").write_text(json.dumps({"format": "gentoolkit-checkpoint/1", "metadata": {"step": 4},
+                                                   "state": {"__dict__": [["w", {"__tensor__": "w"}]]}}))
+    state, meta = load_checkpoint(tmp_path / "old")
+    assert meta == {"step": 4} and torch.equal(state["w"], torch.ones(2))
+    assert Runtime(RuntimeOptions(out=tmp_path, progress=False)).latest_checkpoint("old") == tmp_path / "old.json"
+
+
+def test_close_leaves_a_process_group_the_caller_made(tmp_path, monkeypatch):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        monkeypatch.setenv("WORLD_SIZE", "2")  # what the runtime reads: it believes it is distributed
+        with Runtime(RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False)) as runtime:
+            assert runtime.distributed
+        assert dist.is_initialized(), "the caller's process group must outlive the runtime"
+        total = torch.ones(1)
+        dist.all_reduce(total)  # and still work
+        assert total.item() == 1
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 @pytest.mark.gpu

@@ -105,3 +105,15 @@ def test_torchscript_feature_network_from_a_local_file(tmp_path):
     assert probs.shape == (4, 5) and np.allclose(probs.sum(1), 1)
     with pytest.raises(Exception, match="does not exist"):
         feature_network(str(tmp_path / "missing.pt"), "digits")
+
+
+def test_training_the_feature_network_leaves_the_global_rng_alone():
+    from gentoolkit_image.metrics.features import train_classifier
+
+    images, labels = torch.rand(32, 1, 8, 8), torch.arange(32) % 4
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = train_classifier(images, labels, 4, epochs=1, batch_size=16, seed=5)
+    assert torch.equal(torch.get_rng_state(), before), "the caller's RNG stream must continue where it was"
+    again = train_classifier(images, labels, 4, epochs=1, batch_size=16, seed=5)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))

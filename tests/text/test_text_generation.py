@@ -18,6 +18,19 @@ def test_same_seed_same_text_other_seed_other_text(tiny_model, tokenizer):
     assert generate(tiny_model, tokenizer, PROMPTS, sampling, seed=8, batch_size=2) != first
 
 
+def test_sampling_leaves_the_callers_random_state_alone(tiny_model, tokenizer):
+    import random
+
+    import numpy as np
+    import torch
+
+    torch.manual_seed(3), random.seed(3), np.random.seed(3)
+    states = torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy()
+    generate(tiny_model, tokenizer, PROMPTS, Sampling(max_new_tokens=4, temperature=1.0), seed=7, batch_size=2)
+    assert torch.equal(torch.get_rng_state(), states[0]), "the global torch RNG continues where it was"
+    assert random.getstate() == states[1] and (np.random.get_state()[1] == states[2]).all()
+
+
 def test_greedy_matches_a_direct_argmax_loop(tiny_model, tokenizer):
     import torch
 

@@ -77,6 +77,27 @@ def test_task_trains_saves_samples_and_reloads(kit, docs, tmp_path):
     assert "heldout_perplexity" not in again.metrics and not (tmp_path / "gen" / "model").exists()
 
 
+def test_restarting_a_finished_run_reports_it_or_trains_on_when_steps_grow(kit, docs, tmp_path, capsys):
+    from gentoolkit.checkpoint import read_metadata
+
+    tiny, out = {**TINY, "data.dataset": "text-files", "data.path": str(docs)}, tmp_path / "run"
+    first = kit.run("text", overrides=tiny, options=options(out))
+    history = read_metadata(out / "checkpoint")["history"]
+    capsys.readouterr()
+
+    again = kit.run("text", overrides=tiny, options=options(out))  # the same --out: nothing left to train
+    assert "already finished its 6 steps" in capsys.readouterr().err
+    assert read_metadata(out / "checkpoint")["history"] == history
+    assert again.outputs["samples"] == first.outputs["samples"]  # the trained weights, not fresh ones
+    assert again.metrics["heldout_perplexity"] == pytest.approx(first.metrics["heldout_perplexity"])
+    assert "train_tokens_per_second" not in again.metrics  # no speed is claimed for zero steps
+
+    kit.run("text", overrides={**tiny, "train.steps": 9}, options=options(out))  # a larger budget continues
+    longer = read_metadata(out / "checkpoint")["history"]
+    assert [h["step"] for h in longer] == list(range(1, 10)) and longer[:6] == history
+    assert "Resuming from" in capsys.readouterr().err
+
+
 def test_perplexity_evaluator_reads_a_saved_model(kit, tmp_path, tiny_model, tokenizer):
     tiny_model.save_pretrained(tmp_path / "m")
     tokenizer.save_pretrained(tmp_path / "m")

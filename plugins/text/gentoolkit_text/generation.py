@@ -85,10 +85,11 @@ def generate(model, tokenizer, prompts: Sequence[str], sampling: Sampling, seed:
     """The continuation of each prompt (without the prompt), in order.
 
     Batch ``b`` is sampled after seeding with ``seed + b``, so the same prompts, batch size and
-    seed give the same text. ``stream`` prints tokens as they come (one prompt at a time).
+    seed give the same text; the seeding happens on a fork of torch's global RNG, which is left
+    as it was. ``stream`` prints tokens as they come (one prompt at a time).
     """
     import torch
-    from transformers import TextStreamer, set_seed
+    from transformers import TextStreamer
 
     config = sampling.generation_config(tokenizer)
     limit = context_length(model) - sampling.max_new_tokens
@@ -100,10 +101,12 @@ def generate(model, tokenizer, prompts: Sequence[str], sampling: Sampling, seed:
     streamer = TextStreamer(tokenizer, skip_prompt=False, skip_special_tokens=True) if stream else None
     texts = []
     model.eval()
+    device = model.device
+    forked = {"devices": [device], "device_type": device.type} if device.type != "cpu" else {"devices": []}
     for b, start in enumerate(range(0, len(encoded), batch_size)):
-        input_ids, mask = _left_pad(encoded[start:start + batch_size], config.pad_token_id, model.device)
-        set_seed(seed + b)
-        with torch.no_grad():
+        input_ids, mask = _left_pad(encoded[start:start + batch_size], config.pad_token_id, device)
+        with torch.random.fork_rng(**forked), torch.no_grad():
+            torch.manual_seed(seed + b)
             out = model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config,
                                  tokenizer=tokenizer, streamer=streamer)
         new = tokenizer.batch_decode(out[:, input_ids.shape[1]:], skip_special_tokens=True)

@@ -106,7 +106,8 @@ def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     if cfg_train["steps"] > 0:
         trained = train(runtime, model, token_blocks(train_ids, block, cfg_train["stride"]), held_blocks,
                         TrainConfig(**{f.name: cfg_train[f.name] for f in fields(TrainConfig)}))
-        metrics.update(train_tokens_per_second=trained.tokens_per_second, train_seconds=trained.seconds)
+        if trained.steps_run:
+            metrics.update(train_tokens_per_second=trained.tokens_per_second, train_seconds=trained.seconds)
         if runtime.is_main:  # a folder transformers loads as it is, with the card Toolkit.load_model reads
             folder = CausalLM(runtime.unwrap(model), tokenizer).save(out / "model")
             write_card(folder, runtime.toolkit.card_for("hf-local", {"path": str(folder)}))

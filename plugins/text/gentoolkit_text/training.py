@@ -4,7 +4,8 @@ The runtime provides the device, DDP (``prepare``), the sharded loader, autocast
 scaler. AdamW with weight decay on matrices only, linear warm-up then cosine decay to a tenth,
 gradient clipping. A safetensors checkpoint (model, optimizer, scaler, data order) is written
 every ``checkpoint_every`` steps and at the end; a run started again in the same folder resumes
-from it exactly where it stopped.
+from it exactly where it stopped, reports a finished run as finished, and trains a finished run
+on when ``steps`` has grown.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
+    steps_run: int = 0  # optimizer steps taken by this call (0 when a resumed run had already finished)
     tokens_per_second: float = 0.0
     seconds: float = 0.0
 
@@ -93,6 +95,8 @@ def train(runtime: Runtime, model, train_blocks, val_blocks, cfg: TrainConfig,
     identity = {"architecture": type(runtime.unwrap(model)).__name__,
                 "parameters": sum(p.numel() for p in model.parameters())}
     step, epoch, skip, result = 0, 0, 0, TrainResult()
+    # The loader's random state as the current epoch began: on resume that epoch replays in the same order.
+    epoch_order = loader.generator.get_state() if loader.generator is not None else None
     saved = runtime.latest_checkpoint(checkpoint) if cfg.resume else None
     if saved:
         state, meta = runtime.load_checkpoint(saved)
@@ -101,13 +105,17 @@ def train(runtime: Runtime, model, train_blocks, val_blocks, cfg: TrainConfig,
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         if loader.generator is not None:
-            loader.generator.set_state(state["data_order"].cpu())
+            epoch_order = state["data_order"].cpu()
+            loader.generator.set_state(epoch_order)
         step, epoch, result.history = meta["step"], meta["epoch"], meta["history"]
         skip = step - meta["epoch_start_step"]
+        if step >= cfg.steps:
+            runtime.log(f"Training already finished its {step} steps ({saved}); raise train.steps to train on.")
+            return result
         runtime.log(f"Resuming from {saved} at step {step}.")
+    epoch_start = step - skip
 
     def save() -> None:
-        # The loader's random state as the epoch began: on resume that epoch replays in the same order.
         order = epoch_order if epoch_order is not None else torch.zeros(0, dtype=torch.uint8)
         runtime.save_checkpoint(checkpoint, {"model": runtime.unwrap(model).state_dict(),
                                              "optimizer": optimizer.state_dict(),
@@ -140,6 +148,7 @@ def train(runtime: Runtime, model, train_blocks, val_blocks, cfg: TrainConfig,
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                result.steps_run += 1
                 tokens += batch[:, 1:].numel() * runtime.world_size
                 record = {"step": step, "train_loss": runtime.all_reduce_mean(loss.detach()), "lr": lr}
                 if step % cfg.eval_every == 0 or step == cfg.steps:

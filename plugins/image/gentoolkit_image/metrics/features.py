@@ -92,33 +92,35 @@ def classifier_network(model: Classifier, name: str) -> FeatureNetwork:
 def train_classifier(images: Tensor, labels: Tensor, num_classes: int, epochs: int = 30, batch_size: int = 64,
                      seed: int = 0, log: Callable[[str], None] | None = None) -> Classifier:
     """A :class:`Classifier` trained with Adam on ``images`` (N, C, H, W), with random one-pixel
-    shifts so its features do not hinge on exact alignment."""
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = Classifier(tuple(images.shape[1:]), num_classes)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(images), generator=generator)
-        total = 0.0
-        for index in order.split(batch_size):
-            x = images[index]
-            dx, dy = torch.randint(-1, 2, (2,), generator=generator).tolist()
-            x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-            loss = F.cross_entropy(model(x)[1], labels[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-        schedule.step()
-        if log:
-            log(f"classifier epoch {epoch + 1}/{epochs}: loss {total / len(images):.4f}")
-    model.eval()
-    with torch.no_grad():
-        features = torch.cat([model(x)[0] for x in images.split(256)])
-        model.feature_scale.fill_(float(features.pow(2).mean().rsqrt()))
-    return model
+    shifts so its features do not hinge on exact alignment. Seeded by ``seed`` alone: initial
+    weights and dropout draw from a fork of the global RNG, so the caller's stream is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model = Classifier(tuple(images.shape[1:]), num_classes)
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
+        for epoch in range(epochs):
+            model.train()
+            order = torch.randperm(len(images), generator=generator)
+            total = 0.0
+            for index in order.split(batch_size):
+                x = images[index]
+                dx, dy = torch.randint(-1, 2, (2,), generator=generator).tolist()
+                x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+                loss = F.cross_entropy(model(x)[1], labels[index])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(index)
+            schedule.step()
+            if log:
+                log(f"classifier epoch {epoch + 1}/{epochs}: loss {total / len(images):.4f}")
+        model.eval()
+        with torch.no_grad():
+            features = torch.cat([model(x)[0] for x in images.split(256)])
+            model.feature_scale.fill_(float(features.pow(2).mean().rsqrt()))
+        return model
 
 
 @torch.no_grad()
