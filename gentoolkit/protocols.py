@@ -68,7 +68,9 @@ class Density(Protocol):
     likelihood_kind: str  # "exact" | "bound" (ELBO, diffusion bound) | "dequantized" (flows on discrete data)
 
     def log_prob(self, x: Any, *, condition: Any = None) -> torch.Tensor:
-        """Without ``condition`` a class-conditional model gives the marginal over its classes."""
+        """Without ``condition`` a class-conditional model gives the marginal over its classes.
+        Autograd flows through it where the density is differentiable in ``x`` (a continuous
+        model, an MCMC target); likelihoods of discrete items (grey levels, tokens) need none."""
 
 
 @runtime_checkable

@@ -204,7 +204,7 @@ class Prior:
         """log p of each sequence ``(B, T)`` (start token first, pad after end): ``(B,)``, differentiable."""
         return sequence_log_likelihood(self.network, sequences.to(self.device), self.vocabulary)
 
-    @torch.no_grad()
+    @torch.no_grad()  # a score of discrete items: no gradient to keep
     def log_prob(self, smiles: list[str], *, condition: None = None) -> torch.Tensor:
         """The exact log-likelihood (nats) of each SMILES string as tokenised, ``(B,)``; a token
         outside the vocabulary raises TokenizerError naming it."""

@@ -48,7 +48,7 @@ class CausalLM:
         tok = self.tokenizer
         return tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
 
-    @torch.no_grad()
+    @torch.no_grad()  # a score of discrete items: no gradient to keep
     def log_prob(self, texts: Sequence[str], *, condition: str | None = None) -> torch.Tensor:
         """log p(text, end-of-text | prompt) in nats for each text, ``(B,)``; the prompt
         (``condition``) defaults to the start token alone."""

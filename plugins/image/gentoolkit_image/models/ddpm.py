@@ -206,7 +206,7 @@ class DDPM(ImageModel):
 
     # --- Density: the variational bound (Ho et al. 2020, eq. 5) ---
 
-    @torch.no_grad()
+    @torch.no_grad()  # a score of discrete items: no gradient to keep
     def log_prob(self, x: Tensor, *, condition: Tensor | None = None, num_steps: int | None = None) -> Tensor:
         """The negative variational bound, in nats per discrete image (B,): a lower bound on log p(x)
         of the reverse process that ``sample(sampler="ddpm")`` draws from, with a discretised

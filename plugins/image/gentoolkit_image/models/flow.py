@@ -263,7 +263,7 @@ class Flow(ImageModel):
         z, logdet = self.flow_forward(u)
         return self._log_prior(z, y) + logdet + logdet_logit
 
-    @torch.no_grad()
+    @torch.no_grad()  # a score of discrete items: no gradient to keep
     def log_prob(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
         """log p(discrete image) in nats (B,) from one dequantisation draw per image (a fixed
         generator, so the same images always score the same): a stochastic lower bound, tight up

@@ -104,7 +104,7 @@ class PixelCNN(ImageModel):
     def _discrete(self, x: Tensor) -> Tensor:
         return torch.round(x.clamp(0, 1) * (self.p.levels - 1)).long()
 
-    @torch.no_grad()
+    @torch.no_grad()  # a score of discrete items: no gradient to keep
     def log_prob(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
         """Exact log p(x) of the discrete image in nats (B,): the sum of every pixel's
         log-probability given those before it. Given no labels, a class-conditional model gives

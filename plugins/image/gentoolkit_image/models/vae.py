@@ -74,7 +74,6 @@ class VAE(ImageModel):
 
     # --- Density: the evidence lower bound, one value per image ---
 
-    @torch.no_grad()
     def log_prob(self, x: Tensor, *, condition: Tensor | None = None, num_samples: int = 1) -> Tensor:
         """The importance-weighted ELBO (Burda et al. 2016; ``num_samples`` 1 is the plain ELBO,
         with beta 1) of the Bernoulli decoder, in nats (B,): a lower bound on log p(x). Latent
