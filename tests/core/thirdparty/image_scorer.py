@@ -12,8 +12,8 @@ def score(runtime, config):
         raise ConfigError(f"{config['model']} is not an image density model.")
     dataset = runtime.toolkit.load_dataset(config["dataset"], split="test")
     images = torch.stack([dataset[i][0] for i in range(config["n"])])
-    scores = model.log_prob(images)
-    noise_scores = model.log_prob(torch.rand_like(images))
+    with torch.no_grad():
+        scores, noise_scores = model.log_prob(images), model.log_prob(torch.rand_like(images))
     samples = model.sample(config["n"], generator=runtime.generator()) if isinstance(model, Sampler) else None
     metrics = {"mean_log_prob": float(scores.mean()), "noise_mean_log_prob": float(noise_scores.mean())}
     return RunResult("score-images", runtime.out_dir, metrics, outputs={"scores": scores, "samples": samples,
