@@ -88,6 +88,8 @@ def test_default_design_writes_every_output(kit, prior_path, tmp_path):
     assert (tmp_path / "checkpoint.json").exists() and (tmp_path / "checkpoint.safetensors").exists()
     agent = Prior.load(tmp_path / "agent")  # the trained agent is a prior like any other
     assert len(agent.sample_sequences(4).smiles) == 4
+    loaded = kit.load_model(tmp_path / "agent.json")  # and any plugin loads it through the model contract
+    assert loaded.model_card.name == f"prior-{agent.config['kind']}" and loaded.log_prob(["CCO"]).shape == (1,)
     assert result.outputs["best"][0][1] == pytest.approx(best)
 
 

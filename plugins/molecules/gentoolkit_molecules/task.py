@@ -33,6 +33,14 @@ def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     return MODES[mode](runtime, config)
 
 
+def _model_card(runtime: Runtime, prior: Any) -> dict[str, Any]:
+    """The core's model card for a trained prior, so ``Toolkit.load_model`` reads it back."""
+    from gentoolkit.models import CARD_KEY
+
+    size = {k: v for k, v in prior.config.items() if k != "kind"}
+    return {CARD_KEY: runtime.toolkit.card_for(f"prior-{prior.config['kind']}", size).to_json()}
+
+
 def load_prior(path: str, device: Any):
     from gentoolkit_molecules.prior import Prior
 
@@ -99,7 +107,8 @@ def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     finally:
         for _, _, scoring in stages:
             scoring.close()  # stops worker processes of parallel scoring
-    artifacts = {"agent": agent.save(runtime.out_dir / "agent", card={"trained_by": "gentoolkit molecules rl"})}
+    artifacts = {"agent": agent.save(runtime.out_dir / "agent", card={"trained_by": "gentoolkit molecules rl"},
+                                     metadata=_model_card(runtime, agent))}
     metrics: dict[str, float] = {}
     for result in results:
         folder = result.log_path.parent
@@ -250,7 +259,8 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
                           valid_fraction=options["valid_fraction"], checkpoint_name="transfer_learning")
     model = prior.save(runtime.out_dir / "model", card={"fine_tuned_on": molecules.source,
                                                          "molecules": len(molecules.smiles),
-                                                         "epochs": options["epochs"]})
+                                                         "epochs": options["epochs"]},
+                       metadata=_model_card(runtime, prior))
     smiles, _ = _draw(runtime, prior, options["num_samples"], 1.0)
     valid = [c for c in map(standardise, smiles) if c is not None]
     metrics = {"validity": evaluate.validity(smiles), "uniqueness": evaluate.uniqueness(smiles),
