@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-__all__ = ["Model", "Dataset", "Evaluator", "Task", "RunResult"]
+__all__ = ["Model", "Dataset", "Evaluator", "Task", "RunResult", "Artifact"]
 
 if TYPE_CHECKING:
     from gentoolkit.runtime import Runtime
@@ -98,3 +98,14 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Artifact:
+    """A file of generated content a task wrote, as ``process_artifact`` hooks see it."""
+
+    path: Path
+    kind: str  # "image", "text", "audio", "molecules", ... (what the content is)
+    task: str  # the task that made it
+    metadata: dict[str, Any] = field(default_factory=dict)  # model card, seed, ... (JSON-able)
+    processed: dict[str, Any] = field(default_factory=dict)  # plugin name -> what its hook returned

@@ -13,10 +13,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from gentoolkit.cli import Commands
-    from gentoolkit.contributions import Dataset, Evaluator, Model, Task
+    from gentoolkit.contributions import Artifact, Dataset, Evaluator, Model, Task
+    from gentoolkit.runtime import Runtime
 
 __all__ = ["hookspec", "hookimpl", "PROJECT", "add_hookspecs", "register_models", "register_datasets",
-           "register_evaluators", "register_tasks", "register_commands"]
+           "register_evaluators", "register_tasks", "register_commands", "process_artifact"]
 
 PROJECT = "gentoolkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -80,4 +81,17 @@ def register_commands(cli: Commands) -> None:
 
     Called once by the CLI while it is built, before arguments are parsed. Keep heavy imports
     inside the command functions so ``gentoolkit --help`` stays fast.
+    """
+
+
+# --- Run hooks, called while a task runs -------------------------------------------------------
+
+
+@hookspec
+def process_artifact(artifact: Artifact, runtime: Runtime) -> dict | None:
+    """Process a file of generated content a task has just written: watermark it, sign it, record it.
+
+    Called by ``runtime.generated(path, kind)`` (rank 0 only) for every such file, in plugin
+    registration order; the file may be rewritten in place. Return a JSON-able dict of what was
+    done (kept in ``runtime.artifacts``), or None to leave it alone.
     """

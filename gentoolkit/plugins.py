@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pluggy
 
 from gentoolkit import hookspecs
-from gentoolkit.errors import PluginError
+from gentoolkit.errors import GentoolkitError, PluginError
 from gentoolkit.registry import Registry
 
 ENTRY_POINT_GROUP = "gentoolkit"
@@ -116,6 +116,25 @@ class PluginHost:
         """Call ``hook_name`` on each plugin in turn; a plugin whose hook raises is recorded, not fatal."""
         for impl in self._impls(hook_name, "it"):
             self._call_impl(impl, hook_name, kwargs)
+
+    def call_strict(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
+        """Call ``hook_name`` on each plugin in turn for work that must not be skipped silently
+        (marking generated content): a hook that raises stops the run with a PluginError naming
+        the plugin. Returns each plugin's non-None result by plugin name."""
+        results = {}
+        for impl in self._impls(hook_name, "it"):
+            if self.trace:
+                print(f"[gentoolkit trace] {impl.plugin_name}.{hook_name}({', '.join(impl.argnames)})", file=sys.stderr)
+            try:
+                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except GentoolkitError:
+                raise
+            except Exception as err:
+                raise PluginError(f"Plugin {impl.plugin_name!r} failed in {hook_name}: {type(err).__name__}: {err}. "
+                                  f"Fix or disable it (GENTOOLKIT_LOAD_PLUGINS).") from err
+            if result is not None:
+                results[impl.plugin_name] = result
+        return results
 
     def contributions(self, hook_name: str, kind: str) -> Registry:
         """The registry filled by every plugin's ``hook_name(register)``, built once and cached.

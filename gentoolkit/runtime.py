@@ -73,6 +73,7 @@ class Runtime:
         self.rank = int(env.get("RANK", "0"))
         self.local_rank = int(env.get("LOCAL_RANK", "0"))
         self.toolkit = toolkit  # the Toolkit running this task: its registries, load_model, ...
+        self.artifacts: list[Any] = []  # generated files declared with generated(), as processed
         self._out_dir: Path | None = None
         self._started = False
         self._scaler: torch.amp.GradScaler | None = None
@@ -346,6 +347,22 @@ class Runtime:
         if not any(p.exists() for p in (_checkpoint.checkpoint_paths(path)[1], _checkpoint.previous_paths(path)[1])):
             return None
         return _checkpoint.resolve_checkpoint(path)
+
+    # --- generated content ---------------------------------------------------------------------
+
+    def generated(self, path: str | os.PathLike, kind: str, **metadata: Any) -> Path:
+        """Declare a file of generated content the task just wrote (samples, molecules, text), so
+        every plugin's ``process_artifact`` hook can mark, sign or record it. Rank 0 only."""
+        from gentoolkit.contributions import Artifact
+
+        path = Path(path)
+        if not self.is_main:
+            return path
+        artifact = Artifact(path, kind, self.task, {"seed": self.options.seed, **metadata})
+        if self.toolkit is not None:
+            artifact.processed = self.toolkit.host.call_strict("process_artifact", artifact=artifact, runtime=self)
+        self.artifacts.append(artifact)
+        return path
 
     # --- display -------------------------------------------------------------------------------
 

@@ -126,7 +126,16 @@ def test_models_can_lists_density_models_of_every_plugin(kit):
 def test_third_party_family_is_trained_by_the_image_task(tmp_path):
     import gentoolkit_image
 
-    kit = Toolkit(plugins=[gentoolkit_image, thirdparty("pixel_gaussian")], entrypoints=False)
+    from gentoolkit import hookimpl
+
+    class Marker:  # what a provenance plugin sees
+        seen = []
+
+        @hookimpl
+        def process_artifact(self, artifact, runtime):
+            self.seen.append((artifact.path.name, artifact.kind, artifact.metadata["model"]["name"]))
+
+    kit = Toolkit(plugins=[gentoolkit_image, thirdparty("pixel_gaussian"), Marker()], entrypoints=False)
     overrides = {"model": "pixel-gaussian", "train.epochs": 3, "train.batch_size": 128, "sample.n": 16,
                  "evaluate.n_samples": 100, "evaluate.kid_subsets": 5}
     result = kit.run("image", overrides=overrides, options=RuntimeOptions(device="cpu", out=tmp_path, progress=False))
@@ -135,6 +144,7 @@ def test_third_party_family_is_trained_by_the_image_task(tmp_path):
     assert (tmp_path / "samples.png").is_file() and result.metrics["fid"] > 0
     assert result.outputs["metrics"]["likelihood"] == "exact" and "nll_nats" in result.metrics
     assert kit.load_model(tmp_path / "model.json").model_card.name == "pixel-gaussian"
+    assert Marker.seen == [("samples.png", "image", "pixel-gaussian")]  # generated files are declared
 
 
 def test_third_party_consumer_uses_a_vae_trained_by_run_image(tmp_path):

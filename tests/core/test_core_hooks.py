@@ -156,3 +156,53 @@ def test_trace_prints_hook_calls(monkeypatch, capsys):
     host.register(Contributor(), name="traced")
     host.registry("models")
     assert "traced.register_models(register)" in capsys.readouterr().err
+
+
+class Marker:
+    """Sees every generated file a task declares, as a provenance plugin would."""
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def process_artifact(self, artifact, runtime):
+        self.seen.append((artifact.path.name, artifact.kind, artifact.task))
+        artifact.path.write_text(artifact.path.read_text() + "marked\n")  # rewritten in place
+        return {"marked": True}
+
+
+class Writer:
+    @hookimpl
+    def register_tasks(self, register):
+        def run(runtime, config):
+            path = runtime.out_dir / "poem.txt"
+            path.write_text("roses\n")
+            runtime.generated(path, "text", model="by-hand")
+            return RunResult("writer", runtime.out_dir, outputs={"artifacts": runtime.artifacts})
+
+        register(Task("writer", run, {}, "write a generated file"))
+
+
+def test_generated_files_pass_through_every_process_artifact_hook(tmp_path):
+    from gentoolkit import RuntimeOptions
+
+    marker = Marker()
+    kit = Toolkit(plugins=[Writer(), marker], entrypoints=False)
+    result = kit.run("writer", options=RuntimeOptions(out=tmp_path, progress=False))
+    assert marker.seen == [("poem.txt", "text", "writer")]
+    assert (tmp_path / "poem.txt").read_text() == "roses\nmarked\n"
+    [artifact] = result.outputs["artifacts"]
+    assert artifact.metadata["model"] == "by-hand" and list(artifact.processed.values()) == [{"marked": True}]
+
+
+def test_a_failing_process_artifact_hook_stops_the_run_naming_the_plugin(tmp_path):
+    from gentoolkit import RuntimeOptions
+
+    class BrokenMarker:
+        @hookimpl
+        def process_artifact(self, artifact, runtime):
+            raise OSError("disk full")
+
+    kit = Toolkit(plugins=[Writer(), BrokenMarker()], entrypoints=False)
+    with pytest.raises(PluginError, match="BrokenMarker.*process_artifact.*disk full"):
+        kit.run("writer", options=RuntimeOptions(out=tmp_path, progress=False))

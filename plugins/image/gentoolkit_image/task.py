@@ -86,10 +86,16 @@ def draw_samples(runtime: Any, model: Any, config: dict[str, Any]) -> tuple[Any,
     samples = generate(model, n, condition=y, generator=runtime.generator(1), **config["sample"]["options"])
     artifacts = {}
     if runtime.is_main:
-        artifacts["samples.png"] = save_grid(samples, runtime.out_dir / "samples.png", nrow=num_classes or None)
+        grid = save_grid(samples, runtime.out_dir / "samples.png", nrow=num_classes or None)
+        artifacts["samples.png"] = runtime.generated(grid, "image", **_card(model))
         save_file({"samples": samples.contiguous()}, str(runtime.out_dir / "samples.safetensors"))
         artifacts["samples.safetensors"] = runtime.out_dir / "samples.safetensors"
     return samples, artifacts
+
+
+def _card(model: Any) -> dict[str, Any]:
+    card = getattr(model, "model_card", None)
+    return {"model": card.to_json()} if card is not None else {}
 
 
 def measure(runtime: Any, model: Any, train: Any, test: Any, config: dict[str, Any]) -> dict[str, Any]:

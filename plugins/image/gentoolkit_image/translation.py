@@ -64,7 +64,8 @@ def run_translation(runtime: Any, config: dict[str, Any]) -> Any:
     out, artifacts = runtime.out_dir, {}
     if runtime.is_main:
         # rows: A, A->B, true B, B->A
-        artifacts["translation.png"] = save_grid(torch.cat(rows), out / "translation.png", nrow=len(a))
+        artifacts["translation.png"] = runtime.generated(save_grid(torch.cat(rows), out / "translation.png", nrow=len(a)),
+                                                         "image", model=model.model_card.to_json())
         if history:
             artifacts["learning_curve.png"] = save_learning_curve(history, out / "learning_curve.png",
                                                                   f"cyclegan: {test.name} <-> {domain_b}")

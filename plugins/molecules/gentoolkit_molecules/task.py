@@ -131,8 +131,9 @@ def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime
 
     smiles, scores = outputs.read_scored(result.log_path)
     top = outputs.best(smiles, scores, output["top_n"])
+    runtime.generated(result.log_path, "molecules")
     if top:
-        outputs.write_sdf(folder / "top.sdf", top)
+        runtime.generated(outputs.write_sdf(folder / "top.sdf", top), "molecules")
         outputs.draw_grid(folder / "top.png", top[:output["grid"]])
     if result.history:
         outputs.plot_learning_curve(folder / "learning_curve.png", result.history,
@@ -191,7 +192,7 @@ def _sample(runtime: Runtime, config: dict[str, Any]) -> RunResult:
         if reference:
             metrics["novelty"] = evaluate.novelty(valid, reference)
     likely = outputs.best(canonical, [-v for v in nll], config["output"]["grid"])
-    artifacts = {"molecules": log.path}
+    artifacts = {"molecules": runtime.generated(log.path, "molecules")}
     if likely:
         artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "top.png", likely, legend="logL")
     artifacts["metrics"] = outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)

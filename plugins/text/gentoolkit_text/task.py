@@ -128,6 +128,7 @@ def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     if runtime.is_main:
         artifacts["samples"] = out / "samples.jsonl"
         artifacts["samples"].write_text("".join(json.dumps(s) + "\n" for s in samples))
+        runtime.generated(artifacts["samples"], "text")
         artifacts["metrics"] = out / "metrics.json"
         artifacts["metrics"].write_text(json.dumps(metrics, indent=1) + "\n")
     return RunResult(task="text", out_dir=out, metrics=metrics, artifacts=artifacts, outputs={"samples": texts})
