@@ -147,6 +147,27 @@ def test_third_party_family_is_trained_by_the_image_task(tmp_path):
     assert Marker.seen == [("samples.png", "image", "pixel-gaussian")]  # generated files are declared
 
 
+def test_third_party_dataset_trains_a_built_in_conditional_model(tmp_path):
+    import gentoolkit_image
+
+    kit = Toolkit(plugins=[gentoolkit_image, thirdparty("pixel_gaussian")], entrypoints=False)
+    overrides = {"model": "image-vae", "data.name": "squares", "conditional": True, "mode": "train",
+                 "train.epochs": 2, "train.batch_size": 64, "params": {"latent_dim": 4, "width": 8}, "sample.n": 4}
+    result = kit.run("image", overrides=overrides, options=RuntimeOptions(device="cpu", out=tmp_path, progress=False))
+    assert result.outputs["model"].item_spec.classes == ("small", "large")  # class names from the dataset
+    assert result.outputs["samples"].shape == (4, 1, 8, 8)
+    from gentoolkit import Dataset, hookimpl
+
+    class Tables:
+        @hookimpl
+        def register_datasets(self, register):
+            register(Dataset("wine-table", lambda **_: [], "rows", items="tabular"))
+
+    kit = Toolkit(plugins=[gentoolkit_image, thirdparty("pixel_gaussian"), Tables()], entrypoints=False)
+    with pytest.raises(ConfigError, match="holds tabular items, not images; image datasets: .*squares"):
+        kit.run("image", overrides={"data.name": "wine-table"}, options=RuntimeOptions(out=tmp_path / "x", progress=False))
+
+
 def test_third_party_consumer_uses_a_vae_trained_by_run_image(tmp_path):
     """The README's 'Using another plugin's models': a plugin that imports nothing of the image
     plugin loads the VAE `gentoolkit run image` trained, scores images and samples."""

@@ -46,3 +46,35 @@ def register_models(register):
     register(Model("pixel-gaussian", create, "A Gaussian per pixel (third-party test family)", "tests",
                    params={"image_shape": [1, 8, 8], "classes": [], "lr": 0.05},
                    capabilities=("sample", "log_prob", "train"), items="image"))
+
+
+def load_squares(split="train", size=0, path=""):
+    """Bright squares at random places on 8x8 (train and test differ by seed), two classes."""
+    import torch
+
+    class Squares(torch.utils.data.Dataset):
+        item_spec = ItemSpec("image", (1, 8, 8), (0.0, 1.0), classes=("small", "large"))
+
+        def __init__(self, seed):
+            g = torch.Generator().manual_seed(seed)
+            self.labels = torch.randint(2, (128,), generator=g)
+            self.images = torch.zeros(128, 1, 8, 8)
+            for i, label in enumerate(self.labels.tolist()):
+                side = 2 + 2 * label
+                r, c = torch.randint(0, 9 - side, (2,), generator=g).tolist()
+                self.images[i, 0, r:r + side, c:c + side] = 1.0
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, i):
+            return self.images[i], self.labels[i]
+
+    return Squares(0 if split == "train" else 1)
+
+
+@hookimpl
+def register_datasets(register):
+    from gentoolkit import Dataset
+
+    register(Dataset("squares", load_squares, "Squares on 8x8 (third-party test dataset)", "tests", items="image"))
