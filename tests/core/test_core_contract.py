@@ -194,8 +194,13 @@ def test_a_model_whose_plugin_is_missing_is_refused_clearly(kit, tmp_path):
     bare = Toolkit(plugins=[], entrypoints=False)
     with pytest.raises(CheckpointError, match=r"plugin 'image'.*not installed.*gentoolkit plugins install image"):
         bare.load_model(path)
+    from gentoolkit.checkpoint import save_checkpoint
+
+    plain = save_checkpoint(tmp_path / "plain", {"weights": torch.zeros(2)})  # a checkpoint, but no model
     with pytest.raises(CheckpointError, match="no model card"):
-        kit.load_model(ROOT / "plugins/molecules/gentoolkit_molecules/data/prior/prior.json")
+        kit.load_model(plain)
+    shipped = kit.load_model(ROOT / "plugins/molecules/gentoolkit_molecules/data/prior/prior.json")
+    assert shipped.model_card.name == "default-prior" and len(shipped.sample(2)) == 2  # shipped artefacts carry cards
 
 
 def test_toolkits_are_independent(tmp_path):
