@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from gentoolkit import config as _config
+from gentoolkit import runlog
 from gentoolkit.contributions import Dataset, Evaluator, Model, RunResult, Task
-from gentoolkit.errors import CheckpointError, ConfigError, UnknownNameError
+from gentoolkit.errors import CheckpointError, ConfigError, PluginError, UnknownNameError
 from gentoolkit.models import ModelCard, card_of, read_card, save_model
 from gentoolkit.plugins import PluginHost, load_plugins
 from gentoolkit.protocols import ItemSpec
@@ -133,14 +134,20 @@ class Toolkit:
         """Run ``task`` on a fresh runtime and return its result.
 
         The config is validated before any work starts; the effective config is saved as
-        ``config.toml`` in the run folder.
+        ``config.toml`` and how the run went as ``run.json`` (see :mod:`gentoolkit.runlog`).
         """
         spec = self.tasks[task]
         effective = _config.resolve(spec.config, config, overrides)
-        with Runtime(options, task=task, toolkit=self) as runtime:
+        with (Runtime(options, task=task, toolkit=self) as runtime,
+              runlog.recorded(runtime, task, self.host.plugins) as record):
             if runtime.is_main:
                 _config.write_toml(effective, runtime.out_dir / "config.toml")
             result = spec.run(runtime, effective)
+            if not isinstance(result, RunResult):
+                raise PluginError(f"Task {task!r} (plugin {self.tasks.entry(task).plugin}) returned "
+                                  f"{type(result).__name__}, not a gentoolkit.RunResult; its plugin needs a fix.")
+            if record is not None:
+                record.metrics = result.metrics
         if result.out_dir is None:
             result.out_dir = runtime.out_dir
         return result

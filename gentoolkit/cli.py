@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from click.exceptions import ClickException
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -117,9 +116,9 @@ def print_result(result: Any) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.metrics.items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+        table.add_row(escape(key), escape(f"{value:.4g}" if isinstance(value, float) else str(value)))
     console.print(table)
-    console.print(f"Run folder: [bold]{result.out_dir}[/]")
+    console.print(f"Run folder: [bold]{escape(str(result.out_dir))}[/]")
 
 
 def show_config(task: str = typer.Argument(..., help="Task whose default config to print.")) -> None:
@@ -127,6 +126,35 @@ def show_config(task: str = typer.Argument(..., help="Task whose default config 
     from gentoolkit.config import to_toml
 
     console.print(to_toml(_toolkit().tasks[task].config), markup=False, highlight=False)
+
+
+def runs(
+    folder: Path = typer.Argument(Path("runs"), help="A run folder, or a folder of them (default ./runs)."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show, newest first."),
+    json_: bool = typer.Option(False, "--json", help="Print the run.json records as JSON."),
+) -> None:
+    """List recent runs: when, task, status, headline metric and folder (from each run.json)."""
+    from gentoolkit import runlog
+
+    records = runlog.find_runs(folder, limit)
+    if json_:
+        print(json.dumps(records, indent=1))
+        return
+    if not records:
+        err_console.print(f"No runs under {escape(str(folder))} (looked for */run.json and */*/run.json).")
+        return
+    table = Table(title=f"Runs under {escape(str(folder))}")
+    for column in ("started", "task", "status", "headline", "folder"):
+        table.add_column(column)
+    colours = {"finished": "green", "running": "cyan", "interrupted": "yellow"}
+    for r in records:
+        status = escape(str(r.get("status")))
+        if r.get("error"):
+            status += ": " + escape(str(r["error"]).splitlines()[0][:80])
+        table.add_row(escape(str(r.get("started", ""))), escape(str(r.get("task", ""))),
+                      f"[{colours.get(r.get('status'), 'red')}]{status}[/]", escape(runlog.headline(r)),
+                      escape(r["folder"]))
+    console.print(table)
 
 
 # --- listings ----------------------------------------------------------------------------------
@@ -287,8 +315,10 @@ def make_app(host: PluginHost | None = None) -> typer.Typer:
 
     app = typer.Typer(help="gentoolkit: generative models from plugins, on one shared runtime.",
                       no_args_is_help=True, pretty_exceptions_enable=False)
+    app.callback()(_root)
     app.command()(run)
     app.command("config")(show_config)
+    app.command()(runs)
     for listing in (tasks, models, datasets, evaluators):
         app.command()(listing)
     plugins_app = typer.Typer(help="List, install and uninstall plugins.", invoke_without_command=True)
@@ -303,18 +333,61 @@ def make_app(host: PluginHost | None = None) -> typer.Typer:
     return app
 
 
+DEBUG_ENV = "GENTOOLKIT_DEBUG"
+
+
+def _root(debug: bool = typer.Option(False, "--debug", envvar=DEBUG_ENV,
+                                      help=f"Show the Python traceback of an error (or set {DEBUG_ENV}=1).")) -> None:
+    """gentoolkit: generative models from plugins, on one shared runtime."""
+    # main() reads --debug and the variable itself: an error may come before options are parsed.
+
+
+def _explain_missing_command() -> None:
+    """After "No such command": name the plugins that did not load, whose commands are missing."""
+    from gentoolkit.plugins import get_host
+
+    why = {"skipped": "skipped by GENTOOLKIT_LOAD_PLUGINS", "failed": "failed to load"}
+    missing = [f"{i.name} ({why[i.status]})" for i in get_host().plugins.values() if i.status in why]
+    if missing:
+        err_console.print(f"Plugins not loaded: {escape(', '.join(missing))}; "
+                          "their commands are not available (see `gentoolkit plugins`).")
+
+
+def _debug() -> bool:
+    return "--debug" in sys.argv[1:] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
 def main() -> None:
-    """Console-script entry: user errors print one clear line and exit with status 2."""
+    """Console-script entry: every error is one clear paragraph and a non-zero exit, never a traceback.
+
+    Usage errors exit 2 (as click's do), gentoolkit errors 2, Ctrl-C 130, anything else 1 and
+    points at --debug, which shows the traceback.
+    """
     try:
-        make_app()(standalone_mode=False)
-    except GentoolkitError as err:
-        err_console.print(f"[bold red]Error:[/] {err}")
-        raise SystemExit(2) from None
-    except (typer.Abort, KeyboardInterrupt):
+        code = make_app()(standalone_mode=False)
+    except typer.TyperException as err:  # typer's click: usage errors, bad parameters, missing arguments
+        show = getattr(err, "show", None)
+        show() if show else err_console.print(f"Error: {escape(str(err))}")
+        if "No such command" in str(err):
+            _explain_missing_command()
+        code = err.exit_code
+    except typer.Abort:
         err_console.print("Aborted.")
-        raise SystemExit(130) from None
-    except typer.Exit as exit_:
-        raise SystemExit(exit_.exit_code) from None
-    except ClickException as err:
-        err.show()
-        raise SystemExit(err.exit_code) from None
+        code = 1
+    except GentoolkitError as err:
+        if _debug():
+            err_console.print_exception()
+        err_console.print(f"[bold red]Error:[/] {escape(str(err))}")
+        code = 2
+    except KeyboardInterrupt:  # raised outside the command (while loading plugins): typer did not see it
+        code = 130
+    except Exception as err:
+        if _debug():
+            err_console.print_exception()
+        err_console.print(f"[bold red]Error:[/] {escape(f'{type(err).__name__}: {err}')}\n"
+                          f"This is a bug in gentoolkit or a plugin, not in your input; rerun with --debug "
+                          "for the traceback and report it.")
+        code = 1
+    # In non-standalone mode typer hands back Exit's code (Ctrl-C is Exit(130)) or the command's
+    # return value (None when it succeeded).
+    raise SystemExit(code if isinstance(code, int) else 0)

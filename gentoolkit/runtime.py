@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Runtime", "RuntimeOptions", "default_threads", "PRECISIONS"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass
@@ -44,10 +47,23 @@ class RuntimeOptions:
     progress: bool = True  # rich progress bars (only rank 0 draws them)
 
     def __post_init__(self) -> None:
+        """Refuse impossible settings now, before any folder is made or model built."""
         if self.precision not in PRECISIONS:
             raise GentoolkitError(f"Unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}.")
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise GentoolkitError(f"Unknown device {self.device!r}; use auto, cpu, cuda, cuda:N (N a GPU index) "
+                                  "or mps.")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise GentoolkitError(f"--threads {self.threads!r}: give a positive number of CPU threads, or leave "
+                                  f"it out to use the default ({default_threads()} on this machine).")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise GentoolkitError(f"--seed {self.seed!r}: a seed is a whole number from 0 to 2**63 - 1.")
         if self.out is not None:
             self.out = Path(self.out)
+            if self.out.exists() and not self.out.is_dir():
+                raise GentoolkitError(f"--out {self.out} is an existing file, not a folder; "
+                                      "name a new or existing run folder instead.")
 
 
 def default_threads() -> int:
@@ -88,6 +104,7 @@ class Runtime:
         import torch
 
         torch.set_num_threads(self.options.threads or default_threads())
+        self.device  # resolve it now: an unusable device is refused before any folder or model exists
         if self.distributed:
             import torch.distributed as dist
 
@@ -140,6 +157,9 @@ class Runtime:
             raise GentoolkitError(f"--device {name}: MPS is not available on this machine; use --device cpu or auto.")
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", self.local_rank % torch.cuda.device_count())
+        if device.type == "cuda" and device.index >= torch.cuda.device_count():
+            raise GentoolkitError(f"--device {name}: this machine has {torch.cuda.device_count()} GPU(s), "
+                                  f"numbered from 0; use --device cuda or auto.")
         return device
 
     @property
@@ -315,13 +335,18 @@ class Runtime:
         """The run folder, absolute (created on first use by rank 0): --out, or runs/<task>/<timestamp>.
 
         Absolute, so a path built from it means the same after a chdir and when handed back to
-        :meth:`save_checkpoint`.
+        :meth:`save_checkpoint`. A default folder is always new, even for runs started in the
+        same second; ``--out`` may name an existing run folder, to resume it.
         """
         if self._out_dir is None:
-            out = self.options.out or Path("runs") / self.task / datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = out.absolute()
-            if self.is_main:
-                out.mkdir(parents=True, exist_ok=True)
+            if self.options.out is not None:
+                out = self.options.out.absolute()
+                if self.is_main:
+                    _make_writable_folder(out, exist_ok=True)
+            elif self.is_main:
+                out = _new_run_folder(Path("runs", self.task).absolute())
+            else:  # replaced by rank 0's folder in start()
+                out = Path("runs", self.task, datetime.now().strftime("%Y%m%d-%H%M%S")).absolute()
             self._out_dir = out
         return self._out_dir
 
@@ -372,17 +397,17 @@ class Runtime:
 
         return Console(stderr=True, quiet=not self.is_main)
 
-    def log(self, message: str) -> None:
-        """Print a line on rank 0 (rich markup allowed)."""
-        self.console.print(message)
+    def log(self, message: str, style: str | None = None) -> None:
+        """Print a line on rank 0, as plain text (brackets in SMILES or paths stay), in ``style`` if given."""
+        self.console.print(message, style=style, markup=False, highlight=False)
 
     @contextlib.contextmanager
     def progress(self, total: int | None, description: str) -> Iterator[Callable[..., None]]:
         """A rich progress bar; yields ``advance(n=1, **fields)`` (fields show after the bar)."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
+        columns = [TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[status]}", markup=False)]
         enabled = self.options.progress and self.is_main
         with Progress(*columns, console=self.console, disable=not enabled, transient=False) as bar:
             task_id = bar.add_task(description, total=total, status="")
@@ -392,3 +417,28 @@ class Runtime:
                 bar.update(task_id, advance=n, **({"status": status} if fields else {}))
 
             yield advance
+
+
+def _make_writable_folder(folder: Path, exist_ok: bool) -> None:
+    """``mkdir -p`` that says in one line why a run folder cannot be used (exists, read-only, ...)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=exist_ok)
+        tempfile.TemporaryFile(dir=folder).close()  # mkdir succeeds on an existing read-only folder
+    except FileExistsError:
+        raise
+    except OSError as err:
+        raise GentoolkitError(f"Cannot write the run folder {folder}: {err.strerror or err}. "
+                              "Give --out a folder you can write to.") from err
+
+
+def _new_run_folder(parent: Path) -> Path:
+    """``parent/<timestamp>``, or ``<timestamp>-2``, ``-3``...: made atomically, so never shared by two runs."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        folder = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            _make_writable_folder(folder, exist_ok=False)
+            return folder
+        except FileExistsError:
+            continue
+    raise GentoolkitError(f"Cannot find a free run folder under {parent}; pass --out.")

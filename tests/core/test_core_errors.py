@@ -1,0 +1,117 @@
+"""Bad input and interruptions through the real entry point: one clear paragraph, the right exit code.
+
+Each test calls ``gentoolkit.cli.main`` in-process (the ``cli`` fixture of conftest.py), on a host
+holding only the test's plugins, and checks the exit code and that no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+
+from gentoolkit import RunResult, Task, hookimpl
+
+
+class Tasks:
+    """Tasks that succeed, fail, get interrupted after a checkpoint, or break the contract."""
+
+    @hookimpl
+    def register_tasks(self, register):
+        def ok(runtime, config):
+            return RunResult("ok", runtime.out_dir, metrics={"loss": 0.5, "steps": config["steps"]})
+
+        def interrupted(runtime, config):
+            runtime.save_checkpoint("state", {"step": 3})
+            raise KeyboardInterrupt
+
+        def crashes(runtime, config):
+            raise ZeroDivisionError("division by zero in [rl] step")
+
+        register(Task("ok", ok, {"steps": 2, "lr": 0.1}))
+        register(Task("interrupted", interrupted))
+        register(Task("crashes", crashes))
+        register(Task("returns-none", lambda runtime, config: None))
+
+    @hookimpl
+    def register_commands(self, cli):
+        @cli.group("train").command("exits")
+        def exits(code: int = 3) -> None:
+            raise typer.Exit(code)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "ok", "--seed", "abc"], "Invalid value for '--seed'"),
+    (["no-such-command"], "No such command 'no-such-command'"),
+    (["run", "ok", "--no-such-option"], "No such option: --no-such-option"),
+    (["run"], "Missing argument"),
+    (["train", "text"], "No such command 'text'"),  # a disabled plugin's command
+])
+def test_usage_errors_exit_2_without_traceback(cli, args, message):
+    code, _, err = cli(*args, plugins=(Tasks(),))
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_disabled_plugins_command_names_the_plugin(cli):
+    code, _, err = cli("train", "text", plugins=(Tasks(),), skipped=("text",))
+    assert code == 2 and "Plugins not loaded: text (skipped by GENTOOLKIT_LOAD_PLUGINS)" in err
+
+
+def test_exit_codes_of_plugin_commands_are_kept(cli):
+    assert cli("train", "exits", "--code", "3", plugins=(Tasks(),))[0] == 3
+    assert cli("train", "exits", "--code", "0", plugins=(Tasks(),))[0] == 0
+
+
+def test_ctrl_c_exits_130_and_says_which_checkpoint_was_kept(cli, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli("run", "interrupted", "--out", str(out), plugins=(Tasks(),))
+    assert code == 130 and "Traceback" not in err
+    assert f"Interrupted; checkpoint at {out / 'state.json'}; resume with the same --out {out}" in " ".join(err.split())
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["checkpoint"] == str(out / "state.json")
+    assert (out / "state.json").exists() and (out / "state.safetensors").exists()
+
+
+def test_unexpected_errors_exit_1_and_debug_shows_the_traceback(cli, monkeypatch, tmp_path):
+    code, _, err = cli("run", "crashes", "--out", str(tmp_path / "a"), plugins=(Tasks(),))
+    assert code == 1 and "Traceback" not in err
+    assert "ZeroDivisionError: division by zero in [rl] step" in err and "--debug" in err  # brackets kept
+    code, _, err = cli("--debug", "run", "crashes", "--out", str(tmp_path / "b"),
+                       plugins=(Tasks(),))
+    assert code == 1 and "Traceback" in err
+    monkeypatch.setenv("GENTOOLKIT_DEBUG", "1")
+    code, _, err = cli("run", "crashes", "--out", str(tmp_path / "c"), plugins=(Tasks(),))
+    assert code == 1 and "Traceback" in err
+
+
+def test_a_task_returning_none_is_named(cli, tmp_path):
+    code, _, err = cli("run", "returns-none", "--out", str(tmp_path), plugins=(Tasks(),))
+    assert code == 2 and "Task 'returns-none' (plugin tasks) returned NoneType, not a gentoolkit.RunResult" in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--device", "tpu"], "Unknown device 'tpu'"),
+    (["--threads", "-1"], "--threads -1: give a positive number"),
+    (["--threads", "0"], "--threads 0: give a positive number of CPU threads, or leave it out"),
+    (["--seed", "-3"], "--seed -3: a seed is a whole number"),
+])
+def test_runtime_setup_errors_are_one_paragraph(cli, tmp_path, flags, message):
+    code, _, err = cli("run", "ok", "--out", str(tmp_path / "run"), *flags, plugins=(Tasks(),))
+    assert code == 2 and message in " ".join(err.split()) and "Traceback" not in err
+    assert not (tmp_path / "run").exists(), "nothing is written for a run that cannot start"
+
+
+def test_out_naming_a_file_or_an_unwritable_folder(cli, monkeypatch, tmp_path):
+    file = tmp_path / "notes.txt"
+    file.write_text("keep me")
+    code, _, err = cli("run", "ok", "--out", str(file), plugins=(Tasks(),))
+    assert code == 2 and "is an existing file, not a folder" in " ".join(err.split())
+    assert file.read_text() == "keep me"
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", read_only)  # what a read-only folder does, even for root
+    code, _, err = cli("run", "ok", "--out", str(tmp_path / "ro"), plugins=(Tasks(),))
+    assert code == 2 and "Cannot write the run folder" in err and "Permission denied" in err
