@@ -126,7 +126,8 @@ class Toolkit:
     def config(self, task: str, config: Mapping[str, Any] | str | Path | None = None,
                overrides: Iterable[str] | Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The effective, validated config of ``task`` (defaults, then ``config``, then ``overrides``)."""
-        return _config.resolve(self.tasks[task].config, config, overrides)
+        spec = self.tasks[task]
+        return _config.resolve(spec.config, config, overrides, spec.ranges)
 
     def run(self, task: str, config: Mapping[str, Any] | str | Path | None = None,
             overrides: Iterable[str] | Mapping[str, Any] | None = None,
@@ -137,7 +138,7 @@ class Toolkit:
         ``config.toml`` and how the run went as ``run.json`` (see :mod:`gentoolkit.runlog`).
         """
         spec = self.tasks[task]
-        effective = _config.resolve(spec.config, config, overrides)
+        effective = _config.resolve(spec.config, config, overrides, spec.ranges)
         with (Runtime(options, task=task, toolkit=self) as runtime,
               runlog.recorded(runtime, task, self.host.plugins) as record):
             if runtime.is_main:

@@ -1,14 +1,17 @@
 """Task configs: a TOML file and ``--set a.b=value`` overrides merged over the task's defaults.
 
 The defaults are the schema. A key the defaults lack is an error listing the valid keys at that
-level (a table whose default is empty accepts any keys), and a value of the wrong type is an
-error naming the key and the type expected.
+level (a table whose default is empty accepts any keys), a value of the wrong type is an error
+naming the key and the type expected, and a number outside the range a task declares (``">= 1"``,
+``"(0, 1]"``) is an error naming the key and the range. Every problem is reported at once.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -21,6 +24,8 @@ __all__ = ["read_toml", "parse_override", "apply_overrides", "merge", "resolve",
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file, with errors that name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"Config file {path} is a folder; give the path of a .toml file in it.")
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist.")
     try:
@@ -56,21 +61,70 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str] | Mapping[s
     return config
 
 
-def merge(defaults: Mapping[str, Any], user: Mapping[str, Any], where: str = "") -> dict[str, Any]:
-    """``user`` merged over ``defaults``, validated against them (see the module docstring)."""
+def merge(defaults: Mapping[str, Any], user: Mapping[str, Any], where: str = "",
+          problems: list[str] | None = None) -> dict[str, Any]:
+    """``user`` merged over ``defaults``, validated against them (see the module docstring).
+
+    Problems are appended to ``problems`` when given; otherwise they raise one ConfigError.
+    """
+    found: list[str] = [] if problems is None else problems
     merged = copy.deepcopy(dict(defaults))
     for key, value in user.items():
         dotted = f"{where}.{key}" if where else key
         if defaults and key not in defaults:
-            raise ConfigError(_unknown_key(dotted, key, defaults, where))
+            found.append(_unknown_key(dotted, key, defaults, where))
+            continue
         default = defaults.get(key)
         if isinstance(default, Mapping) and default:
             if not isinstance(value, Mapping):
-                raise ConfigError(f"Config key {dotted!r} must be a table with keys {', '.join(sorted(default))}.")
-            merged[key] = merge(default, value, dotted)
-        else:
+                found.append(f"Config key {dotted!r} must be a table with keys {', '.join(sorted(default))}.")
+            else:
+                merged[key] = merge(default, value, dotted, found)
+            continue
+        try:
             merged[key] = _check_type(dotted, default, value)
+        except ConfigError as err:
+            found.append(str(err))
+    if problems is None and found:
+        raise ConfigError(_join(found))
     return merged
+
+
+def check_ranges(config: Mapping[str, Any], ranges: Mapping[str, Any], where: str = "") -> list[str]:
+    """One line per number of ``config`` outside its range in ``ranges`` (nested like the config).
+
+    A range is ``">= 1"``, ``"> 0"``, ``"<= 1"`` or an interval such as ``"[0, 1)"`` (``inf`` allowed).
+    """
+    problems = []
+    for key, rule in ranges.items():
+        dotted = f"{where}.{key}" if where else key
+        value = config.get(key)
+        if isinstance(rule, Mapping):
+            problems += check_ranges(value, rule, dotted) if isinstance(value, Mapping) else []
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and not in_range(value, rule):
+            problems.append(f"Config key {dotted!r} must be {rule}, got {value!r}.")
+    return problems
+
+
+def in_range(value: float, rule: str) -> bool:
+    """Whether ``value`` satisfies ``rule`` (see :func:`check_ranges`); NaN never does."""
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    if match := re.fullmatch(r"\s*(>=|>|<=|<)\s*(\S+)\s*", rule):
+        op, bound = match[1], float(match[2])
+        return {">=": value >= bound, ">": value > bound, "<=": value <= bound, "<": value < bound}[op]
+    if match := re.fullmatch(r"\s*([\[(])\s*([^,\s]+)\s*,\s*([^\])\s]+)\s*([\])])\s*", rule):
+        low, high = float(match[2]), float(match[3])
+        above = value >= low if match[1] == "[" else value > low
+        below = value <= high if match[4] == "]" else value < high
+        return above and below
+    raise ValueError(f"range {rule!r} is not like '>= 1' or '[0, 1)'")
+
+
+def _join(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 def _unknown_key(dotted: str, key: str, defaults: Mapping[str, Any], where: str) -> str:
@@ -96,10 +150,23 @@ def _check_type(dotted: str, default: Any, value: Any) -> Any:
 
 
 def resolve(defaults: Mapping[str, Any], config: Mapping[str, Any] | str | Path | None = None,
-            overrides: Iterable[str] | Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The effective config: defaults, then a TOML file or dict, then overrides, all validated."""
+            overrides: Iterable[str] | Mapping[str, Any] | None = None,
+            ranges: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The effective config: defaults, then a TOML file or dict, then overrides, all validated.
+
+    Every unknown key, wrong type and out-of-range number is reported in one ConfigError that
+    names the config file.
+    """
     user = read_toml(config) if isinstance(config, (str, Path)) else dict(config or {})
-    return merge(defaults, apply_overrides(user, overrides or ()))
+    problems: list[str] = []
+    merged = merge(defaults, apply_overrides(user, overrides or ()), problems=problems)
+    problems += check_ranges(merged, ranges or {})
+    if problems:
+        source = ""
+        if isinstance(config, (str, Path)):
+            source = f"In config file {config}{' and the --set overrides' if overrides else ''}: "
+        raise ConfigError(source + _join(problems))
+    return merged
 
 
 def to_toml(config: Mapping[str, Any]) -> str:

@@ -78,8 +78,10 @@ class Task:
     """A runnable job: ``gentoolkit run NAME``.
 
     ``config`` holds the defaults and is the schema: a user's TOML and ``--set`` overrides may
-    only name keys present here (an empty table accepts any keys). ``run(runtime, config)``
-    does the work, writes into ``runtime.out_dir`` and returns a :class:`RunResult`.
+    only name keys present here (an empty table accepts any keys). ``ranges`` (nested like
+    ``config``) gives numbers their valid range, e.g. ``{"train": {"lr": "> 0"}}``.
+    ``run(runtime, config)`` does the work, writes into ``runtime.out_dir`` and returns a
+    :class:`RunResult`.
     """
 
     name: str
@@ -87,6 +89,7 @@ class Task:
     config: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     domain: str = ""
+    ranges: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -125,7 +125,7 @@ def _is_cli() -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 # --- what a record holds -----------------------------------------------------------------------
@@ -213,7 +213,7 @@ def find_runs(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
             if record.get("status") == "running" and not _alive(record):
                 record["status"] = "died"  # killed without a chance to record it (SIGKILL, power loss)
             runs.append({**record, "folder": str(path.parent)})
-    runs.sort(key=lambda r: str(r.get("started", "")), reverse=True)
+    runs.sort(key=lambda r: (str(r.get("started", "")), r["folder"]), reverse=True)
     return runs[:limit] if limit else runs
 
 

@@ -127,3 +127,16 @@ def test_moses_wheel_download_uses_cache_url(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MOSES_SHA256", hashlib.sha256(source.read_bytes()).hexdigest())
     path = data.moses_wheel(cache=tmp_path / "cache", fetch=True, url=source.as_uri())
     assert path == tmp_path / "cache" / data.MOSES_WHEEL and path.read_bytes() == source.read_bytes()
+
+
+def test_over_long_smiles_are_refused_with_their_line_before_rdkit_sees_them(tmp_path, monkeypatch):
+    from gentoolkit_molecules import data
+
+    path = tmp_path / "big.smi"
+    path.write_text("CCO\n" + "C" * 200_000 + "\nCCN\n")
+    seen = []
+    monkeypatch.setattr(data, "standardise", lambda s: seen.append(s) or s)
+    molecules = data.read_molecules(path)
+    assert molecules.smiles == ["CCO", "CCN"] and max(map(len, seen)) <= data.MAX_SMILES_CHARS
+    (line, text), = molecules.invalid
+    assert line == 2 and "200,000 characters; the limit is 2,000" in text and len(text) < 100

@@ -142,8 +142,8 @@ def test_each_example_config_runs(kit, prior_path, tmp_path, name):
 
 
 def _untouched(out: Path) -> bool:
-    """No work started: nothing but the saved config in the run folder."""
-    return not out.exists() or {p.name for p in out.iterdir()} <= {"config.toml"}
+    """No work started: nothing but the saved config and run.json in the run folder."""
+    return not out.exists() or {p.name for p in out.iterdir()} <= {"config.toml", "run.json"}
 
 
 def test_invalid_reference_smiles_fails_before_any_work(kit, prior_path, tmp_path):
@@ -230,3 +230,39 @@ def test_generate_molecules_command_prints_valid_smiles(kit, prior_path, tmp_pat
     lines = result.stdout.split()
     assert 0 < len(lines) <= 12 and all(standardise(s) is not None for s in lines)
     assert (tmp_path / "molecules.csv").exists()
+
+
+def test_bracketed_user_text_is_printed_as_is_and_never_crashes_a_run(kit, prior_path, tmp_path, capsys):
+    molecules = tmp_path / "input.smi"
+    molecules.write_text("[/Na]C\nc1cc[nH]c1\nCCO\n")  # '[/Na]' would be a rich closing tag
+    config = {"mode": "score", "prior": prior_path, "score": {"input": str(molecules)}}
+    result = run(kit, tmp_path / "run", config)
+    err = " ".join(capsys.readouterr().err.split())
+    assert result.metrics["invalid_skipped"] == 1 and "first on line 1: '[/Na]C'" in err
+
+
+def test_every_out_of_range_number_is_named_before_any_work(kit, prior_path, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        run(kit, tmp_path / "a", prior=prior_path, **{"rl.max_oracle_calls": -5, "rl.batch_size": 0,
+                                                     "transfer_learning.valid_fraction": 1.5})
+    message = str(err.value)
+    assert "3 problems" in message and "'rl.max_oracle_calls' must be >= 0, got -5" in message
+    assert "'rl.batch_size' must be >= 1, got 0" in message and "'transfer_learning.valid_fraction'" in message
+    assert not (tmp_path / "a").exists()
+    stage = {"name": "s1", "temperature": 0.0, "scoring": {"components": [{"component": "qed"}]}}
+    with pytest.raises(ConfigError, match="'stages.s1.temperature' must be > 0, got 0.0"):
+        run(kit, tmp_path / "b", {"mode": "staged_rl", "stages": [stage]}, prior=prior_path)
+
+
+def test_transfer_learning_reports_skipped_lines_whichever_split_they_land_in(kit, prior_path, tmp_path, capsys):
+    molecules = tmp_path / "train.smi"
+    molecules.write_text("\n".join(["CCO", "CCN", "CCCO", "C[Se]C", "not-a-smiles"]) + "\n")  # Se: not in vocabulary
+    for seed in range(4):  # each seed puts a different molecule into the one-molecule validation split
+        options = RuntimeOptions(device="cpu", seed=seed, out=tmp_path / f"run{seed}", progress=False, threads=1)
+        result = kit.run("molecules", {"mode": "transfer_learning", "prior": prior_path,
+                                       "transfer_learning": {"dataset": str(molecules), "epochs": 1, "batch_size": 2,
+                                                             "valid_fraction": 0.3, "num_samples": 4}}, None, options)
+        err = " ".join(capsys.readouterr().err.split())
+        assert "1 invalid molecule(s) skipped" in err and "first on line 5: 'not-a-smiles'" in err
+        assert "Left out 1 of 4 molecules: 1 with a token outside the prior's vocabulary (first: 'C[Se]C')" in err
+        assert result.metrics["validity"] >= 0

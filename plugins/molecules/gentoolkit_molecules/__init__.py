@@ -182,11 +182,11 @@ def _run_task(runtime, config):
 
 @hookimpl
 def register_tasks(register) -> None:
-    from gentoolkit_molecules.defaults import DEFAULTS
+    from gentoolkit_molecules.defaults import DEFAULTS, RANGES
 
     register(Task("molecules", _run_task, DEFAULTS,
                   "Design molecules: REINVENT-style RL (default), staged RL, sampling, scoring or "
-                  "transfer learning of a SMILES prior", DOMAIN))
+                  "transfer learning of a SMILES prior", DOMAIN, ranges=RANGES))
 
 
 @hookimpl

@@ -2,7 +2,9 @@
 
 Every reader returns a :class:`MoleculeSet` of canonical SMILES (largest fragment, RDKit),
 deduplicated in first-seen order, with the invalid lines and the duplicate count reported
-rather than raised: only a file with no valid molecule at all is an error.
+rather than raised: only a file with no valid molecule at all is an error. A SMILES longer than
+``MAX_SMILES_CHARS`` (or an SDF record of more than ``MAX_ATOMS`` atoms) counts as invalid and
+never reaches RDKit, whose canonicalisation takes minutes on such input.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class DataError(GentoolkitError):
     """A molecule file that is empty, unreadable or holds no valid molecule."""
 
 
+MAX_SMILES_CHARS = 2000  # longer than any molecule in ChEMBL's small-molecule set; RDKit slows badly beyond
+MAX_ATOMS = 1000
 MOSES_WHEEL = "molsets-0.3.1-py3-none-any.whl"
 MOSES_SHA256 = "7f4450e3ebecebe79c3a2a55950c93daddee071120daf64a163d03481e811d34"
 MOSES_URL = ("https://files.pythonhosted.org/packages/ca/04/"
@@ -75,6 +79,10 @@ def standardise_all(records: Iterable[tuple[int, str]], source: str) -> Molecule
     seen: set[str] = set()
     result = MoleculeSet([], source)
     for line, text in records:
+        if len(text) > MAX_SMILES_CHARS:
+            result.invalid.append((line, f"{text[:40]}... ({len(text):,} characters; the limit is "
+                                         f"{MAX_SMILES_CHARS:,})"))
+            continue
         canonical = standardise(text)
         if canonical is None:
             result.invalid.append((line, text))
@@ -117,8 +125,8 @@ def _sdf_records(path: Path) -> Iterator[tuple[int, str]]:
 
     RDLogger.DisableLog("rdApp.*")
     for number, mol in enumerate(Chem.SDMolSupplier(str(path)), start=1):
-        # SDF records are numbered by molecule, not line; an unreadable record has no SMILES.
-        yield number, Chem.MolToSmiles(mol) if mol is not None else ""
+        # SDF records are numbered by molecule, not line; an unreadable or huge record has no SMILES.
+        yield number, Chem.MolToSmiles(mol) if mol is not None and mol.GetNumAtoms() <= MAX_ATOMS else ""
 
 
 def read_molecules(path: str | os.PathLike) -> MoleculeSet:

@@ -1,4 +1,4 @@
-"""The ``molecules`` task's default config, which is also its schema (plain data, no imports).
+"""The ``molecules`` task's default config, which is also its schema, and the ranges of its numbers.
 
 The default run is a REINVENT-style multi-objective design from the shipped prior: drug-like
 (QED), easy to make (SA score), 200-500 Da, and similar to celecoxib, combined geometrically.
@@ -57,4 +57,18 @@ DEFAULTS = {
         "num_samples": 500,  # sampled from the fine-tuned prior to evaluate it
     },
     "output": {"top_n": 100, "grid": 20},  # molecules in top.sdf, and in the top.png grid
+}
+
+# The valid range of every number above (gentoolkit.config.check_ranges); stages use RANGES["rl"].
+RANGES = {
+    "rl": {"batch_size": ">= 1", "sigma": ">= 0", "learning_rate": "> 0", "max_steps": ">= 1",
+           "max_oracle_calls": ">= 0", "patience": ">= 0", "top_k": ">= 1", "score_threshold": "[0, 1]",
+           "min_steps": ">= 0", "temperature": "> 0", "replay_memory": ">= 0", "replay_sample": ">= 0",
+           "checkpoint_every": ">= 1"},
+    "diversity_filter": {"bucket_size": ">= 1", "minscore": "[0, 1]"},
+    "scoring": {"parallel": ">= 1"},
+    "sample": {"num_molecules": ">= 1", "temperature": "> 0"},
+    "transfer_learning": {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0",
+                          "valid_fraction": "[0, 0.5]", "num_samples": ">= 1"},
+    "output": {"top_n": ">= 1", "grid": ">= 0"},
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -158,6 +157,8 @@ def plot_training(path: Path, history: Sequence[dict[str, float]]) -> Path:
     return Path(path)
 
 
-def write_metrics(path: Path, metrics: dict[str, Any]) -> Path:
-    Path(path).write_text(json.dumps(metrics, indent=2) + "\n")
-    return Path(path)
+def write_metrics(path: Path, metrics: dict[str, Any], reasons: dict[str, str] | None = None) -> Path:
+    """metrics.json, with null (and the reason) where a metric could not be computed."""
+    from gentoolkit.runlog import write_metrics
+
+    return write_metrics(path, metrics, reasons or {})

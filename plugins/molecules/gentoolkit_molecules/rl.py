@@ -58,10 +58,12 @@ class RLConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"Unknown key(s) {unknown} in [{where}]; valid keys: {', '.join(sorted(known))}.")
-        config = cls(**values)
-        if config.batch_size < 1 or config.max_steps < 1 or config.checkpoint_every < 1:
-            raise ConfigError(f"[{where}] batch_size, max_steps and checkpoint_every must be at least 1.")
-        return config
+        from gentoolkit.config import check_ranges
+        from gentoolkit_molecules.defaults import RANGES
+
+        if problems := check_ranges(values, RANGES["rl"], where):
+            raise ConfigError(" ".join(problems))
+        return cls(**values)
 
 
 @dataclass

@@ -141,11 +141,11 @@ def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime
     ranked = np.sort(np.asarray(scores, dtype=float))[::-1]
     history = result.history
     valid = sum(h["validity"] * h["sampled"] for h in history)
-    metrics = {
+    metrics = {  # the first is the headline `gentoolkit runs` shows
+        "top10_mean": float(ranked[:10].mean()) if ranked.size else 0.0,
         "validity": valid / max(sum(h["sampled"] for h in history), 1),
         "uniqueness": len(smiles) / valid if valid else 0.0,
         "top1_mean": float(ranked[:1].mean()) if ranked.size else 0.0,
-        "top10_mean": float(ranked[:10].mean()) if ranked.size else 0.0,
         "top100_mean": float(ranked[:100].mean()) if ranked.size else 0.0,
         "oracle_calls": len(smiles),
         "steps": len(history),
@@ -161,12 +161,21 @@ def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime
 # --- sampling, scoring, transfer learning ----------------------------------------------------
 
 
-def _reference_smiles(reference: str) -> list[str]:
+def report_skipped(runtime: Runtime, molecules):
+    """Log how many records of a molecule file were skipped as invalid, and the first one; return the set."""
+    if molecules.invalid:
+        line, text = molecules.invalid[0]
+        runtime.log(f"{len(molecules.invalid)} invalid molecule(s) skipped in {molecules.source}, "
+                    f"first on line {line}: {text!r}", style="yellow")
+    return molecules
+
+
+def _reference_smiles(runtime: Runtime, reference: str) -> list[str]:
     from gentoolkit_molecules.data import load_default, read_molecules
 
     if not reference:
         return []
-    return load_default().smiles if reference == "default" else read_molecules(reference).smiles
+    return load_default().smiles if reference == "default" else report_skipped(runtime, read_molecules(reference)).smiles
 
 
 def _sample(runtime: Runtime, config: dict[str, Any]) -> RunResult:
@@ -175,9 +184,7 @@ def _sample(runtime: Runtime, config: dict[str, Any]) -> RunResult:
 
     options = config["sample"]
     n = options["num_molecules"]
-    if n < 1:
-        raise ConfigError(f"sample.num_molecules must be at least 1, got {n}.")
-    reference = _reference_smiles(options["reference"])
+    reference = _reference_smiles(runtime, options["reference"])
     prior = load_prior(config["prior"], runtime.device)
     smiles, nll = _draw(runtime, prior, n, options["temperature"])
     canonical = [standardise(s) for s in smiles]
@@ -221,11 +228,7 @@ def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     if not config["score"]["input"]:
         raise ConfigError("mode = 'score' needs score.input: a .smi, .csv or .sdf file of molecules.")
     scoring = build_scoring_function(_scoring(config), _components(runtime))
-    molecules = read_molecules(config["score"]["input"])
-    if molecules.invalid:
-        line, text = molecules.invalid[0]
-        runtime.log(f"[yellow]{len(molecules.invalid)} invalid molecule(s) skipped in {molecules.source}, "
-                    f"first on line {line}: {text!r}")
+    molecules = report_skipped(runtime, read_molecules(config["score"]["input"]))
     log = outputs.MoleculeLog(runtime.out_dir / "molecules.csv", outputs.log_columns(scoring.labels))
     chunk = 500
     with scoring, runtime.progress(len(molecules.smiles), "scoring") as advance:
@@ -253,7 +256,7 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     from gentoolkit_molecules.training import train_prior
 
     options = config["transfer_learning"]
-    molecules = _dataset(runtime, options["dataset"])
+    molecules = report_skipped(runtime, _dataset(runtime, options["dataset"]))
     prior = load_prior(config["prior"], runtime.device)
     history = train_prior(prior, molecules.smiles, runtime, epochs=options["epochs"],
                           batch_size=options["batch_size"], lr=options["learning_rate"],
@@ -268,7 +271,9 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
                "novelty": evaluate.novelty(valid, molecules.smiles) if valid else 0.0,
                "train_nll": float(history[-1]["train_nll"]) if history else float("nan"),
                "valid_nll": float(history[-1]["valid_nll"]) if history else float("nan")}
-    artifacts = {"model": model, "metrics": outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)}
+    why = {"train_nll": "no epoch was trained",
+           "valid_nll": "no validation split (transfer_learning.valid_fraction = 0)" if history else "no epoch was trained"}
+    artifacts = {"model": model, "metrics": outputs.write_metrics(runtime.out_dir / "metrics.json", metrics, why)}
     if history:
         artifacts["learning_curve"] = outputs.plot_training(runtime.out_dir / "learning_curve.png", history)
     if valid:

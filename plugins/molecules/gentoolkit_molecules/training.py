@@ -56,25 +56,30 @@ class LengthBatches(torch.utils.data.Dataset):
 
 
 def encode_usable(prior: Prior, smiles: list[str], runtime) -> Encoded:
-    """Encode ``smiles``, leaving out (and reporting) those the prior cannot represent."""
+    """Encode ``smiles``, leaving out (and reporting, with the first of each) those the prior cannot represent."""
     limit = prior.config.get("block_size")
-    rows, unknown, too_long = [], 0, 0
+    rows: list[list[int]] = []
+    unknown: list[str] = []
+    too_long: list[str] = []
     for s in smiles:
         try:
             ids = prior.vocabulary.encode(s)
         except TokenizerError:
-            unknown += 1
+            unknown.append(s)
             continue
         if limit is not None and len(ids) > limit + 1:
-            too_long += 1
+            too_long.append(s)
             continue
         rows.append(ids)
-    if unknown or too_long:
-        runtime.log(f"Left out {unknown} molecules with tokens outside the prior's vocabulary"
-                    f" and {too_long} longer than its block size.")
+    reasons = [f"{len(unknown)} with a token outside the prior's vocabulary (first: {unknown[0]!r})"] if unknown else []
+    reasons += [f"{len(too_long)} longer than its block size of {limit} tokens (first: {too_long[0]!r})"] \
+        if too_long else []
     if not rows:
-        raise GentoolkitError("No molecule left to train on: every SMILES has a token outside the prior's "
-                              "vocabulary. Train a new prior on these molecules instead of fine-tuning.")
+        raise GentoolkitError(f"No molecule left to train on: of {len(smiles)}, {' and '.join(reasons)}. "
+                              "Train a new prior on these molecules instead of fine-tuning this one.")
+    if reasons:
+        runtime.log(f"Left out {len(smiles) - len(rows)} of {len(smiles)} molecules: {'; '.join(reasons)}.",
+                    style="yellow")
     return Encoded(rows)
 
 
@@ -102,9 +107,11 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
     name = checkpoint_name or "prior"
     shuffled = list(smiles)
     random.Random(runtime.options.seed).shuffle(shuffled)
-    n_valid = max(1, int(len(shuffled) * valid_fraction)) if valid_fraction > 0 else 0
-    valid = encode_usable(prior, shuffled[:n_valid], runtime) if n_valid else None
-    train = encode_usable(prior, shuffled[n_valid:], runtime)
+    usable = encode_usable(prior, shuffled, runtime)  # before splitting: a bad molecule never is the split
+    rows = [usable.row(i) for i in range(len(usable))]
+    n_valid = min(len(rows) - 1, max(1, int(len(rows) * valid_fraction))) if valid_fraction > 0 else 0
+    valid = Encoded(rows[:n_valid]) if n_valid else None
+    train = Encoded(rows[n_valid:])
     vocabulary = prior.vocabulary
 
     prior.to(runtime.device)
