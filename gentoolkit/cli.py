@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -29,6 +30,7 @@ __all__ = ["Commands", "runtime_options", "print_result", "make_app", "main"]
 
 console = Console()
 err_console = Console(stderr=True)
+_python_show_warning = warnings.showwarning
 
 
 class Commands:
@@ -46,9 +48,7 @@ class Commands:
         if self._toolkit is None:
             from gentoolkit.api import Toolkit
 
-            self._toolkit = Toolkit()
-            for problem in self._toolkit.host.problems():
-                err_console.print(f"[yellow]warning:[/] {escape(problem)}")
+            self._toolkit = Toolkit()  # broken plugins are reported as found, through PluginWarning
         return self._toolkit
 
     def group(self, verb: str, help: str | None = None) -> typer.Typer:
@@ -231,7 +231,7 @@ def plugins(ctx: typer.Context, json_: bool = typer.Option(False, "--json", help
         status = {"loaded": "[green]loaded[/]", "skipped": "[dim]skipped (GENTOOLKIT_LOAD_PLUGINS)[/]"}.get(
             info.status, "[red]failed[/]")
         if info.errors:
-            status = "[red]" + ("failed: " if info.status == "failed" else "error: ") + "; ".join(info.errors) + "[/]"
+            status = f"[red]{info.status}: {escape('; '.join(info.errors))}[/]"
         table.add_row(info.name, info.version, ", ".join(info.hooks), status)
     console.print(table)
 
@@ -357,12 +357,23 @@ def _debug() -> bool:
     return "--debug" in sys.argv[1:] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Plugin warnings as one yellow line on stderr; other warnings as Python prints them."""
+    from gentoolkit.plugins import PluginWarning
+
+    if issubclass(category, PluginWarning):
+        err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
     """Console-script entry: every error is one clear paragraph and a non-zero exit, never a traceback.
 
     Usage errors exit 2 (as click's do), gentoolkit errors 2, Ctrl-C 130, anything else 1 and
     points at --debug, which shows the traceback.
     """
+    warnings.showwarning = _show_warning
     try:
         code = make_app()(standalone_mode=False)
     except typer.TyperException as err:  # typer's click: usage errors, bad parameters, missing arguments

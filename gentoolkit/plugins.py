@@ -3,14 +3,18 @@
 Plugins are modules (or objects) with ``@hookimpl`` functions, found through the entry-point
 group ``gentoolkit``. ``GENTOOLKIT_LOAD_PLUGINS`` (a comma list; empty loads none) restricts what
 loads, and ``GENTOOLKIT_TRACE_PLUGINS=1`` prints every hook call. A plugin that fails to import,
-or whose hook raises, is recorded with its name and error; the others keep working.
+or whose hook raises, is recorded with its name and error and warned about (:class:`PluginWarning`);
+the others keep working. An implementation of a hook nobody declares (a misspelt
+``register_model``) is that plugin's error, as pluggy's ``check_pending`` finds it for pytest.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Iterable
@@ -34,6 +38,10 @@ CORE_REGISTRIES = {
 }
 
 
+class PluginWarning(UserWarning):
+    """A plugin failed to load, a hook of it raised, or two plugins claimed one name."""
+
+
 @dataclass
 class PluginInfo:
     """What ``gentoolkit plugins`` shows for one plugin."""
@@ -41,7 +49,7 @@ class PluginInfo:
     name: str
     version: str = ""
     distribution: str = ""
-    status: str = "loaded"  # loaded | failed | skipped
+    status: str = "loaded"  # loaded | error (a hook raised) | failed | skipped
     errors: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
 
@@ -57,6 +65,7 @@ class PluginHost:
         self.plugins: dict[str, PluginInfo] = {}
         self._registries: dict[str, Registry] = {}
         self._loaded = False
+        self._checked = True  # no plugin registered since unknown hooks were last looked for
         self.trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
         if self.trace:
             self.pm.trace.root.setwriter(lambda line: print(f"[gentoolkit trace] {line}", end="", file=sys.stderr))
@@ -103,10 +112,33 @@ class PluginHost:
         info.status = "loaded"
         info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
         self._registries.clear()
+        self._checked = False
+
+    def check_pending(self) -> None:
+        """Fail each plugin that implements a hook no plugin declares (called before hooks run).
+
+        Deferred until hooks are used, since a plugin may declare hooks that one registered
+        earlier implements.
+        """
+        if self._checked:
+            return
+        self._checked = True
+        declared = [name for name in dir(self.pm.hook) if getattr(getattr(self.pm.hook, name), "spec", None)]
+        for name, plugin in list(self.pm.list_name_plugin()):
+            unknown = [c.name for c in self.pm.get_hookcallers(plugin) or [] if c.spec is None
+                       and not all(i.optionalhook for i in c.get_hookimpls() if i.plugin is plugin)]
+            if unknown:
+                hints = [f"{u!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
+                    u, declared, n=1)) else "") for u in unknown]
+                self.pm.unregister(plugin)
+                self._fail(self.plugins.setdefault(name, PluginInfo(name)),
+                           f"implements unknown hook(s) {', '.join(hints)}; no plugin declares them")
+                self._registries.clear()
 
     def _fail(self, info: PluginInfo, message: str) -> None:
         info.status = "failed"
         info.errors.append(message)
+        warnings.warn(f"plugin {info.name!r}: {message}", PluginWarning, stacklevel=2)
         if self.trace:
             traceback.print_exc(file=sys.stderr)
 
@@ -149,10 +181,14 @@ class PluginHost:
 
                 self._call_impl(impl, hook_name, {"register": register})
             self._registries[hook_name] = registry
+            for name, plugins in registry.conflicts.items():
+                warnings.warn(f"{kind} {name!r} is registered by both {' and '.join(plugins)}; "
+                              "using it is an error until one is uninstalled", PluginWarning, stacklevel=2)
         return self._registries[hook_name]
 
     def _impls(self, hook_name: str, needed_for: str) -> list[pluggy.HookImpl]:
         """The implementations of a declared hook, in plugin registration order."""
+        self.check_pending()
         caller = getattr(self.pm.hook, hook_name, None)
         if caller is None or caller.spec is None:
             raise PluginError(f"No loaded plugin declares the hook {hook_name!r} (needed for {needed_for}).")
@@ -165,7 +201,10 @@ class PluginHost:
             impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
         except Exception as err:  # one plugin's broken hook must not take the others down
             info = self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name))
-            info.errors.append(f"{hook_name} raised {type(err).__name__}: {err}")
+            message = f"{hook_name} raised {type(err).__name__}: {err}"
+            info.errors.append(message)
+            info.status = "error" if info.status == "loaded" else info.status
+            warnings.warn(f"plugin {info.name!r}: {message}", PluginWarning, stacklevel=2)
             if self.trace:
                 traceback.print_exc(file=sys.stderr)
 

@@ -115,3 +115,50 @@ def test_out_naming_a_file_or_an_unwritable_folder(cli, monkeypatch, tmp_path):
     monkeypatch.setattr("tempfile.TemporaryFile", read_only)  # what a read-only folder does, even for root
     code, _, err = cli("run", "ok", "--out", str(tmp_path / "ro"), plugins=(Tasks(),))
     assert code == 2 and "Cannot write the run folder" in err and "Permission denied" in err
+
+
+class BrokenModels:
+    @hookimpl
+    def register_models(self, register):
+        raise RuntimeError("boom [x]")
+
+
+class Misspelt:
+    @hookimpl
+    def register_model(self, register):  # the hook is register_models
+        raise AssertionError("never called")
+
+    @hookimpl
+    def register_tasks(self, register):
+        register(Task("misspelt-task", lambda runtime, config: None))
+
+
+def test_a_hook_that_raises_is_warned_about_in_listings_and_json_agrees_with_the_table(cli):
+    code, _, err = cli("models", plugins=(BrokenModels(), Tasks()))
+    assert code == 0 and "warning: plugin 'brokenmodels': register_models raised RuntimeError: boom [x]" in err
+    code, out, _ = cli("plugins", "--json", plugins=(BrokenModels(), Tasks()))
+    info = {p["name"]: p for p in json.loads(out)}
+    assert info["brokenmodels"]["status"] == "error" and info["tasks"]["status"] == "loaded"
+    code, out, _ = cli("plugins", plugins=(BrokenModels(), Tasks()))
+    assert "error: register_models raised RuntimeError: boom [x]" in out
+
+
+def test_python_toolkit_warns_about_a_broken_plugin():
+    from gentoolkit.api import Toolkit
+    from gentoolkit.plugins import PluginWarning
+
+    kit = Toolkit(plugins=[BrokenModels()], entrypoints=False)
+    with pytest.warns(PluginWarning, match="register_models raised RuntimeError: boom"):
+        kit.models
+
+
+def test_an_unknown_hook_implementation_fails_its_plugin_with_a_suggestion(cli):
+    from gentoolkit.api import Toolkit
+    from gentoolkit.plugins import PluginWarning
+
+    kit = Toolkit(plugins=[Misspelt(), Tasks()], entrypoints=False)
+    with pytest.warns(PluginWarning, match="unknown hook.*'register_model' \\(did you mean 'register_models'\\?\\)"):
+        names = kit.tasks.names()
+    assert "misspelt-task" not in names and "ok" in names
+    info = kit.host.plugins["Misspelt"]
+    assert info.status == "failed" and "register_model" in info.errors[0]

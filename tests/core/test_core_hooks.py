@@ -11,7 +11,7 @@ import pytest
 from gentoolkit import Dataset, Evaluator, Model, PluginError, RunResult, Task, UnknownNameError, hookimpl, hookspec
 from gentoolkit import hookspecs
 from gentoolkit.api import Toolkit
-from gentoolkit.plugins import PluginHost
+from gentoolkit.plugins import PluginHost, PluginWarning
 
 
 def test_every_hookspec_is_documented_and_empty():
@@ -64,7 +64,8 @@ def test_a_name_claimed_by_two_plugins_is_an_error_naming_both():
     host = PluginHost()
     host.register(Contributor(), name="first")
     host.register(Contributor(), name="second")
-    models = host.registry("models")
+    with pytest.warns(PluginWarning, match="'toy-model' is registered by both first and second"):
+        models = host.registry("models")
     with pytest.raises(PluginError, match="both 'first' and 'second'"):
         models["toy-model"]
     assert any("toy-model" in line and "first" in line for line in host.problems())
@@ -80,7 +81,8 @@ def test_a_plugin_whose_hook_raises_is_reported_and_the_rest_keep_working():
     host = PluginHost()
     host.register(Broken(), name="broken")
     host.register(Contributor(), name="good")
-    assert host.registry("models").names() == ["toy-model"]
+    with pytest.warns(PluginWarning, match="plugin 'broken': register_models raised RuntimeError: boom"):
+        assert host.registry("models").names() == ["toy-model"]
     assert host.plugins["broken"].errors == ["register_models raised RuntimeError: boom"]
 
 
@@ -130,7 +132,8 @@ def test_entry_point_plugins_load_and_a_broken_import_is_isolated(monkeypatch, t
         "@hookimpl\ndef register_models(register):\n    register(Model('ep-model', dict))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     _fake_entry_points(monkeypatch, {"good": "good_plugin_mod", "broken": "no_such_module_anywhere"})
-    host = PluginHost().load_entrypoints()
+    with pytest.warns(PluginWarning, match="plugin 'broken': import failed"):
+        host = PluginHost().load_entrypoints()
     assert host.plugins["good"].status == "loaded"
     assert host.plugins["good"].hooks == ["register_models"]
     assert host.plugins["broken"].status == "failed"
