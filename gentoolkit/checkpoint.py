@@ -122,9 +122,32 @@ def _link(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
+def pickle_format(path: Path) -> str | None:
+    """What a file is when its first bytes say pickle: a torch.save zip or a bare pickle; else None."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04") and path.suffix.lower() in (".pt", ".pth", ".bin", ".ckpt", ".tar", ""):
+        return "a PyTorch file (torch.save: a zip holding a pickle)"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return f"a Python pickle (protocol {head[1]})"
+    return None
+
+
+def _refuse_pickle(path: Path) -> None:
+    """A pickle given where a checkpoint is expected is named as such, and never unpickled."""
+    if path.is_file() and (kind := pickle_format(path)):
+        raise CheckpointError(f"{path} is {kind}, not a gentoolkit checkpoint; gentoolkit never unpickles "
+                              "files, since that can run code. Give NAME.json of a checkpoint gentoolkit saved "
+                              "(safetensors + JSON), or convert the weights to safetensors where you trust them.")
+
+
 def _read_document(json_path: Path) -> dict[str, Any]:
     if not json_path.exists():
         raise CheckpointError(f"No checkpoint at {json_path}: the file does not exist.")
+    _refuse_pickle(json_path)
     try:
         document = json.loads(json_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -173,6 +196,7 @@ def _matching(pair: tuple[Path, Path]) -> bool:
 
 def _open(path: str | os.PathLike, device: str | None) -> tuple[Path, dict[str, Any], dict[str, Any] | None]:
     """The newest readable, matching pair for ``path``: NAME, else NAME.prev (with a warning)."""
+    _refuse_pickle(Path(path))
     pair = checkpoint_paths(path)
     try:
         return pair[1], *_read_pair(pair, device)

@@ -204,3 +204,32 @@ def test_cuda_bf16_training_step():
         loss = model(torch.randn(8, 16, device=runtime.device)).float().pow(2).mean()
     loss.backward()
     assert model.weight.grad is not None and model.weight.grad.device.type == "cuda"
+
+
+def test_a_pickle_given_as_checkpoint_is_named_and_never_unpickled(tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("never unpickle"))
+    torch.save({"w": torch.ones(2)}, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="model.pt is a PyTorch file \\(torch.save.*never unpickles"):
+        load_checkpoint(tmp_path / "model.pt")
+    (tmp_path / "state.json").write_bytes(pickle.dumps({"w": 1}, protocol=4))  # a pickle under a .json name
+    with pytest.raises(CheckpointError, match="state.json is a Python pickle \\(protocol 4\\)"):
+        read_metadata(tmp_path / "state")
+
+
+def test_a_folder_given_as_config_and_every_bad_key_named_with_the_file(tmp_path):
+    from gentoolkit.config import resolve
+    from gentoolkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is a folder; give the path of a .toml file"):
+        resolve({"a": 1}, tmp_path)
+    path = tmp_path / "bad.toml"
+    path.write_text('stpes = 3\nlr = "fast"\n[model]\nlayers = 2\nhiden = 4\n')
+    defaults = {"steps": 1, "lr": 0.1, "model": {"layers": 1, "hidden": 8}}
+    with pytest.raises(ConfigError) as err:
+        resolve(defaults, path, ranges={"model": {"layers": ">= 3"}})
+    message = str(err.value)
+    assert message.startswith(f"In config file {path}: 4 problems:")
+    for part in ("'stpes'", "'lr' must be float", "'model.hiden'", "'model.layers' must be >= 3, got 2"):
+        assert part in message

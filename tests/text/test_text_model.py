@@ -113,3 +113,14 @@ def test_resume_continues_exactly_where_a_killed_run_stopped(tmp_path, corpus, t
     assert [h["step"] for h in result.history] == list(range(1, 13))
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), name
+
+
+def test_a_folder_of_pickled_weights_is_refused_before_torch_load(tmp_path, monkeypatch):
+    gpt2(vocab_size=50, n_positions=16, n_layer=1, n_head=2, n_embd=8).save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    assert load_local(tmp_path).config.n_embd == 8  # safetensors load as before
+    (tmp_path / "model.safetensors").unlink()
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04\x95" + b"\x00" * 64)  # a pickle
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load must never be reached"))
+    with pytest.raises(ModelPathError, match="holds pytorch_model.bin, weights in pickle format.*model.safetensors"):
+        load_local(tmp_path)

@@ -38,13 +38,26 @@ def gpt2(vocab_size: int, n_positions: int = 128, n_layer: int = 2, n_head: int 
 
 
 def load_local(path: str | Path):
-    """Any causal LM saved on disk (``from_pretrained`` path), loaded offline."""
+    """Any causal LM saved on disk (``from_pretrained`` path) as safetensors, loaded offline.
+
+    Pickled weights (``pytorch_model.bin``) are refused: unpickling can run code.
+    """
     from transformers import AutoModelForCausalLM
 
     folder = require_local_dir(path, "model")
     if not (folder / "config.json").is_file():
         raise ModelPathError(f"{folder} has no config.json: it is not a saved Hugging Face model.")
-    return AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.safetensors.index.json")):
+        pickled = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+        found = f"holds {', '.join(pickled)}, weights in pickle format, which" if pickled else "has no weights that"
+        raise ModelPathError(
+            f"{folder} {found} gentoolkit does not load (unpickling can run code). It needs "
+            "model.safetensors: where you trust the file, convert it with `AutoModelForCausalLM."
+            "from_pretrained(folder).save_pretrained(folder)`, which writes safetensors.")
+    try:
+        return AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+    except (OSError, ValueError) as err:
+        raise ModelPathError(f"Cannot load the model in {folder}: {err}") from err
 
 
 def context_length(model) -> int:
