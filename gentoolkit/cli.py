@@ -358,10 +358,11 @@ def _debug() -> bool:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Plugin warnings as one yellow line on stderr; other warnings as Python prints them."""
+    """Plugin and skipped-input warnings as one yellow line on stderr; others as Python prints them."""
+    from gentoolkit.errors import SkippedInputWarning
     from gentoolkit.plugins import PluginWarning
 
-    if issubclass(category, PluginWarning):
+    if issubclass(category, (PluginWarning, SkippedInputWarning)):
         err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
     else:
         _python_show_warning(message, category, filename, lineno, file, line)

@@ -37,3 +37,29 @@ class CheckpointError(GentoolkitError):
 
 class PluginError(GentoolkitError):
     """A plugin that failed to load or whose hook raised."""
+
+
+class SkippedInputWarning(UserWarning):
+    """Some records of an input (lines, files) were bad and were left out; see :func:`skip_bad_records`."""
+
+
+def skip_bad_records(source: str, bad: list[tuple[str, str]], total: int, strict: bool = False,
+                     what: str = "records", error: type[GentoolkitError] = GentoolkitError) -> None:
+    """The one policy for partly bad input in every plugin: skip bad records and say so, or refuse.
+
+    ``bad`` holds ``(where, why)`` for each bad record, e.g. ``("line 3", "not valid JSON")``. With
+    ``strict`` any bad record is an error; without, a :class:`SkippedInputWarning` gives the count
+    and the first one. A source with nothing usable left is always an ``error``.
+    """
+    if not bad:
+        return
+    where, why = bad[0]
+    summary = f"{len(bad)} of {total} {what} in {source} are bad; the first, at {where}: {why}"
+    if strict:
+        raise error(f"{summary}. Fix them, or turn strict off to skip them.")
+    if len(bad) >= total:
+        raise error(f"{summary}. Nothing usable is left.")
+    import warnings
+
+    warnings.warn(f"{summary}. Skipped them (set strict to refuse such input instead).", SkippedInputWarning,
+                  stacklevel=3)

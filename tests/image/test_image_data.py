@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from gentoolkit.errors import SkippedInputWarning
 from gentoolkit_image.data import (DataError, load_cifar10, load_dataset, load_digits, load_image_folder,
                                    load_mnist, unpaired_domains)
 
@@ -46,18 +47,26 @@ def test_image_folder_with_classes(tmp_path):
     assert load_image_folder(tmp_path, size=4, channels=3).image_shape == (3, 4, 4)
 
 
-def test_broken_png_named(tmp_path):
-    _png(tmp_path / "good.png")
-    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    with pytest.raises(DataError, match="broken.png"):
-        load_image_folder(tmp_path)
+def test_broken_png_skipped_and_named_or_refused_when_strict(tmp_path):
+    (tmp_path / "pets").mkdir()
+    (tmp_path / "toys").mkdir()
+    _png(tmp_path / "pets" / "a.png", value=10)
+    (tmp_path / "pets" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    _png(tmp_path / "toys" / "c.png", value=200)
+    with pytest.warns(SkippedInputWarning, match=r"1 of 3 images .* at file pets/broken\.png: Cannot read"):
+        data = load_image_folder(tmp_path)
+    assert data.labels.tolist() == [0, 1]  # labels stay with their images
+    with pytest.raises(DataError, match="broken.png.*turn strict off"):
+        load_image_folder(tmp_path, strict=True)
 
 
 def test_mixed_sizes_named(tmp_path):
     _png(tmp_path / "a.png", size=(6, 6))
     _png(tmp_path / "b.png", size=(7, 6))
-    with pytest.raises(DataError, match=r"b\.png is 7x6 but .*a\.png is 6x6"):
-        load_image_folder(tmp_path)
+    with pytest.raises(DataError, match=r"at file b\.png: it is 7x6 but a\.png is 6x6.*turn strict off"):
+        load_image_folder(tmp_path, strict=True)
+    with pytest.warns(SkippedInputWarning, match=r"1 of 2 images"):
+        assert len(load_image_folder(tmp_path)) == 1
     assert load_image_folder(tmp_path, size=5).image_shape == (1, 5, 5)  # resizing while loading is allowed
 
 

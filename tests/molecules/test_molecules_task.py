@@ -232,13 +232,16 @@ def test_generate_molecules_command_prints_valid_smiles(kit, prior_path, tmp_pat
     assert (tmp_path / "molecules.csv").exists()
 
 
-def test_bracketed_user_text_is_printed_as_is_and_never_crashes_a_run(kit, prior_path, tmp_path, capsys):
+def test_bracketed_user_text_is_printed_as_is_and_never_crashes_a_run(cli_main, prior_path, tmp_path):
     molecules = tmp_path / "input.smi"
     molecules.write_text("[/Na]C\nc1cc[nH]c1\nCCO\n")  # '[/Na]' would be a rich closing tag
-    config = {"mode": "score", "prior": prior_path, "score": {"input": str(molecules)}}
-    result = run(kit, tmp_path / "run", config)
-    err = " ".join(capsys.readouterr().err.split())
-    assert result.metrics["invalid_skipped"] == 1 and "first on line 1: '[/Na]C'" in err
+    code, out, err = cli_main("run", "molecules", "--out", str(tmp_path / "run"), "--set", "mode='score'",
+                              "--set", f"prior='{prior_path}'", "--set", f"score.input='{molecules}'")
+    assert code == 0 and "Traceback" not in err, err
+    assert "1 of 3 molecules in" in err and "the first, at line 1: '[/Na]C' is not a valid SMILES" in err
+    code, out, err = cli_main("run", "molecules", "--out", str(tmp_path / "strict"), "--set", "mode='score'",
+                              "--set", "strict=true", "--set", f"prior='{prior_path}'", "--set", f"score.input='{molecules}'")
+    assert code == 2 and "'[/Na]C' is not a valid SMILES. Fix them, or turn strict off" in err
 
 
 def test_every_out_of_range_number_is_named_before_any_work(kit, prior_path, tmp_path):
@@ -255,14 +258,37 @@ def test_every_out_of_range_number_is_named_before_any_work(kit, prior_path, tmp
 
 
 def test_transfer_learning_reports_skipped_lines_whichever_split_they_land_in(kit, prior_path, tmp_path, capsys):
+    from gentoolkit.errors import SkippedInputWarning
+
     molecules = tmp_path / "train.smi"
     molecules.write_text("\n".join(["CCO", "CCN", "CCCO", "C[Se]C", "not-a-smiles"]) + "\n")  # Se: not in vocabulary
     for seed in range(4):  # each seed puts a different molecule into the one-molecule validation split
         options = RuntimeOptions(device="cpu", seed=seed, out=tmp_path / f"run{seed}", progress=False, threads=1)
-        result = kit.run("molecules", {"mode": "transfer_learning", "prior": prior_path,
-                                       "transfer_learning": {"dataset": str(molecules), "epochs": 1, "batch_size": 2,
-                                                             "valid_fraction": 0.3, "num_samples": 4}}, None, options)
+        with pytest.warns(SkippedInputWarning, match="1 of 5 molecules .* at line 5: 'not-a-smiles' is not a valid"):
+            result = kit.run("molecules", {"mode": "transfer_learning", "prior": prior_path,
+                                           "transfer_learning": {"dataset": str(molecules), "epochs": 1,
+                                                                 "batch_size": 2, "valid_fraction": 0.3,
+                                                                 "num_samples": 4}}, None, options)
         err = " ".join(capsys.readouterr().err.split())
-        assert "1 invalid molecule(s) skipped" in err and "first on line 5: 'not-a-smiles'" in err
         assert "Left out 1 of 4 molecules: 1 with a token outside the prior's vocabulary (first: 'C[Se]C')" in err
         assert result.metrics["validity"] >= 0
+
+
+@pytest.fixture
+def cli_main(monkeypatch, capsys):
+    """``gentoolkit ARGS`` through the real entry point, in this process: (exit code, stdout, stderr)."""
+    import sys
+
+    from gentoolkit.cli import main
+
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setenv("GENTOOLKIT_LOAD_PLUGINS", "molecules")
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["gentoolkit", *args, "--device", "cpu", "--threads", "1", "--no-progress"])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        out, err = capsys.readouterr()
+        return exit_.value.code, out, " ".join(err.split())
+
+    return run

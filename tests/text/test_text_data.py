@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from gentoolkit.errors import SkippedInputWarning
 from gentoolkit_text.data import (TextDataError, pydoc_topics, read_jsonl, read_text_files, split_holdout,
                                   token_blocks, token_stream)
 
@@ -19,11 +20,13 @@ def test_text_folder_reads_every_text_file_in_order(tmp_path):
     assert read_text_files(tmp_path) == ["first", "second", "third"]
 
 
-def test_empty_file_is_reported_by_name(tmp_path):
+def test_a_bad_file_in_a_folder_is_skipped_and_reported_by_name_or_refused_when_strict(tmp_path):
     (tmp_path / "ok.txt").write_text("words")
     (tmp_path / "blank.txt").write_text("  \n")
-    with pytest.raises(TextDataError, match=r"blank\.txt is empty"):
-        read_text_files(tmp_path)
+    with pytest.warns(SkippedInputWarning, match=r"1 of 2 files .* the first, at file blank\.txt: .*blank\.txt is empty"):
+        assert read_text_files(tmp_path) == ["words"]
+    with pytest.raises(TextDataError, match=r"blank\.txt is empty.*turn strict off"):
+        read_text_files(tmp_path, strict=True)
 
 
 def test_non_utf8_file_is_reported_by_name(tmp_path):
@@ -44,11 +47,13 @@ def test_jsonl_reads_field_and_names_bad_lines(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps({"text": "one"}) + "\n\n" + json.dumps({"body": "two", "text": "three"}) + "\n")
     assert read_jsonl(path) == ["one", "three"]
-    path.write_text(json.dumps({"text": "one"}) + "\n" + json.dumps({"body": "two"}) + "\n")
-    with pytest.raises(TextDataError, match=r"d\.jsonl, line 2: no string field 'text'"):
-        read_jsonl(path)
-    path.write_text('{"text": "one"}\n{"text": \n')
-    with pytest.raises(TextDataError, match=r"d\.jsonl, line 2: not valid JSON"):
+    path.write_text(json.dumps({"text": "one"}) + "\n" + json.dumps({"body": "two"}) + "\n" + '{"text": \n')
+    with pytest.warns(SkippedInputWarning, match=r"2 of 3 lines in .*d\.jsonl .* at line 2: no string field 'text'"):
+        assert read_jsonl(path) == ["one"]
+    with pytest.raises(TextDataError, match=r"d\.jsonl .* at line 2: no string field 'text'.*turn strict off"):
+        read_jsonl(path, strict=True)
+    path.write_text('{"text": \n')
+    with pytest.raises(TextDataError, match=r"at line 1: not valid JSON.*Nothing usable is left"):
         read_jsonl(path)
 
 

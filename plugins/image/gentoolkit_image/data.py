@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from gentoolkit import ItemSpec
-from gentoolkit.errors import GentoolkitError, UnknownNameError
+from gentoolkit.errors import GentoolkitError, UnknownNameError, skip_bad_records
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SPLITS = ("train", "test", "all")
@@ -129,11 +129,12 @@ def _read_image(path: Path, mode: str | None) -> np.ndarray:
 
 
 def load_image_folder(path: str | os.PathLike, size: int | None = None, channels: int | None = None,
-                      split: str = "all") -> ImageDataset:
+                      split: str = "all", strict: bool = False) -> ImageDataset:
     """PNG/JPEG images from ``path``: one subfolder per class gives labels, a flat folder none.
 
-    All images must have the same size unless ``size`` resizes them; ``channels`` 1 or 3 converts
-    them (0 or None: grey if the first image is grey, else RGB).
+    All images must have the first one's size unless ``size`` resizes them; ``channels`` 1 or 3
+    converts them (0 or None: grey if the first image is grey, else RGB). An unreadable image or
+    one of another size is skipped and reported, or refused when ``strict``.
     """
     root = Path(path)
     if not root.is_dir():
@@ -148,9 +149,13 @@ def load_image_folder(path: str | os.PathLike, size: int | None = None, channels
     if channels not in (0, 1, 3, None):
         raise DataError(f"channels must be 1 or 3 (or 0 for automatic), not {channels!r}.")
     mode = {1: "L", 3: "RGB"}.get(channels or 0)
-    arrays, first = [], None
-    for file, _ in files:
-        array = _read_image(file, mode)
+    arrays, kept, bad, first = [], [], [], None
+    for file, label in files:
+        try:
+            array = _read_image(file, mode)
+        except DataError as err:
+            bad.append((f"file {file.relative_to(root)}", str(err)))
+            continue
         mode = mode or ("L" if array.shape[-1] == 1 else "RGB")
         if size:
             array = resize(torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255, size)[0]
@@ -158,12 +163,15 @@ def load_image_folder(path: str | os.PathLike, size: int | None = None, channels
         if first is None:
             first = (file, array.shape)
         elif array.shape != first[1]:
-            raise DataError(f"Image {file} is {array.shape[1]}x{array.shape[0]} but {first[0]} is "
-                            f"{first[1][1]}x{first[1][0]}: all images must have one size. "
-                            "Resize them, or set the dataset's size to resize while loading.")
+            bad.append((f"file {file.relative_to(root)}",
+                        f"it is {array.shape[1]}x{array.shape[0]} but {first[0].name} is {first[1][1]}x{first[1][0]}; "
+                        "resize the images, or set the dataset's size to resize while loading"))
+            continue
         arrays.append(array)
+        kept.append(label)
+    skip_bad_records(str(root), bad, len(files), strict, "images", DataError)
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255
-    labels = torch.tensor([label for _, label in files]) if subdirs else None
+    labels = torch.tensor(kept) if subdirs else None
     index = split_indices(len(images), split, labels.numpy() if labels is not None else None)
     dataset = ImageDataset(images, labels, [name for name, _ in groups] if subdirs else None, 256, root.name)
     return dataset.subset(index)

@@ -11,7 +11,6 @@ transformed copy of it and draws a translation grid instead of samples.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "conditional": False,  # class-conditional model, when the dataset has labels
     "params": {},  # the model's hyperparameters (checked against its schema)
     "checkpoint": "",  # for generate / evaluate: a saved model (model.json)
-    "data": {"name": "digits", "path": "", "size": 0, "channels": 0},  # any registered image dataset
+    "data": {"name": "digits", "path": "", "size": 0, "channels": 0,  # any registered image dataset
+             "strict": False},  # strict: refuse an image folder with an unreadable or odd-sized image
     "train": {"epochs": 120, "batch_size": 64, "checkpoint_every": 10, "resume": True,
               "patience": 0, "monitor": "loss"},  # patience > 0: stop when the monitored loss stalls
     "sample": {"n": 100, "options": {}},  # options go to model.sample (e.g. sampler = "ddim", steps = 50)
@@ -41,7 +41,8 @@ def load_splits(toolkit: Any, data: dict[str, Any]) -> tuple[Any, Any]:
     if entry.value.items != "image":
         raise ConfigError(f"data.name = {data['name']!r} holds {entry.value.items or 'unspecified'} items, not "
                           f"images; image datasets: {', '.join(image_datasets(toolkit))}.")
-    params = {k: v for k, v in (("path", data["path"]), ("size", data["size"]), ("channels", data["channels"])) if v}
+    params = {k: v for k, v in (("path", data["path"]), ("size", data["size"]), ("channels", data["channels"]),
+                                ("strict", data["strict"])) if v}
     return tuple(as_image_dataset(entry.value.load(split=split, **params), data["name"]) for split in ("train", "test"))
 
 
@@ -68,9 +69,11 @@ def as_image_dataset(dataset: Any, name: str) -> Any:
     return ImageDataset(images, labels if classes else None, classes, getattr(dataset, "levels", 256), name)
 
 
-def write_json(path: Path, value: Any) -> Path:
-    path.write_text(json.dumps(value, indent=1) + "\n")
-    return path
+def write_json(path: Path, value: dict[str, Any]) -> Path:
+    """metrics.json: a NaN or infinite metric is written as null, with the reason under "null"."""
+    from gentoolkit.runlog import write_metrics
+
+    return write_metrics(path, value)
 
 
 def draw_samples(runtime: Any, model: Any, config: dict[str, Any]) -> tuple[Any, dict[str, Path]]:

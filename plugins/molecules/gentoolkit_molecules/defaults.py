@@ -25,6 +25,7 @@ SCORING = {
 DEFAULTS = {
     "mode": "rl",  # rl | staged_rl | sample | score | transfer_learning
     "prior": "",  # a prior saved by gentoolkit (path without suffix); "" = the shipped one
+    "strict": False,  # refuse a molecule file with invalid lines instead of skipping (and reporting) them
     "objective": "",  # a PMO oracle (qed, celecoxib_rediscovery, ...) to optimise instead of [scoring]
     "rl": {
         "batch_size": 64,

@@ -161,21 +161,23 @@ def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime
 # --- sampling, scoring, transfer learning ----------------------------------------------------
 
 
-def report_skipped(runtime: Runtime, molecules):
-    """Log how many records of a molecule file were skipped as invalid, and the first one; return the set."""
-    if molecules.invalid:
-        line, text = molecules.invalid[0]
-        runtime.log(f"{len(molecules.invalid)} invalid molecule(s) skipped in {molecules.source}, "
-                    f"first on line {line}: {text!r}", style="yellow")
+def report_skipped(config: dict[str, Any], molecules):
+    """Report the invalid records of a molecule file (count, first line), or refuse them with ``strict``."""
+    from gentoolkit.errors import skip_bad_records
+    from gentoolkit_molecules.data import DataError
+
+    bad = [(f"line {line}", f"{text!r} is not a valid SMILES") for line, text in molecules.invalid]
+    total = len(molecules.smiles) + molecules.duplicates + len(bad)
+    skip_bad_records(molecules.source, bad, total, config["strict"], "molecules", DataError)
     return molecules
 
 
-def _reference_smiles(runtime: Runtime, reference: str) -> list[str]:
+def _reference_smiles(config: dict[str, Any], reference: str) -> list[str]:
     from gentoolkit_molecules.data import load_default, read_molecules
 
     if not reference:
         return []
-    return load_default().smiles if reference == "default" else report_skipped(runtime, read_molecules(reference)).smiles
+    return load_default().smiles if reference == "default" else report_skipped(config, read_molecules(reference)).smiles
 
 
 def _sample(runtime: Runtime, config: dict[str, Any]) -> RunResult:
@@ -184,7 +186,7 @@ def _sample(runtime: Runtime, config: dict[str, Any]) -> RunResult:
 
     options = config["sample"]
     n = options["num_molecules"]
-    reference = _reference_smiles(runtime, options["reference"])
+    reference = _reference_smiles(config, options["reference"])
     prior = load_prior(config["prior"], runtime.device)
     smiles, nll = _draw(runtime, prior, n, options["temperature"])
     canonical = [standardise(s) for s in smiles]
@@ -228,7 +230,7 @@ def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     if not config["score"]["input"]:
         raise ConfigError("mode = 'score' needs score.input: a .smi, .csv or .sdf file of molecules.")
     scoring = build_scoring_function(_scoring(config), _components(runtime))
-    molecules = report_skipped(runtime, read_molecules(config["score"]["input"]))
+    molecules = report_skipped(config, read_molecules(config["score"]["input"]))
     log = outputs.MoleculeLog(runtime.out_dir / "molecules.csv", outputs.log_columns(scoring.labels))
     chunk = 500
     with scoring, runtime.progress(len(molecules.smiles), "scoring") as advance:
@@ -256,7 +258,7 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     from gentoolkit_molecules.training import train_prior
 
     options = config["transfer_learning"]
-    molecules = report_skipped(runtime, _dataset(runtime, options["dataset"]))
+    molecules = report_skipped(config, _dataset(runtime, options["dataset"]))
     prior = load_prior(config["prior"], runtime.device)
     history = train_prior(prior, molecules.smiles, runtime, epochs=options["epochs"],
                           batch_size=options["batch_size"], lr=options["learning_rate"],

@@ -1,8 +1,9 @@
 """Text corpora as lists of documents, a held-out split, and token blocks for training.
 
 Readers return ``list[str]``, one string per document: a text file is one document, a JSONL line
-is one document, a pydoc topic is one document. Bad input (a missing, empty or non-UTF-8 file, a
-JSONL line without the field) raises :class:`TextDataError` naming the file and line.
+is one document, a pydoc topic is one document. A missing path raises :class:`TextDataError`; bad
+records (an empty or non-UTF-8 file in a folder, a JSONL line that is not JSON or lacks the field)
+are skipped and reported, or refused with ``strict`` (gentoolkit's one policy for partly bad input).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from gentoolkit.errors import GentoolkitError
+from gentoolkit.errors import GentoolkitError, skip_bad_records
 
 if TYPE_CHECKING:
     import torch
@@ -35,7 +36,7 @@ def _read_utf8(path: Path) -> str:
     return text
 
 
-def read_text_files(path: str | Path, suffixes: Sequence[str] = TEXT_SUFFIXES) -> list[str]:
+def read_text_files(path: str | Path, suffixes: Sequence[str] = TEXT_SUFFIXES, strict: bool = False) -> list[str]:
     """Documents from a text file, or from every file with one of ``suffixes`` under a folder."""
     path = Path(path).expanduser()
     if path.is_file():
@@ -45,27 +46,37 @@ def read_text_files(path: str | Path, suffixes: Sequence[str] = TEXT_SUFFIXES) -
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
         raise TextDataError(f"{path} holds no text files (looked for {', '.join(suffixes)}).")
-    return [_read_utf8(p) for p in files]
+    docs, bad = [], []
+    for file in files:
+        try:
+            docs.append(_read_utf8(file))
+        except TextDataError as err:
+            bad.append((f"file {file.relative_to(path)}", str(err)))
+    skip_bad_records(str(path), bad, len(files), strict, "files", TextDataError)
+    return docs
 
 
-def read_jsonl(path: str | Path, field: str = "text") -> list[str]:
+def read_jsonl(path: str | Path, field: str = "text", strict: bool = False) -> list[str]:
     """Documents from the string ``field`` of every non-blank line of a JSONL file."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise TextDataError(f"No JSONL file at {path}.")
-    docs = []
+    docs, bad, total = [], [], 0
     for number, line in enumerate(_read_utf8(path).splitlines(), start=1):
         if not line.strip():
             continue
+        total += 1
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise TextDataError(f"{path}, line {number}: not valid JSON ({err.msg}).") from err
+            bad.append((f"line {number}", f"not valid JSON ({err.msg})"))
+            continue
         value = record.get(field) if isinstance(record, dict) else None
         if not isinstance(value, str):
-            raise TextDataError(f"{path}, line {number}: no string field {field!r}; "
-                                "set the field name with `field` (data.field in the task config).")
+            bad.append((f"line {number}", f"no string field {field!r} (set data.field in the task config)"))
+            continue
         docs.append(value)
+    skip_bad_records(str(path), bad, total, strict, "lines", TextDataError)
     return docs
 
 

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from gentoolkit.contributions import RunResult
 from gentoolkit.errors import ConfigError
+from gentoolkit.runlog import write_metrics
 from gentoolkit_text.training import TrainConfig
 
 if TYPE_CHECKING:
     from gentoolkit.runtime import Runtime
 
 DEFAULTS: dict[str, Any] = {
-    "data": {"dataset": "pydoc-topics", "path": "", "field": "text", "holdout": 0.1},
+    "data": {"dataset": "pydoc-topics", "path": "", "field": "text", "holdout": 0.1,
+             "strict": False},  # strict: refuse a file or line that cannot be read instead of skipping it
     "tokenizer": {"path": "", "vocab_size": 2048, "min_frequency": 2},
     "model": {"path": "", "n_layer": 2, "n_head": 4, "n_embd": 128, "n_positions": 128, "dropout": 0.0},
     "train": {**asdict(TrainConfig()), "block_size": 128, "stride": 64},
@@ -40,9 +42,9 @@ def load_documents(data: dict[str, Any]) -> list[str]:
     if not data["path"]:
         raise ConfigError(f"data.dataset {name!r} reads from disk: set data.path to the file or folder.")
     if name == "text-files":
-        return readers.read_text_files(data["path"])
+        return readers.read_text_files(data["path"], strict=data["strict"])
     if name == "jsonl":
-        return readers.read_jsonl(data["path"], data["field"])
+        return readers.read_jsonl(data["path"], data["field"], strict=data["strict"])
     raise ConfigError(f"Unknown data.dataset {name!r}; use pydoc-topics, text-files or jsonl.")
 
 
@@ -129,6 +131,5 @@ def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
         artifacts["samples"] = out / "samples.jsonl"
         artifacts["samples"].write_text("".join(json.dumps(s) + "\n" for s in samples))
         runtime.generated(artifacts["samples"], "text")
-        artifacts["metrics"] = out / "metrics.json"
-        artifacts["metrics"].write_text(json.dumps(metrics, indent=1) + "\n")
+        artifacts["metrics"] = write_metrics(out / "metrics.json", metrics)  # null, not NaN
     return RunResult(task="text", out_dir=out, metrics=metrics, artifacts=artifacts, outputs={"samples": texts})
