@@ -344,10 +344,8 @@ def _root(debug: bool = typer.Option(False, "--debug", envvar=DEBUG_ENV,
 
 def _explain_missing_command() -> None:
     """After "No such command": name the plugins that did not load, whose commands are missing."""
-    from gentoolkit.plugins import get_host
-
     why = {"skipped": "skipped by GENTOOLKIT_LOAD_PLUGINS", "failed": "failed to load"}
-    missing = [f"{i.name} ({why[i.status]})" for i in get_host().plugins.values() if i.status in why]
+    missing = [f"{i.name} ({why[i.status]})" for i in _toolkit().host.plugins.values() if i.status in why]
     if missing:
         err_console.print(f"Plugins not loaded: {escape(', '.join(missing))}; "
                           "their commands are not available (see `gentoolkit plugins`).")

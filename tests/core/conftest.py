@@ -26,7 +26,6 @@ def cli(monkeypatch, capsys) -> Callable[..., tuple[int, str, str]]:
             host.register(plugin, name=type(plugin).__name__.lower())
         for name in skipped:
             host.plugins[name] = plugins_module.PluginInfo(name, "0.1", status="skipped")
-        monkeypatch.setattr(plugins_module, "_current", host)
         monkeypatch.setattr(api, "load_plugins", lambda *a, **k: host)
         monkeypatch.setattr(sys, "argv", ["gentoolkit", *args])
         with pytest.raises(SystemExit) as exit_:
