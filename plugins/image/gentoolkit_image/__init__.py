@@ -105,9 +105,9 @@ def register_evaluators(register: Callable) -> None:
 
 @hookimpl
 def register_tasks(register: Callable) -> None:
-    from gentoolkit_image.task import DEFAULTS
+    from gentoolkit_image.task import DEFAULTS, RANGES
 
-    register(Task(name="image", run=_run, config=DEFAULTS, domain=DOMAIN,
+    register(Task(name="image", run=_run, config=DEFAULTS, domain=DOMAIN, ranges=RANGES,
                   description="Train any registered image model (--set model=image-vae|image-ddpm|...), "
                               "sample it and measure FID/KID/IS/precision/recall/coverage/Parzen/bits-per-dim."))
 

@@ -270,6 +270,8 @@ def load_dataset(name: str, path: str = "", **params: Any) -> ImageDataset:
         raise UnknownNameError("image dataset", name, LOADERS)
     if name != "digits" and not path:
         raise DataError(f"Dataset {name!r} reads files you already have: set its path.")
+    if name != "folder":  # idx and CIFAR files are read whole: a bad one is refused already
+        params.pop("strict", None)
     return LOADERS[name](path=path, **params)
 
 

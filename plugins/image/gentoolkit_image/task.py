@@ -30,6 +30,13 @@ DEFAULTS: dict[str, Any] = {
     "evaluate": {"n_samples": 1000, "features": "auto", "kid_subsets": 100},
     "translate": {"domain_b": "invert"},  # cyclegan: domain B is the dataset inverted or rotated
 }
+# The valid range of every number above (gentoolkit.config.check_ranges).
+RANGES = {
+    "data": {"size": ">= 0", "channels": "[0, 3]"},
+    "train": {"epochs": ">= 0", "batch_size": ">= 1", "checkpoint_every": ">= 1", "patience": ">= 0"},
+    "sample": {"n": ">= 1"},
+    "evaluate": {"n_samples": ">= 2", "kid_subsets": ">= 1"},
+}
 MODES = ("train", "generate", "evaluate", "full")
 TRANSLATION_MODEL = "image-cyclegan"
 CHECKPOINT = "model"

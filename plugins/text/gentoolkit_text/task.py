@@ -31,6 +31,20 @@ DEFAULTS: dict[str, Any] = {
     "evaluate": {"perplexity": True, "baseline_k": 0.1, "repetition_n": 4},
 }
 
+# The valid range of every number above (gentoolkit.config.check_ranges).
+RANGES = {
+    "data": {"holdout": "(0, 1)"},
+    "tokenizer": {"vocab_size": ">= 1", "min_frequency": ">= 1"},
+    "model": {"n_layer": ">= 1", "n_head": ">= 1", "n_embd": ">= 1", "n_positions": ">= 2", "dropout": "[0, 1)"},
+    "train": {"steps": ">= 0", "batch_size": ">= 1", "lr": "> 0", "warmup": ">= 0", "weight_decay": ">= 0",
+              "grad_clip": ">= 0", "eval_every": ">= 1", "eval_batches": ">= 1", "checkpoint_every": ">= 0",
+              "block_size": ">= 1", "stride": ">= 1"},
+    "generate": {"samples_per_prompt": ">= 1", "batch_size": ">= 1", "max_new_tokens": ">= 1",
+                 "min_new_tokens": ">= 0", "temperature": ">= 0", "top_k": ">= 0", "top_p": "(0, 1]",
+                 "repetition_penalty": "> 0"},
+    "evaluate": {"baseline_k": "> 0", "repetition_n": ">= 1"},
+}
+
 
 def load_documents(data: dict[str, Any]) -> list[str]:
     """The corpus named by ``data.dataset`` (``pydoc-topics``, ``text-files`` or ``jsonl``)."""
