@@ -140,7 +140,7 @@ class Toolkit:
         spec = self.tasks[task]
         effective = _config.resolve(spec.config, config, overrides, spec.ranges)
         with (Runtime(options, task=task, toolkit=self) as runtime,
-              runlog.recorded(runtime, task, self.host.plugins) as record):
+              runlog.recorded(runtime, task, self.host.plugins, spec.headline) as record):
             if runtime.is_main:
                 _config.write_toml(effective, runtime.out_dir / "config.toml")
             result = spec.run(runtime, effective)

@@ -144,16 +144,18 @@ def runs(
         err_console.print(f"No runs under {escape(str(folder))} (looked for */run.json and */*/run.json).")
         return
     table = Table(title=f"Runs under {escape(str(folder))}")
-    for column in ("started", "task", "status", "headline", "folder"):
-        table.add_column(column)
+    for column in ("started (UTC)", "task", "status", "headline", "folder"):
+        table.add_column(column, overflow="fold")
     colours = {"finished": "green", "running": "cyan", "interrupted": "yellow"}
     for r in records:
         status = escape(str(r.get("status")))
         if r.get("error"):
             status += ": " + escape(str(r["error"]).splitlines()[0][:80])
-        table.add_row(escape(str(r.get("started", ""))), escape(str(r.get("task", ""))),
+        where = Path(r["folder"])
+        where = where.relative_to(Path.cwd()) if where.is_relative_to(Path.cwd()) else where
+        table.add_row(escape(str(r.get("started", ""))[:16].replace("T", " ")), escape(str(r.get("task", ""))),
                       f"[{colours.get(r.get('status'), 'red')}]{status}[/]", escape(runlog.headline(r)),
-                      escape(r["folder"]))
+                      escape(str(where)))
     console.print(table)
 
 

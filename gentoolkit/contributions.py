@@ -79,7 +79,8 @@ class Task:
 
     ``config`` holds the defaults and is the schema: a user's TOML and ``--set`` overrides may
     only name keys present here (an empty table accepts any keys). ``ranges`` (nested like
-    ``config``) gives numbers their valid range, e.g. ``{"train": {"lr": "> 0"}}``.
+    ``config``) gives numbers their valid range, e.g. ``{"train": {"lr": "> 0"}}``; ``headline``
+    names the metric ``gentoolkit runs`` shows (default: the first).
     ``run(runtime, config)`` does the work, writes into ``runtime.out_dir`` and returns a
     :class:`RunResult`.
     """
@@ -90,6 +91,7 @@ class Task:
     description: str = ""
     domain: str = ""
     ranges: Mapping[str, Any] = field(default_factory=dict)
+    headline: str = ""
 
 
 @dataclass

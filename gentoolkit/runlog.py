@@ -30,7 +30,8 @@ FILE = "run.json"
 class RunLog:
     """The ``run.json`` of one run; :meth:`end` records how it ended."""
 
-    def __init__(self, runtime: Runtime, task: str, plugins: Mapping[str, PluginInfo] | None = None):
+    def __init__(self, runtime: Runtime, task: str, plugins: Mapping[str, PluginInfo] | None = None,
+                 headline: str = ""):
         self.runtime, self.path = runtime, runtime.out_dir / FILE
         previous = read(self.path)
         _refuse_sharing(previous, task, runtime.out_dir)
@@ -42,7 +43,8 @@ class RunLog:
             "seed": options.seed, "device": str(runtime.device), "precision": options.precision,
             "world_size": runtime.world_size, "command": sys.argv if _is_cli() else None,
             "versions": versions(plugins or {}), "git_commit": git_commit(Path.cwd()),
-            "pid": os.getpid(), "host": socket.gethostname(), "metrics": {}, "checkpoint": None,
+            "pid": os.getpid(), "host": socket.gethostname(), "headline": headline, "metrics": {},
+            "checkpoint": None,
         }
         self.metrics: dict[str, Any] = {}  # the run's metrics, recorded when it finishes
         self._write()
@@ -74,12 +76,13 @@ class RunLog:
 
 
 @contextlib.contextmanager
-def recorded(runtime: Runtime, task: str, plugins: Mapping[str, PluginInfo] | None = None) -> Iterator[RunLog]:
+def recorded(runtime: Runtime, task: str, plugins: Mapping[str, PluginInfo] | None = None,
+             headline: str = "") -> Iterator[RunLog]:
     """Write ``run.json`` around a run (rank 0 only); set ``log.metrics`` before the block ends."""
     if not runtime.is_main:
         yield None  # type: ignore[misc]
         return
-    log = RunLog(runtime, task, plugins)
+    log = RunLog(runtime, task, plugins, headline)
     try:
         yield log
     except KeyboardInterrupt:
@@ -218,8 +221,13 @@ def find_runs(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def headline(record: Mapping[str, Any]) -> str:
-    """The run's first metric as ``name=value`` (tasks put their main metric first)."""
-    for key, value in (record.get("metrics") or {}).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-    return ""
+    """The run's headline metric as ``name=value``: the one its task names (the last stage's, for
+    ``stage/name`` keys), else the first number."""
+    numbers = {k: v for k, v in (record.get("metrics") or {}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    name = record.get("headline") or ""
+    keys = [k for k in numbers if k == name or k.endswith(f"/{name}")] if name else []
+    key = keys[-1] if keys else next(iter(numbers), None)
+    if key is None:
+        return ""
+    return f"{key}={numbers[key]:.4g}" if isinstance(numbers[key], float) else f"{key}={numbers[key]}"

@@ -106,3 +106,13 @@ def test_metrics_json_holds_null_and_says_why_instead_of_nan(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"nll": None, "top": None, "n": 3,
                                 "null": {"nll": "no validation split", "top": "not finite (inf)"}}
+
+
+def test_the_headline_is_the_metric_the_task_names_else_the_first():
+    from gentoolkit.runlog import headline
+
+    metrics = {"validity": 0.9, "s1/top10_mean": 0.5, "s2/top10_mean": 0.75, "steps": 3}
+    assert headline({"headline": "top10_mean", "metrics": metrics}) == "s2/top10_mean=0.75"  # the last stage's
+    assert headline({"headline": "fid", "metrics": metrics}) == "validity=0.9"
+    assert headline({"metrics": {"model": {"a": 1}, "steps": 3}}) == "steps=3"
+    assert headline({"metrics": {}}) == ""

@@ -107,7 +107,7 @@ def register_evaluators(register: Callable) -> None:
 def register_tasks(register: Callable) -> None:
     from gentoolkit_image.task import DEFAULTS, RANGES
 
-    register(Task(name="image", run=_run, config=DEFAULTS, domain=DOMAIN, ranges=RANGES,
+    register(Task(name="image", run=_run, config=DEFAULTS, domain=DOMAIN, ranges=RANGES, headline="fid",
                   description="Train any registered image model (--set model=image-vae|image-ddpm|...), "
                               "sample it and measure FID/KID/IS/precision/recall/coverage/Parzen/bits-per-dim."))
 

@@ -186,7 +186,8 @@ def register_tasks(register) -> None:
 
     register(Task("molecules", _run_task, DEFAULTS,
                   "Design molecules: REINVENT-style RL (default), staged RL, sampling, scoring or "
-                  "transfer learning of a SMILES prior", DOMAIN, ranges=RANGES))
+                  "transfer learning of a SMILES prior", DOMAIN, ranges=RANGES,
+                  headline="top10_mean"))
 
 
 @hookimpl

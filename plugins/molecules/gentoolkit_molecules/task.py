@@ -141,11 +141,11 @@ def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime
     ranked = np.sort(np.asarray(scores, dtype=float))[::-1]
     history = result.history
     valid = sum(h["validity"] * h["sampled"] for h in history)
-    metrics = {  # the first is the headline `gentoolkit runs` shows
-        "top10_mean": float(ranked[:10].mean()) if ranked.size else 0.0,
+    metrics = {
         "validity": valid / max(sum(h["sampled"] for h in history), 1),
         "uniqueness": len(smiles) / valid if valid else 0.0,
         "top1_mean": float(ranked[:1].mean()) if ranked.size else 0.0,
+        "top10_mean": float(ranked[:10].mean()) if ranked.size else 0.0,
         "top100_mean": float(ranked[:100].mean()) if ranked.size else 0.0,
         "oracle_calls": len(smiles),
         "steps": len(history),

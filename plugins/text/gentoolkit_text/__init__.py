@@ -139,7 +139,8 @@ def register_tasks(register) -> None:
     from gentoolkit_text.task import DEFAULTS, RANGES
 
     register(Task("text", _run, DEFAULTS, "Train a GPT-2 (or fine-tune a local causal LM) on text; "
-                  "held-out perplexity vs n-gram baselines, samples and diversity metrics.", DOMAIN, ranges=RANGES))
+                  "held-out perplexity vs n-gram baselines, samples and diversity metrics.", DOMAIN, ranges=RANGES,
+                  headline="heldout_perplexity"))
 
 
 @hookimpl
