@@ -162,3 +162,49 @@ def test_an_unknown_hook_implementation_fails_its_plugin_with_a_suggestion(cli):
     assert "misspelt-task" not in names and "ok" in names
     info = kit.host.plugins["Misspelt"]
     assert info.status == "failed" and "register_model" in info.errors[0]
+
+
+SLOW_TASK = '''
+import sys, time
+from gentoolkit import RunResult, Task, hookimpl, api
+from gentoolkit.cli import main
+from gentoolkit.plugins import PluginHost
+
+class Slow:
+    @hookimpl
+    def register_tasks(self, register):
+        def slow(runtime, config):
+            with runtime.progress(1000, "training") as advance:
+                for step in range(1000):
+                    runtime.save_checkpoint("state", {"step": step})
+                    advance(loss=1.0 / (step + 1))
+                    time.sleep(0.05)
+            return RunResult("slow", runtime.out_dir)
+        register(Task("slow", slow))
+
+host = PluginHost()
+host.register(Slow(), name="slow")
+api.load_plugins = lambda *a, **k: host
+sys.argv = ["gentoolkit", "run", "slow", "--out", sys.argv[1]]
+main()
+'''
+
+
+def test_a_real_sigint_exits_130_and_keeps_the_checkpoint(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_TASK, str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, "COLUMNS": "300"})
+    deadline = time.monotonic() + 60
+    while not (out / "state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert f"Interrupted; checkpoint at {out / 'state.json'}; resume with the same --out {out}" in err
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
