@@ -279,7 +279,7 @@ def plugins_install(
         if editable and not Path(spec[-1]).is_dir():
             raise GentoolkitError(f"--editable needs a local plugin folder, and {target} is not one here.")
         _pip(["install", *(["-e"] if editable else []), *spec, *flags])
-    console.print(f"Installed {target}. Run `gentoolkit plugins` to see it.")
+    console.print(f"Installed {escape(target)}. Run `gentoolkit plugins` to see it.")
 
 
 def plugins_uninstall(name: str = typer.Argument(..., help="Plugin name (as `gentoolkit plugins` lists it).")) -> None:
@@ -292,7 +292,7 @@ def plugins_uninstall(name: str = typer.Argument(..., help="Plugin name (as `gen
     if name not in providers:
         raise UnknownNameError("installed plugin", name, providers)
     _pip(["uninstall", "-y", providers[name]])
-    console.print(f"Uninstalled {providers[name]} (plugin {name}).")
+    console.print(f"Uninstalled {escape(providers[name])} (plugin {escape(name)}).")
 
 
 def _pip(args: list[str]) -> None:

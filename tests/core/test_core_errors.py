@@ -11,7 +11,7 @@ import json
 import pytest
 import typer
 
-from gentoolkit import RunResult, Task, hookimpl
+from gentoolkit import GentoolkitError, RunResult, Task, hookimpl
 
 
 class Tasks:
@@ -29,9 +29,16 @@ class Tasks:
         def crashes(runtime, config):
             raise ZeroDivisionError("division by zero in [rl] step")
 
+        def brackets(runtime, config):
+            if config["fail"]:
+                raise GentoolkitError("[rl] batch_size must be >= 1; [/Na]C is not a SMILES")
+            runtime.log("scored [nH]1cccc1 and [/Na]C")
+            return RunResult("brackets", runtime.out_dir, metrics={"[b]bold[/b]": 1.0})
+
         register(Task("ok", ok, {"steps": 2, "lr": 0.1}))
         register(Task("interrupted", interrupted))
         register(Task("crashes", crashes))
+        register(Task("brackets", brackets, {"fail": False}))
         register(Task("returns-none", lambda runtime, config: None))
 
     @hookimpl
@@ -83,6 +90,13 @@ def test_unexpected_errors_exit_1_and_debug_shows_the_traceback(cli, monkeypatch
     monkeypatch.setenv("GENTOOLKIT_DEBUG", "1")
     code, _, err = cli("run", "crashes", "--out", str(tmp_path / "c"), plugins=(Tasks(),))
     assert code == 1 and "Traceback" in err
+
+
+def test_user_text_with_brackets_is_printed_as_it_is(cli, tmp_path):
+    code, out, err = cli("run", "brackets", "--out", str(tmp_path / "a"), plugins=(Tasks(),))
+    assert code == 0 and "scored [nH]1cccc1 and [/Na]C" in err and "[b]bold[/b]" in out
+    code, _, err = cli("run", "brackets", "--out", str(tmp_path / "b"), "--set", "fail=true", plugins=(Tasks(),))
+    assert code == 2 and "[rl] batch_size must be >= 1; [/Na]C is not a SMILES" in " ".join(err.split())
 
 
 def test_a_task_returning_none_is_named(cli, tmp_path):
