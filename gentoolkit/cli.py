@@ -359,8 +359,7 @@ def _debug() -> bool:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Plugin and skipped-input warnings as one yellow line on stderr; others as Python prints them."""
-    from gentoolkit.errors import SkippedInputWarning
-    from gentoolkit.plugins import PluginWarning
+    from gentoolkit.errors import PluginWarning, SkippedInputWarning
 
     if issubclass(category, (PluginWarning, SkippedInputWarning)):
         err_console.print(f"[yellow]warning:[/] {escape(str(message))}")

@@ -18,7 +18,8 @@ from typing import Any, Iterable, Mapping
 
 from gentoolkit.errors import ConfigError
 
-__all__ = ["read_toml", "parse_override", "apply_overrides", "merge", "resolve", "to_toml", "write_toml"]
+__all__ = ["read_toml", "parse_override", "apply_overrides", "merge", "check_ranges", "in_range", "resolve", "to_toml",
+           "write_toml"]
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Iterable
 
-__all__ = ["GentoolkitError", "UnknownNameError", "ConfigError", "CheckpointError", "PluginError"]
+__all__ = ["GentoolkitError", "UnknownNameError", "ConfigError", "CheckpointError", "PluginError", "PluginWarning",
+           "SkippedInputWarning", "skip_bad_records"]
 
 
 class GentoolkitError(Exception):
@@ -37,6 +38,10 @@ class CheckpointError(GentoolkitError):
 
 class PluginError(GentoolkitError):
     """A plugin that failed to load or whose hook raised."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load, a hook of it raised, or two plugins claimed one name."""
 
 
 class SkippedInputWarning(UserWarning):

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import pluggy
 
 from gentoolkit import hookspecs
-from gentoolkit.errors import GentoolkitError, PluginError
+from gentoolkit.errors import GentoolkitError, PluginError, PluginWarning
 from gentoolkit.registry import Registry
 
 ENTRY_POINT_GROUP = "gentoolkit"
@@ -36,10 +36,6 @@ CORE_REGISTRIES = {
     "evaluators": ("register_evaluators", "evaluator"),
     "tasks": ("register_tasks", "task"),
 }
-
-
-class PluginWarning(UserWarning):
-    """A plugin failed to load, a hook of it raised, or two plugins claimed one name."""
 
 
 @dataclass

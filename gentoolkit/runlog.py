@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from gentoolkit.plugins import PluginInfo
     from gentoolkit.runtime import Runtime
 
+__all__ = ["RunLog", "recorded", "find_runs", "headline", "read", "write_metrics", "write_json", "finite", "FILE"]
+
 FILE = "run.json"
 
 

@@ -159,7 +159,7 @@ def test_a_hook_that_raises_is_warned_about_in_listings_and_json_agrees_with_the
 
 def test_python_toolkit_warns_about_a_broken_plugin():
     from gentoolkit.api import Toolkit
-    from gentoolkit.plugins import PluginWarning
+    from gentoolkit.errors import PluginWarning
 
     kit = Toolkit(plugins=[BrokenModels()], entrypoints=False)
     with pytest.warns(PluginWarning, match="register_models raised RuntimeError: boom"):
@@ -168,7 +168,7 @@ def test_python_toolkit_warns_about_a_broken_plugin():
 
 def test_an_unknown_hook_implementation_fails_its_plugin_with_a_suggestion(cli):
     from gentoolkit.api import Toolkit
-    from gentoolkit.plugins import PluginWarning
+    from gentoolkit.errors import PluginWarning
 
     kit = Toolkit(plugins=[Misspelt(), Tasks()], entrypoints=False)
     with pytest.warns(PluginWarning, match="unknown hook.*'register_model' \\(did you mean 'register_models'\\?\\)"):

@@ -11,7 +11,8 @@ import pytest
 from gentoolkit import Dataset, Evaluator, Model, PluginError, RunResult, Task, UnknownNameError, hookimpl, hookspec
 from gentoolkit import hookspecs
 from gentoolkit.api import Toolkit
-from gentoolkit.plugins import PluginHost, PluginWarning
+from gentoolkit.errors import PluginWarning
+from gentoolkit.plugins import PluginHost
 
 
 def test_every_hookspec_is_documented_and_empty():
