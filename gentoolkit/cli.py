@@ -391,6 +391,7 @@ def main() -> None:
         err_console.print(f"[bold red]Error:[/] {escape(str(err))}")
         code = 2
     except KeyboardInterrupt:  # raised outside the command (while loading plugins): typer did not see it
+        err_console.print("Interrupted.")
         code = 130
     except Exception as err:
         if _debug():

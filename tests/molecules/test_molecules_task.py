@@ -292,3 +292,16 @@ def cli_main(monkeypatch, capsys):
         return exit_.value.code, out, " ".join(err.split())
 
     return run
+
+
+def test_metrics_json_says_why_a_metric_is_missing_instead_of_writing_nan(kit, prior_path, tmp_path):
+    options = RuntimeOptions(device="cpu", seed=0, out=tmp_path / "run", progress=False, threads=1)
+    molecules = tmp_path / "train.smi"
+    molecules.write_text("\n".join(TRAIN) + "\n")
+    kit.run("molecules", {"mode": "transfer_learning", "prior": prior_path,
+                          "transfer_learning": {"dataset": str(molecules), "epochs": 1, "batch_size": 8,
+                                                "valid_fraction": 0.0, "num_samples": 4}}, None, options)
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    metrics = json.loads(text)
+    assert "NaN" not in text and metrics["valid_nll"] is None and metrics["train_nll"] > 0
+    assert metrics["null"] == {"valid_nll": "no validation split (transfer_learning.valid_fraction = 0)"}
