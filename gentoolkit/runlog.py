@@ -88,11 +88,13 @@ def recorded(runtime: Runtime, task: str, plugins: Mapping[str, PluginInfo] | No
     try:
         yield log
     except KeyboardInterrupt:
-        log.end("interrupted")
+        with contextlib.suppress(OSError):  # a full disk must not hide why the run stopped
+            log.end("interrupted")
         runtime.log(log.interrupted_message(), style="yellow")
         raise
     except BaseException as err:
-        log.end("failed", error=err)
+        with contextlib.suppress(OSError):
+            log.end("failed", error=err)
         raise
     log.end("finished", metrics=log.metrics)
 
@@ -164,10 +166,13 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def finite(metrics: dict[str, Any]) -> dict[str, Any]:
-    """``metrics`` with NaN and infinities replaced by None (JSON has no NaN), nested dicts included."""
-    return {k: finite(v) if isinstance(v, dict) else None if isinstance(v, float) and not math.isfinite(v) else v
-            for k, v in metrics.items()}
+def finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity, in nested dicts and lists too, replaced by None (JSON has no NaN)."""
+    if isinstance(value, Mapping):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def write_metrics(path: str | os.PathLike, metrics: Mapping[str, Any], reasons: Mapping[str, str] = ()) -> Path:
@@ -177,7 +182,7 @@ def write_metrics(path: str | os.PathLike, metrics: Mapping[str, Any], reasons: 
     non-finite value without one is explained as "not finite (nan)".
     """
     metrics = dict(metrics)
-    why = {k: dict(reasons).get(k, f"not finite ({v})") for k, v in metrics.items()
+    why = {k: dict(reasons).get(k, "no value" if v is None else f"not finite ({v})") for k, v in metrics.items()
            if v is None or isinstance(v, float) and not math.isfinite(v)}
     document = finite(metrics)
     if why:

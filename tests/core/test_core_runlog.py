@@ -100,11 +100,12 @@ def test_runs_lists_recent_runs_with_status_and_headline(cli, tmp_path, monkeypa
 
 
 def test_metrics_json_holds_null_and_says_why_instead_of_nan(tmp_path):
-    path = write_metrics(tmp_path / "metrics.json", {"nll": float("nan"), "top": float("inf"), "n": 3},
+    path = write_metrics(tmp_path / "metrics.json", {"nll": float("nan"), "top": float("inf"), "n": 3,
+                                                      "losses": {"g": [1.0, float("nan")]}},
                          reasons={"nll": "no validation split"})
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
-    assert json.loads(text) == {"nll": None, "top": None, "n": 3,
+    assert json.loads(text) == {"nll": None, "top": None, "n": 3, "losses": {"g": [1.0, None]},
                                 "null": {"nll": "no validation split", "top": "not finite (inf)"}}
 
 
