@@ -131,12 +131,13 @@ def show_config(task: str = typer.Argument(..., help="Task whose default config 
 def runs(
     folder: Path = typer.Argument(Path("runs"), help="A run folder, or a folder of them (default ./runs)."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show, newest first."),
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Only runs of this task."),
     json_: bool = typer.Option(False, "--json", help="Print the run.json records as JSON."),
 ) -> None:
     """List recent runs: when, task, status, headline metric and folder (from each run.json)."""
     from gentoolkit import runlog
 
-    records = runlog.find_runs(folder, limit)
+    records = [r for r in runlog.find_runs(folder) if task in (None, r.get("task"))][:limit]
     if json_:
         print(json.dumps(records, indent=1))
         return

@@ -93,10 +93,13 @@ def test_runs_lists_recent_runs_with_status_and_headline(cli, tmp_path, monkeypa
     assert runs[1]["metrics"]["nll"] == 1.25 and runs[0]["error"] == "dataset [train] has no rows"
     code, out, _ = cli("runs", "-n", "5", plugins=(Fit(),))
     assert code == 0 and "nll=1.25" in out and "failed: dataset [train] has no rows" in out
+    cli("run", "other", plugins=(Fit(),))
+    assert [r["task"] for r in json.loads(cli("runs", "--json", "-n", "2", plugins=(Fit(),))[1])] == ["other", "fit"]
+    assert {r["task"] for r in json.loads(cli("runs", "--json", "--task", "fit", plugins=(Fit(),))[1])} == {"fit"}
     dead = json.loads((tmp_path / runs[1]["folder"] / "run.json").read_text())
     dead.update(status="running", pid=2**22 + 12345)  # killed with SIGKILL: nobody recorded its end
     (tmp_path / runs[1]["folder"] / "run.json").write_text(json.dumps(dead))
-    assert [r["status"] for r in find_runs(tmp_path / "runs")] == ["failed", "died"]
+    assert [r["status"] for r in find_runs(tmp_path / "runs")] == ["finished", "failed", "died"]
 
 
 def test_metrics_json_holds_null_and_says_why_instead_of_nan(tmp_path):
