@@ -86,10 +86,13 @@ def test_vae_elbo_is_a_bound_per_image_and_codes_round_trip(runtime, digits):
     _steps(model, digits, runtime, 40)
     model.eval()
     x = digits.images[:6]
-    elbo = model.log_prob(x)
+    elbo = model.log_prob(x).detach()
     assert elbo.shape == (6,) and torch.equal(elbo, model.log_prob(x))  # fixed draws: the same score twice
     assert torch.all(model.log_prob(x, num_samples=16) >= elbo - 1.0)  # IWAE tightens the bound (up to noise)
-    assert float(model.log_prob(x).mean()) > float(model.log_prob(torch.rand(6, 1, 8, 8)).mean())
+    noise = torch.rand(6, 1, 8, 8, requires_grad=True)
+    noise_score = model.log_prob(noise).mean()
+    noise_score.backward()  # a continuous density: gradients reach the input (an MCMC target needs them)
+    assert noise.grad is not None and float(elbo.mean()) > float(noise_score.detach())
     z = model.encode(x)
     assert z.shape == (6, 4) and torch.allclose(model.reconstruct(x), model.decode(z))
     assert model.reconstruct(x).shape == x.shape
