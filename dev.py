@@ -34,7 +34,7 @@ def requirements_digest() -> str:
 
 
 def ensure_environment() -> None:
-    """Create .venv and install the core, every built-in plugin and the test tools (once)."""
+    """Create .venv and install the core (with MLflow), every built-in plugin and the test tools (once)."""
     if sys.version_info < (3, 11):
         sys.exit(f"gentoolkit needs Python >= 3.11; this is {sys.version.split()[0]}.")
     if not (BIN / "python").exists():
@@ -46,7 +46,7 @@ def ensure_environment() -> None:
     print("Installing gentoolkit and its built-in plugins into .venv (a few minutes the first time) ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip", "setuptools>=68", "wheel"], check=True)
-    editable = [arg for path in (ROOT, *PLUGINS) for arg in ("-e", str(path))]
+    editable = ["-e", f"{ROOT}[mlflow]", *(arg for path in PLUGINS for arg in ("-e", str(path)))]
     subprocess.run([*pip, *editable, "pytest>=8"], check=True)
     STAMP.write_text(wanted)
 

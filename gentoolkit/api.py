@@ -23,6 +23,7 @@ from gentoolkit.plugins import PluginHost, load_plugins
 from gentoolkit.protocols import ItemSpec
 from gentoolkit.registry import Registry
 from gentoolkit.runtime import Runtime, RuntimeOptions
+from gentoolkit.tracking import track_result, with_tracking
 
 __all__ = ["Toolkit"]
 
@@ -127,7 +128,7 @@ class Toolkit:
                overrides: Iterable[str] | Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The effective, validated config of ``task`` (defaults, then ``config``, then ``overrides``)."""
         spec = self.tasks[task]
-        return _config.resolve(spec.config, config, overrides, spec.ranges)
+        return _config.resolve(with_tracking(spec.config), config, overrides, spec.ranges)
 
     def run(self, task: str, config: Mapping[str, Any] | str | Path | None = None,
             overrides: Iterable[str] | Mapping[str, Any] | None = None,
@@ -135,20 +136,23 @@ class Toolkit:
         """Run ``task`` on a fresh runtime and return its result.
 
         The config is validated before any work starts; the effective config is saved as
-        ``config.toml`` and how the run went as ``run.json`` (see :mod:`gentoolkit.runlog`).
+        ``config.toml`` and how the run went as ``run.json`` (see :mod:`gentoolkit.runlog`); the config
+        is tracked as params and the artefact files as artefacts (see :mod:`gentoolkit.tracking`).
         """
         spec = self.tasks[task]
-        effective = _config.resolve(spec.config, config, overrides, spec.ranges)
-        with (Runtime(options, task=task, toolkit=self) as runtime,
+        effective = self.config(task, config, overrides)
+        with (Runtime(options, task=task, toolkit=self, tracking=effective["tracking"]) as runtime,
               runlog.recorded(runtime, task, self.host.plugins, spec.headline) as record):
             if runtime.is_main:
                 _config.write_toml(effective, runtime.out_dir / "config.toml")
+            runtime.track_params(effective)
             result = spec.run(runtime, effective)
             if not isinstance(result, RunResult):
                 raise PluginError(f"Task {task!r} (plugin {self.tasks.entry(task).plugin}) returned "
                                   f"{type(result).__name__}, not a gentoolkit.RunResult; its plugin needs a fix.")
             if record is not None:
                 record.metrics = result.metrics
+            track_result(runtime, result)
         if result.out_dir is None:
             result.out_dir = runtime.out_dir
         return result

@@ -125,7 +125,7 @@ def show_config(task: str = typer.Argument(..., help="Task whose default config 
     """Print a task's default config as TOML (a starting point for --config)."""
     from gentoolkit.config import to_toml
 
-    console.print(to_toml(_toolkit().tasks[task].config), markup=False, highlight=False)
+    console.print(to_toml(_toolkit().config(task)), markup=False, highlight=False)
 
 
 def runs(

@@ -1,7 +1,7 @@
 """The shared runtime: one object per process, handed to every task.
 
 It owns what no plugin should decide for itself: the device, the precision, the seeds, the CPU
-threads, the run folder, checkpoints, progress display and distributed training. Under
+threads, the run folder, checkpoints, experiment tracking, progress display and distributed training. Under
 ``torchrun`` it joins the process group (NCCL on GPU, gloo on CPU), wraps models in DDP, shards
 data and lets only rank 0 write.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from gentoolkit import checkpoint as _checkpoint
+from gentoolkit import tracking as _tracking
 from gentoolkit.errors import GentoolkitError
 
 if TYPE_CHECKING:
@@ -79,11 +80,13 @@ def default_threads() -> int:
 
 
 class Runtime:
-    """Device, precision, seeding, run folder, checkpoints, progress and distributed training."""
+    """Device, precision, seeding, run folder, checkpoints, tracking, progress and distributed training."""
 
-    def __init__(self, options: RuntimeOptions | None = None, task: str = "run", toolkit: Toolkit | None = None):
+    def __init__(self, options: RuntimeOptions | None = None, task: str = "run", toolkit: Toolkit | None = None,
+                 tracking: Mapping[str, Any] | None = None):
         self.options = options or RuntimeOptions()
         self.task = task
+        self.tracking = dict(tracking or {})  # the [tracking] table; see gentoolkit.tracking.DEFAULTS
         env = os.environ
         self.world_size = int(env.get("WORLD_SIZE", "1"))
         self.rank = int(env.get("RANK", "0"))
@@ -122,8 +125,12 @@ class Runtime:
         self._started = True
         return self
 
-    def close(self) -> None:
-        """Leave the process group if :meth:`start` made it; one the caller made stays theirs."""
+    def close(self, status: str = "FINISHED") -> None:
+        """Flush and close the trackers (``status`` ends an MLflow run); leave the process group if
+        :meth:`start` made it (one the caller made stays theirs)."""
+        if "tracker" in self.__dict__:
+            self.tracker.close(status)
+            del self.tracker
         if self._owns_group:
             import torch.distributed as dist
 
@@ -135,8 +142,9 @@ class Runtime:
     def __enter__(self) -> Runtime:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        failed = kind is not None and not issubclass(kind, KeyboardInterrupt)
+        self.close("FAILED" if failed else "KILLED" if kind else "FINISHED")
 
     # --- device and precision ------------------------------------------------------------------
 
@@ -388,6 +396,25 @@ class Runtime:
             artifact.processed = self.toolkit.host.call_strict("process_artifact", artifact=artifact, runtime=self)
         self.artifacts.append(artifact)
         return path
+
+    # --- tracking -------------------------------------------------------------------------------
+
+    @cached_property
+    def tracker(self) -> _tracking.Tracker:
+        """TensorBoard (in the run folder) and MLflow as the tracking settings ask; rank 0 only."""
+        return _tracking.Tracker(self.out_dir, self.tracking, self.task, enabled=self.is_main)
+
+    def track(self, scalars: Mapping[str, float], step: int) -> None:
+        """Log scalars (losses, scores, learning rate, throughput) at ``step``, e.g. ``{"train/loss": 2.1}``."""
+        self.tracker.scalars(scalars, step)
+
+    def track_params(self, config: Mapping[str, Any]) -> None:
+        """Log a run's effective config, flattened to ``a.b`` keys (MLflow params, TensorBoard text)."""
+        self.tracker.params(config)
+
+    def track_artifact(self, path: str | os.PathLike) -> None:
+        """Upload a file or folder the run wrote to MLflow (nothing happens for TensorBoard)."""
+        self.tracker.artifact(path)
 
     # --- display -------------------------------------------------------------------------------
 

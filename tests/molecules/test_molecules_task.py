@@ -103,6 +103,31 @@ def test_run_resumes_in_the_same_folder_without_rescoring(kit, prior_path, tmp_p
     assert len(smiles) == len(set(smiles)) == again.metrics["oracle_calls"]
 
 
+def test_rl_steps_are_tracked_in_tensorboard_and_mlflow(kit, prior_path, tmp_path):
+    from mlflow import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from gentoolkit.tracking import mlflow_store
+
+    store = tmp_path / "mlruns"
+    result = run(kit, tmp_path / "run", prior=prior_path, **TINY_RL, **{"tracking.mlflow_uri": str(store)})
+    events = EventAccumulator(str(tmp_path / "run")).Reload()
+    history = result.outputs["history"][0]
+    for tag in ("mean_score", "top10", "loss", "oracle_calls"):
+        logged = [(e.step, e.value) for e in events.Scalars(f"rl/{tag}")]
+        assert logged == [(h["step"], pytest.approx(h[tag])) for h in history]
+    assert all(0 <= e.value <= 1 for e in events.Scalars("rl/top10"))
+    assert all(e.value > 0 for e in events.Scalars("rl/molecules_per_s"))
+
+    client = MlflowClient(tracking_uri=mlflow_store(str(store))[0])
+    [mlrun] = client.search_runs([client.get_experiment_by_name("molecules").experiment_id])
+    assert mlrun.data.params["rl.max_steps"] == "3"
+    assert mlrun.data.metrics["top10_mean"] == pytest.approx(result.metrics["top10_mean"])
+    assert len(client.get_metric_history(mlrun.info.run_id, "rl/top10")) == 3
+    assert {"metrics.json", "top.png", "molecules.csv", "top.sdf"} <= {
+        a.path for a in client.list_artifacts(mlrun.info.run_id)}
+
+
 def _tiny(config: dict, prior: str, tmp_path: Path) -> dict:
     """An example config shrunk to seconds: tiny prior, few steps and samples, a small input file."""
     molecules = tmp_path / "input.smi"

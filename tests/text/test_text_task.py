@@ -139,3 +139,27 @@ def test_generate_command_streams_from_the_newest_trained_model(kit, tmp_path, t
 
     missing = CliRunner().invoke(app, args + ["--model", "nope"])
     assert isinstance(missing.exception, ModelPathError) and "No model folder at nope" in str(missing.exception)
+
+
+def test_training_logs_loss_lr_and_speed_to_tensorboard_and_mlflow(kit, tmp_path):
+    from mlflow import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from gentoolkit.tracking import mlflow_store
+
+    store = tmp_path / "mlruns"
+    result = kit.run("text", overrides={**TINY, "tracking.mlflow_uri": str(store)}, options=options(tmp_path / "run"))
+    events = EventAccumulator(str(tmp_path / "run")).Reload()
+    loss = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert [s for s, _ in loss] == list(range(1, 7)) and all(1 < v < 10 for _, v in loss)  # ln(300) = 5.7
+    assert [e.value for e in events.Scalars("train/lr")][:2] == pytest.approx([1e-3 / 20, 2e-3 / 20])
+    assert [e.step for e in events.Scalars("val/loss")] == [3, 6]
+    assert all(e.value > 0 for e in events.Scalars("train/tokens_per_s"))
+    assert events.Scalars("heldout_perplexity")[0].value == pytest.approx(result.metrics["heldout_perplexity"])
+
+    client = MlflowClient(tracking_uri=mlflow_store(str(store))[0])
+    [run] = client.search_runs([client.get_experiment_by_name("text").experiment_id])
+    assert run.data.params["train.steps"] == "6" and run.data.metrics["train/loss"] == pytest.approx(loss[-1][1])
+    assert len(client.get_metric_history(run.info.run_id, "train/loss")) == 6
+    assert {"metrics.json", "samples.jsonl", "learning_curve.png", "config.toml"} <= {
+        a.path for a in client.list_artifacts(run.info.run_id)}

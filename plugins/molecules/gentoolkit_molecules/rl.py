@@ -5,7 +5,8 @@ Each step samples a batch from the agent, scores it, and minimises the DAP loss
 from the best seen so far. A scaffold diversity filter zeroes the score of molecules beyond their
 scaffold's bucket. Oracle calls are counted as PMO counts them: each unique valid molecule is
 scored once (a canonical-SMILES cache answers repeats) and the run stops exactly at the budget.
-Every step appends the newly scored molecules to ``molecules.csv``; every few steps the agent,
+Every step appends the newly scored molecules to ``molecules.csv`` and tracks its scores, loss,
+oracle calls and molecules/s (``runtime.track``); every few steps the agent,
 optimizer, replay memory, diversity filter and RNG go to a checkpoint, and a resumed run rebuilds
 its cache from the CSV, so no scored molecule is lost or counted twice.
 """
@@ -112,7 +113,9 @@ class Learning:
         with self.runtime.progress(cfg.max_steps, f"{self.name}") as advance:
             advance(self.step)
             while not self.reason:
+                step_started = time.perf_counter()
                 stats = self.train_step()
+                self._track(stats, time.perf_counter() - step_started)
                 self.reason = self._stop_reason(stats)
                 if self.reason or self.step % cfg.checkpoint_every == 0:
                     self.save()
@@ -153,6 +156,13 @@ class Learning:
                  "oracle_calls": len(self.cache), "loss": loss}
         self.history.append(stats)
         return stats
+
+    def _track(self, stats: dict[str, float], seconds: float) -> None:
+        """The step's scores, loss, oracle calls and speed, as ``<stage>/<name>`` scalars."""
+        keys = ("mean_score", "batch_top10", "top10", "validity", "oracle_calls", "loss")
+        scalars = {f"{self.name}/{k}": stats[k] for k in keys}
+        scalars[f"{self.name}/molecules_per_s"] = stats["sampled"] / seconds if seconds > 0 else 0.0
+        self.runtime.track(scalars, self.step)
 
     def _score(self, canonical: list[str | None]) -> tuple[np.ndarray, np.ndarray, ScoreResult | None, bool]:
         """Scores (0 for invalid), which molecules have one, the ScoreResult of the new ones, and

@@ -5,7 +5,8 @@ scaler. AdamW with weight decay on matrices only, linear warm-up then cosine dec
 gradient clipping. A safetensors checkpoint (model, optimizer, scaler, data order) is written
 every ``checkpoint_every`` steps and at the end; a run started again in the same folder resumes
 from it exactly where it stopped, reports a finished run as finished, and trains a finished run
-on when ``steps`` has grown.
+on when ``steps`` has grown. Each step's loss, learning rate and tokens/s (and the held-out loss
+when measured) go to ``runtime.track`` as ``train/*`` and ``val/loss``.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def train(runtime: Runtime, model, train_blocks, val_blocks, cfg: TrainConfig,
                     continue
                 if step >= cfg.steps:
                     break
+                step_started = time.perf_counter()
                 model.train()
                 lr = learning_rate(step, cfg)
                 for group in optimizer.param_groups:
@@ -151,8 +153,11 @@ def train(runtime: Runtime, model, train_blocks, val_blocks, cfg: TrainConfig,
                 result.steps_run += 1
                 tokens += batch[:, 1:].numel() * runtime.world_size
                 record = {"step": step, "train_loss": runtime.all_reduce_mean(loss.detach()), "lr": lr}
+                scalars = {"train/loss": record["train_loss"], "train/lr": lr, "train/tokens_per_s":
+                           batch[:, 1:].numel() * runtime.world_size / (time.perf_counter() - step_started)}
                 if step % cfg.eval_every == 0 or step == cfg.steps:
-                    record["val_loss"] = _held_out_loss(model, val_blocks, cfg, runtime)
+                    record["val_loss"] = scalars["val/loss"] = _held_out_loss(model, val_blocks, cfg, runtime)
+                runtime.track(scalars, step)
                 result.history.append(record)
                 advance(1, loss=record["train_loss"])
                 if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
