@@ -74,7 +74,8 @@ def test_default_design_writes_every_output(kit, prior_path, tmp_path):
     best = max(float(r["score"]) for r in rows)
     assert metrics["top1_mean"] == pytest.approx(best)
     assert metrics["top1_mean"] >= metrics["top10_mean"] >= metrics["top100_mean"] >= 0
-    assert 0 <= metrics["pmo_auc_top10"] <= metrics["top10_mean"] + 1e-9
+    assert 0 <= metrics["auc_top10"] <= metrics["top10_mean"] + 1e-9 and "pmo_auc_top10" not in metrics
+    assert metrics["auc_top10_budget"] == 5000  # the default budget, though only 3 steps ran
     assert metrics["wall_time_s"] > 0
 
     from rdkit import Chem
