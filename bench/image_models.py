@@ -7,19 +7,21 @@ Each model trains through the ``image`` task on the digits train split (1,437 im
 measured on the held-out test split (360 images) with 1,000 samples: FID and KID on the shipped
 digits classifier's features against the real-versus-real floor (1,000 train images vs test),
 Inception Score, precision/recall, class coverage, Parzen log-likelihood, bits/dim where the
-likelihood is exact, and wall time per epoch on one CPU thread. Finished runs are kept in
-runs/bench/image_models/ so an interrupted benchmark resumes where it stopped.
+likelihood is exact, and wall time per epoch on one CPU thread. GANs are compared at equal
+generator steps: a WGAN-GP critic takes ``n_critic`` (5) steps per generator step, so it trains
+``n_critic`` times the epochs. Finished runs are kept in runs/bench/image_models/<code hash>/
+with the time they were measured, so an interrupted benchmark resumes, a change to the image
+plugin, the runtime or this script starts afresh, and the report names the cached rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report import write_section  # noqa: E402
+from report import ResultCache, code_digest, provenance, write_section  # noqa: E402
 
 # label -> (family, params, sample options)
 MODELS = {
@@ -38,21 +40,42 @@ GAN_SEEDS = (0, 1)
 OUT = Path("runs/bench/image_models")
 
 
-def run_one(label: str, family: str, params: dict, options: dict, epochs: int, seed: int) -> dict:
-    """Train and evaluate one model (or read the finished run's metrics.json)."""
+def code() -> str:
+    """A hash of everything that produces the numbers: the image plugin, the core's runtime and
+    training loop, and this script."""
+    import gentoolkit
+
+    core = Path(gentoolkit.__file__).parent
+    return code_digest("gentoolkit_image", *(p for p in (core / "runtime.py", core / "training.py") if p.exists()),
+                       __file__)
+
+
+def generator_epochs(family: str, params: dict, epochs: int) -> int:
+    """Epochs that give a GAN as many generator steps as ``epochs`` give a non-saturating one."""
+    if family != "gan":
+        return epochs
+    from gentoolkit_image.models.gan import DEFAULTS, PER_LOSS
+
+    loss = params.get("loss", DEFAULTS["loss"])
+    return epochs * (params.get("n_critic") or PER_LOSS[loss]["n_critic"])
+
+
+def run_one(label: str, family: str, params: dict, options: dict, epochs: int, seed: int,
+            cache: ResultCache) -> dict:
+    """Train and evaluate one model, or read its cache entry (``result``, ``measured_at``, ``cached``)."""
     from gentoolkit.api import Toolkit
     from gentoolkit.runtime import RuntimeOptions
 
-    out = OUT / f"{label.replace(' ', '_').replace('+', 'and').replace('(', '').replace(')', '').replace(',', '')}" \
-                f"-e{epochs}-s{seed}"
-    if (out / "metrics.json").exists():
-        return json.loads((out / "metrics.json").read_text())
+    key = f"{label.replace(' ', '_').replace('+', 'and').replace('(', '').replace(')', '').replace(',', '')}" \
+          f"-e{epochs}-s{seed}"
+    if entry := cache.get(key):
+        return entry
     overrides = {"model": family, "params": params, "train.epochs": epochs, "train.checkpoint_every": 10,
-                 "sample.options": options, "sample.n": 100}
+                 "sample.options": options, "sample.n": 100, "tracking.tensorboard": False}
     result = Toolkit().run("image", overrides=overrides,
-                           options=RuntimeOptions(device="cpu", seed=seed, out=out, progress=False))
+                           options=RuntimeOptions(device="cpu", seed=seed, out=cache.folder / key, progress=False))
     print(f"{label} seed {seed}: fid {result.metrics['fid']:.3f}", flush=True)
-    return result.outputs["metrics"]
+    return cache.put(key, {**result.outputs["metrics"], "epochs": epochs})
 
 
 def fmt(values: list[float], digits: int = 2) -> str:
@@ -85,24 +108,28 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     epochs = 5 if args.quick else args.epochs
-    results: dict[str, list[dict]] = {}
+    cache = ResultCache(OUT, code())
+    entries: dict[str, list[dict]] = {}
     gan_seeds = (0,) if args.quick else GAN_SEEDS
     for label, (family, params, options) in MODELS.items():
         seeds = gan_seeds if family == "gan" else (0,)
-        results[label] = [run_one(label, family, params, options, epochs, seed) for seed in seeds]
+        entries[label] = [run_one(label, family, params, options, generator_epochs(family, params, epochs), seed,
+                                  cache) for seed in seeds]
+    results = {label: [e["result"] for e in runs] for label, runs in entries.items()}
     floor = results["vae"][0]
-    rows = ["| model | FID | KID ×100 | IS | precision | recall | coverage | max class share | Parzen LL (nats) "
-            "| bits/dim | s/epoch |", "|" + "---|" * 11]
+    rows = ["| model | epochs | FID | KID ×100 | IS | precision | recall | coverage | max class share "
+            "| Parzen LL (nats) | bits/dim | s/epoch | measured |", "|" + "---|" * 13]
     for label, runs in results.items():
         get = lambda key: [r.get(key) for r in runs]  # noqa: E731
         kid = [100 * k for k in get("kid")]
-        rows.append(f"| {label} | {fmt(get('fid'))} | {fmt(kid)} | {fmt(get('inception_score'))} | "
+        rows.append(f"| {label} | {runs[0]['epochs']} | {fmt(get('fid'))} | {fmt(kid)} | {fmt(get('inception_score'))} | "
                     f"{fmt(get('precision'))} | {fmt(get('recall'))} | {fmt(get('coverage'))} | "
                     f"{fmt(get('max_class_share'))} | {fmt(get('parzen_ll'), 1)} | {fmt(get('bits_per_dim'), 3)} | "
-                    f"{fmt(get('seconds_per_epoch'))} |")
+                    f"{fmt(get('seconds_per_epoch'))} | {provenance(entries[label])} |")
     body = f"""
 Digits 8x8 (17 grey levels), train split 1,437 images, {epochs} epochs per model (batch 64, each
-family's default hyperparameters), one CPU thread. Metrics on 1,000 samples against the
+family's default hyperparameters), one CPU thread. GANs are compared at equal generator steps:
+WGAN-GP's critic steps 5 times per generator step, so it trains 5 times the epochs. Metrics on 1,000 samples against the
 held-out test split (360 images); features: `{floor['features']}` (the shipped classifier,
 99.4 % held-out accuracy). GAN rows: mean ± half-range over seeds {', '.join(map(str, gan_seeds))}.
 
@@ -116,6 +143,7 @@ Real-versus-real floor (1,000 train images vs the test split, same features): FI
 
 Coverage is the share of the 10 digit classes the classifier finds among the samples; max class
 share is the largest class's share (0.1 when balanced, 1.0 when collapsed to one digit).
+*Measured*: fresh in this run, or read from the cache (kept per code hash) and when.
 Bits/dim is exact only for the flows and PixelCNN (test split, over the 17 grey levels of the
 digits; the flows' number is a one-draw dequantisation bound). The Parzen log-likelihood
 (Goodfellow et al. 2014) is in nats per 64-pixel image, bandwidth chosen on half of the test

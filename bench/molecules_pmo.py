@@ -6,13 +6,14 @@
 REINVENT runs use PMO's settings (batch 64, sigma 500, lr 5e-4, experience replay of 24 from a
 memory of 100, no diversity filter, stop when the top-100 is stuck for 5 steps); the baseline
 samples the prior and scores its molecules in order. Each finished run is kept in
-runs/bench/molecules_pmo/<prior hash>/, so an interrupted benchmark resumes.
+runs/bench/molecules_pmo/<prior hash>/<code hash>/ with the time it was measured, so an
+interrupted benchmark resumes, a change to the plugin, the runtime or this script starts afresh,
+and the report says which rows came from the cache and when they were measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report import write_section  # noqa: E402
+from report import ResultCache, code_digest, provenance, write_section  # noqa: E402
 
 ORACLES = ["qed", "celecoxib_rediscovery", "osimertinib_mpo", "isomers_c7h8n2o2", "median1"]
 REINVENT_PUBLISHED = {"qed": 0.941, "celecoxib_rediscovery": 0.713, "osimertinib_mpo": 0.837,
@@ -41,7 +42,8 @@ def reinvent(prior, oracle: str, budget: int, seed: int) -> tuple[list[str], lis
     from gentoolkit_molecules.scoring.pmo import PMO_ORACLES
 
     with tempfile.TemporaryDirectory() as out:
-        runtime = Runtime(RuntimeOptions(device="cpu", seed=seed, out=Path(out), progress=False), "pmo").start()
+        runtime = Runtime(RuntimeOptions(device="cpu", seed=seed, out=Path(out), progress=False), "pmo",
+                          tracking={"tensorboard": False}).start()
         config = RLConfig(**PMO_RL, max_oracle_calls=budget)
         run = Learning(runtime, prior, prior.copy(), build_scoring_function(PMO_ORACLES[oracle]), config,
                        DiversityFilter("none"), name=f"{oracle}/seed{seed}")
@@ -83,40 +85,44 @@ def prior_digest(prior) -> str:
     return digest.hexdigest()[:12]
 
 
-def one_run(prior, method: str, oracle: str, budget: int, seed: int, cache: Path) -> dict[str, float]:
+def one_run(prior, method: str, oracle: str, budget: int, seed: int, cache: ResultCache) -> dict:
+    """One run's cache entry: ``result`` (AUC, top-10, top-1, calls, seconds), ``measured_at``, ``cached``."""
     from gentoolkit_molecules.evaluate import pmo_top_k_auc, top_k_mean
 
-    path = cache / f"{oracle}-{method}-b{budget}-s{seed}.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    key = f"{oracle}-{method}-b{budget}-s{seed}"
+    if entry := cache.get(key):
+        return entry
     start = time.perf_counter()
     smiles, scores = (reinvent if method == "reinvent" else sampling)(prior, oracle, budget, seed)
     result = {"auc_top10": pmo_top_k_auc(smiles, scores, budget, k=10, freq=100),
               "top10": top_k_mean(scores, 10), "top1": max(scores), "calls": len(smiles),
               "seconds": time.perf_counter() - start}
-    path.write_text(json.dumps(result))
     print(f"{oracle:24s} {method:9s} seed {seed}: AUC top-10 {result['auc_top10']:.3f}, top-1 {result['top1']:.3f}, "
           f"{result['calls']} calls, {result['seconds']:.0f} s", flush=True)
-    return result
+    return cache.put(key, result)
 
 
-def table(results: dict, oracles: list[str], seeds: int, budget: int) -> str:
+def table(entries: dict, oracles: list[str], seeds: int, budget: int) -> str:
+    results = {k: [e["result"] for e in v] for k, v in entries.items()}
+
     def cell(runs: list[dict], key: str = "auc_top10") -> str:
         values = np.array([r[key] for r in runs])
         text = f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1 else f"{values.mean():.3f}"
         return text if len(values) == seeds else f"{text} (n={len(values)})"
 
     lines = [f"Top-10 AUC within {budget:,} oracle calls (PMO's metric), mean ± std over {seeds} seed(s); "
-             "REINVENT as published in PMO (Gao et al. 2022, Table 2) for reference. Wall time is the mean per run.",
+             "REINVENT as published in PMO (Gao et al. 2022, Table 2) for reference. Wall time is the mean per run. "
+             "*Measured*: fresh in this run, or read from the cache (kept per prior and code hash) and when.",
              "", "| oracle | REINVENT (ours) | prior sampling | REINVENT (PMO paper, 10k calls) | ours: top-1 "
-             "| ours: s/run | sampling: s/run |", "|---|---|---|---|---|---|---|"]
+             "| ours: s/run | sampling: s/run | measured |", "|---|---|---|---|---|---|---|---|"]
     for oracle in oracles:
         rl, base = results.get((oracle, "reinvent"), []), results.get((oracle, "sampling"), [])
         if not rl or not base:
             continue
         lines.append(f"| {oracle} | {cell(rl)} | {cell(base)} | {REINVENT_PUBLISHED[oracle]:.3f} | "
                      f"{cell(rl, 'top1')} | {np.mean([r['seconds'] for r in rl]):.0f} | "
-                     f"{np.mean([r['seconds'] for r in base]):.0f} |")
+                     f"{np.mean([r['seconds'] for r in base]):.0f} | "
+                     f"{provenance(entries[(oracle, 'reinvent')] + entries[(oracle, 'sampling')])} |")
     done = [o for o in oracles if results.get((o, "reinvent")) and results.get((o, "sampling"))]
     if done and budget == 10_000:  # the published values are at 10,000 calls
         ours = np.mean([np.mean([r["auc_top10"] for r in results[(o, "reinvent")]]) for o in done])
@@ -143,8 +149,10 @@ def main() -> None:
 
     torch.set_num_threads(1)
     prior = Prior.load(args.prior)
-    cache = Path("runs/bench/molecules_pmo") / prior_digest(prior)  # a new prior starts afresh
-    cache.mkdir(parents=True, exist_ok=True)
+    from gentoolkit import runtime
+
+    code = code_digest("gentoolkit_molecules", runtime.__file__, __file__)
+    cache = ResultCache(Path("runs/bench/molecules_pmo") / prior_digest(prior), code)  # new prior or code: afresh
     command = "python bench/molecules_pmo.py" + (" --quick" if args.quick else "")
     name = "molecules_pmo" + ("_quick" if args.quick else "")
     results: dict = {}
