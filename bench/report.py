@@ -58,6 +58,9 @@ def commit() -> str:
     return f"commit {head}" + ("+changes" if dirty else "")
 
 
+STARTED_AT = commit()  # taken when the bench starts, so later edits do not change what it reports
+
+
 def code_digest(*sources: str | Path) -> str:
     """sha256 over the .py and .toml files of ``sources``: package names (``gentoolkit_molecules``,
     hashed where they are imported from), folders or files."""
@@ -110,7 +113,7 @@ def provenance(entries: list[dict[str, Any]]) -> str:
 def write_section(name: str, command: str, body: str) -> None:
     """Replace (or append) the section ``name`` of docs/benchmarks.md, stamped with date, commit and machine."""
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    section = (f"<!-- bench:{name} -->\n## {name}\n\n`{command}` — {stamp}, {commit()}, {machine()}\n\n"
+    section = (f"<!-- bench:{name} -->\n## {name}\n\n`{command}` — {stamp}, {STARTED_AT}, {machine()}\n\n"
                f"{body.strip()}\n<!-- /bench:{name} -->")
     DOC.parent.mkdir(exist_ok=True)
     text = DOC.read_text() if DOC.exists() else HEADER

@@ -1,5 +1,6 @@
-"""Text plugin benchmark: generation speed and training speed against plain transformers / PyTorch,
-and the held-out perplexity of the default ``gentoolkit run text``.
+"""Text plugin benchmark: generation and training speed against plain transformers / PyTorch
+(same process, same threads, interleaved, min/median/max), and the held-out perplexity of the
+default ``gentoolkit run text``.
 
     python bench/text_generation.py            # writes the "text" section of docs/benchmarks.md
 """
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -24,10 +26,10 @@ from gentoolkit_text.generation import Sampling, generate  # noqa: E402
 from gentoolkit_text.model import gpt2  # noqa: E402
 from gentoolkit_text.task import DEFAULTS  # noqa: E402
 from gentoolkit_text.tokenizer import train_bpe  # noqa: E402
-from gentoolkit_text.training import TrainConfig, make_optimizer, train  # noqa: E402
+from gentoolkit_text.training import TrainConfig, learning_rate, make_optimizer, train  # noqa: E402
 
-THREADS = 2
-REPEATS = 5
+THREADS = 1  # the runtime's default on this 2-core machine; both sides of every comparison use it
+REPEATS = 7  # timed rounds per side (after one warm-up round), interleaved in alternating order
 
 
 def default_model(tokenizer):
@@ -36,42 +38,58 @@ def default_model(tokenizer):
     return gpt2(vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id, **params).eval()
 
 
-def generation_speed(model, tokenizer) -> dict[str, float]:
-    """Tokens per second: gentoolkit's ``generate`` vs ``model.generate`` on the same batch and settings."""
+def interleaved(arms: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    """Seconds per round of each arm (each arm times only its own work and returns it).
+
+    One untimed warm-up round, then ``repeats`` rounds with the order reversed every other round,
+    so load on the shared machine and any drift hit every arm alike. The thread count is checked
+    before each call: it must not change between arms.
+    """
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for name in arms:
+        arms[name]()
+    for round_ in range(repeats):
+        for name in (list(arms) if round_ % 2 == 0 else list(arms)[::-1]):
+            assert torch.get_num_threads() == THREADS, f"{name} runs on {torch.get_num_threads()} threads"
+            times[name].append(arms[name]())
+    return times
+
+
+def generation_arms(model, tokenizer) -> tuple[dict[str, Callable[[], float]], int]:
+    """gentoolkit's ``generate`` and the same batch as a transformers user writes it
+    (tokenize, ``model.generate``, decode); returns the arms and the new tokens per call."""
     prompts = ["The for statement", "A function definition", "class", "The import system"] * 2
     sampling = Sampling(max_new_tokens=64, min_new_tokens=64, temperature=0.8, top_k=50, top_p=0.95)
     config = sampling.generation_config(tokenizer)
     tokenizer.padding_side = "left"
-    inputs = tokenizer(prompts, return_tensors="pt", padding=True)
-    new_tokens = len(prompts) * sampling.max_new_tokens
 
-    def direct() -> None:
+    def transformers_generate() -> float:
+        start = time.perf_counter()
         torch.manual_seed(0)
+        inputs = tokenizer(prompts, return_tensors="pt", padding=True)
         with torch.no_grad():
-            model.generate(**inputs, generation_config=config)
+            out = model.generate(**inputs, generation_config=config)
+        tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        return time.perf_counter() - start
 
-    def through_gentoolkit() -> None:
+    def gentoolkit_generate() -> float:
+        start = time.perf_counter()
         generate(model, tokenizer, prompts, sampling, seed=0, batch_size=len(prompts))
+        return time.perf_counter() - start
 
-    times: dict[str, list[float]] = {"direct": [], "gentoolkit": []}
-    direct(), through_gentoolkit()  # warm-up
-    for _ in range(REPEATS):  # interleaved, so load on the machine hits both alike
-        for name, fn in (("direct", direct), ("gentoolkit", through_gentoolkit)):
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: new_tokens / statistics.median(t) for name, t in times.items()}
+    return {"transformers": transformers_generate, "gentoolkit": gentoolkit_generate}, len(prompts) * 64
 
 
-def plain_loop(model, blocks, cfg: TrainConfig) -> float:
-    """A bare PyTorch loop (shuffled batches, AdamW, clipping): tokens per second."""
+def plain_loop(model, blocks, cfg: TrainConfig) -> None:
+    """A bare PyTorch loop: shuffled batches, the same AdamW, warm-up/cosine schedule and clipping."""
     import torch.nn.functional as F
 
     optimizer = make_optimizer(model, cfg)
     order = torch.randperm(len(blocks), generator=torch.Generator().manual_seed(0))
     model.train()
-    start = time.perf_counter()
     for step in range(cfg.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
         batch = blocks[order[step * cfg.batch_size:(step + 1) * cfg.batch_size]]
         logits = model(input_ids=batch[:, :-1]).logits
         loss = F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
@@ -79,26 +97,49 @@ def plain_loop(model, blocks, cfg: TrainConfig) -> float:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    return cfg.steps * cfg.batch_size * (blocks.shape[1] - 1) / (time.perf_counter() - start)
 
 
-def training_speed(tokenizer) -> dict[str, float]:
-    """Tokens per second of ``gentoolkit_text.training.train`` (whole call, incl. final checkpoint)
-    against :func:`plain_loop`, same model, data, batch and steps."""
+def training_arms(tokenizer, cfg: TrainConfig) -> dict[str, Callable[[], float]]:
+    """The plain loop and ``gentoolkit_text.training.train`` (with TensorBoard tracking on, the
+    default, and off), each on a freshly built model that is made before its timer starts."""
     train_docs, held_docs = split_holdout(pydoc_topics(), 0.1)
     block, stride = DEFAULTS["train"]["block_size"], DEFAULTS["train"]["stride"]
     blocks = token_blocks(token_stream(train_docs, tokenizer), block, stride)
     held = token_blocks(token_stream(held_docs, tokenizer), block)
-    cfg = TrainConfig(steps=40, batch_size=16, eval_every=10_000, eval_batches=1, checkpoint_every=0, resume=False)
-    speeds: dict[str, list[float]] = {"plain": [], "gentoolkit": []}
-    for _ in range(3):
-        speeds["plain"].append(plain_loop(default_model(tokenizer), blocks, cfg))
-        with tempfile.TemporaryDirectory() as out:
-            runtime = Runtime(RuntimeOptions(device="cpu", out=Path(out), progress=False)).start()
-            start = time.perf_counter()
-            train(runtime, default_model(tokenizer), blocks, held, cfg)
-            speeds["gentoolkit"].append(cfg.steps * cfg.batch_size * block / (time.perf_counter() - start))
-    return {name: statistics.median(s) for name, s in speeds.items()}
+
+    def plain() -> float:
+        model = default_model(tokenizer)
+        start = time.perf_counter()
+        plain_loop(model, blocks, cfg)
+        return time.perf_counter() - start
+
+    def gentoolkit(tensorboard: bool) -> Callable[[], float]:
+        def arm() -> float:
+            model = default_model(tokenizer)
+            with tempfile.TemporaryDirectory() as out:
+                options = RuntimeOptions(device="cpu", threads=THREADS, out=Path(out), progress=False)
+                with Runtime(options, tracking={"tensorboard": tensorboard}) as runtime:
+                    start = time.perf_counter()
+                    train(runtime, model, blocks, held, cfg)
+                    return time.perf_counter() - start
+        return arm
+
+    return {"plain PyTorch": plain, "gentoolkit, TensorBoard on": gentoolkit(True),
+            "gentoolkit, tracking off": gentoolkit(False)}
+
+
+def spread_rows(times: dict[str, list[float]], work: int, reference: str) -> list[str]:
+    """Table rows: tokens/s min / median / max per arm, spread, and the paired ratio to ``reference``."""
+    rows = []
+    for name, seconds in times.items():
+        speed = sorted(work / t for t in seconds)
+        median = statistics.median(speed)
+        ratios = sorted(t / ref for ref, t in zip(times[reference], seconds))
+        paired = "—" if name == reference else (f"{statistics.median(ratios):.3f} "
+                                                f"({ratios[0]:.3f}–{ratios[-1]:.3f})")
+        rows.append(f"| {name} | {speed[0]:.0f} | {median:.0f} | {speed[-1]:.0f} | "
+                    f"{100 * (speed[-1] - speed[0]) / median:.0f} % | {paired} |")
+    return rows
 
 
 def default_run() -> tuple[dict[str, float], float]:
@@ -115,21 +156,38 @@ def main() -> None:
     torch.set_num_threads(THREADS)
     train_docs, _ = split_holdout(pydoc_topics(), DEFAULTS["data"]["holdout"])
     tokenizer = train_bpe(train_docs, DEFAULTS["tokenizer"]["vocab_size"])
-    gen = generation_speed(default_model(tokenizer), tokenizer)
-    fit = training_speed(tokenizer)
+    arms, new_tokens = generation_arms(default_model(tokenizer), tokenizer)
+    gen = interleaved(arms, REPEATS)
+    cfg = TrainConfig(steps=40, batch_size=16, eval_every=10_000, eval_batches=1, checkpoint_every=0, resume=False)
+    fit = interleaved(training_arms(tokenizer, cfg), REPEATS)
     metrics, seconds = default_run()
     load = os.getloadavg()[0]
+    header = ("| side | tokens/s min | median | max | spread (max-min)/median | time ratio to the reference, "
+              "paired per round: median (min–max) |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     body = f"""
 Model: the default GPT-2 ({metrics['parameters'] / 1e6:.2f}M parameters: 2 layers, 128 wide, 128 positions,
-2048-token BPE). Load average at the end: {load:.1f} on {os.cpu_count()} cores (a shared machine: absolute
-numbers are noisy, the ratios are measured interleaved).
+2048-token BPE). Both sides of each comparison run in one process on {THREADS} torch thread(s) (checked
+before every call), interleaved in alternating order, {REPEATS} timed rounds after a warm-up round;
+each side's timer covers only its own work (models are built before it starts). A ratio above 1
+means gentoolkit took longer. Load average at the end: {load:.1f} on {os.cpu_count()} shared cores.
 
-| measure | gentoolkit | reference | ratio |
-| --- | ---: | ---: | ---: |
-| generation, tokens/s (8 prompts x 64 new tokens, top-k 50, top-p 0.95; median of {REPEATS}) | {gen['gentoolkit']:.0f} | {gen['direct']:.0f} (`model.generate`) | {gen['gentoolkit'] / gen['direct']:.3f} |
-| training, tokens/s (40 steps x 16 x 128 tokens, AdamW; median of 3) | {fit['gentoolkit']:.0f} | {fit['plain']:.0f} (plain PyTorch loop) | {fit['gentoolkit'] / fit['plain']:.3f} |
+Generation, 8 prompts x 64 new tokens (top-k 50, top-p 0.95) in one batch. gentoolkit's
+`generate` calls the same `model.generate`; the reference is what a transformers user writes
+(tokenize, `model.generate`, decode), so the difference is only gentoolkit's wrapper (seeding,
+left padding, stop strings) and anything beyond the spread is noise.
 
-Default `gentoolkit run text` ({DEFAULTS['train']['steps']} steps on pydoc topics, {THREADS} threads): {seconds:.0f} s wall.
+{header}
+{chr(10).join(spread_rows(gen, new_tokens, "transformers"))}
+
+Training, {cfg.steps} steps x {cfg.batch_size} x 128 tokens, AdamW with warm-up/cosine and clipping on both
+sides. gentoolkit's `train` also builds its data loader, computes one held-out batch at the last
+step and writes its final checkpoint, all inside its timer; with TensorBoard on it also logs
+three scalars per step.
+
+{header}
+{chr(10).join(spread_rows(fit, cfg.steps * cfg.batch_size * 128, "plain PyTorch"))}
+
+Default `gentoolkit run text` ({DEFAULTS['train']['steps']} steps on pydoc topics, {THREADS} thread(s)): {seconds:.0f} s wall.
 
 | held-out perplexity (same tokens, same targets) | value |
 | --- | ---: |
