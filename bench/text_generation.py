@@ -29,7 +29,7 @@ from gentoolkit_text.tokenizer import train_bpe  # noqa: E402
 from gentoolkit_text.training import TrainConfig, learning_rate, make_optimizer, train  # noqa: E402
 
 THREADS = 1  # the runtime's default on this 2-core machine; both sides of every comparison use it
-REPEATS = 7  # timed rounds per side (after one warm-up round), interleaved in alternating order
+REPEATS = 9  # timed rounds per side (after one warm-up round), interleaved in alternating order
 
 
 def default_model(tokenizer):
@@ -38,14 +38,26 @@ def default_model(tokenizer):
     return gpt2(vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id, **params).eval()
 
 
-def interleaved(arms: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Seconds per round of each arm (each arm times only its own work and returns it).
+def clock() -> tuple[float, float]:
+    """Wall time and this process's CPU time (all its threads), in seconds."""
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: tuple[float, float]) -> tuple[float, float]:
+    """(wall, CPU) seconds since ``start``. On a shared machine wall time also counts the time other
+    jobs held the core; CPU time counts only what this process spent."""
+    now = clock()
+    return now[0] - start[0], now[1] - start[1]
+
+
+def interleaved(arms: dict[str, Callable[[], tuple[float, float]]], repeats: int) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds per round of each arm (each arm times only its own work and returns it).
 
     One untimed warm-up round, then ``repeats`` rounds with the order reversed every other round,
     so load on the shared machine and any drift hit every arm alike. The thread count is checked
     before each call: it must not change between arms.
     """
-    times: dict[str, list[float]] = {name: [] for name in arms}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in arms}
     for name in arms:
         arms[name]()
     for round_ in range(repeats):
@@ -55,7 +67,7 @@ def interleaved(arms: dict[str, Callable[[], float]], repeats: int) -> dict[str,
     return times
 
 
-def generation_arms(model, tokenizer) -> tuple[dict[str, Callable[[], float]], int]:
+def generation_arms(model, tokenizer) -> tuple[dict[str, Callable[[], tuple[float, float]]], int]:
     """gentoolkit's ``generate`` and the same batch as a transformers user writes it
     (tokenize, ``model.generate``, decode); returns the arms and the new tokens per call."""
     prompts = ["The for statement", "A function definition", "class", "The import system"] * 2
@@ -63,19 +75,19 @@ def generation_arms(model, tokenizer) -> tuple[dict[str, Callable[[], float]], i
     config = sampling.generation_config(tokenizer)
     tokenizer.padding_side = "left"
 
-    def transformers_generate() -> float:
-        start = time.perf_counter()
+    def transformers_generate() -> tuple[float, float]:
+        start = clock()
         torch.manual_seed(0)
         inputs = tokenizer(prompts, return_tensors="pt", padding=True)
         with torch.no_grad():
             out = model.generate(**inputs, generation_config=config)
         tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        return time.perf_counter() - start
+        return since(start)
 
-    def gentoolkit_generate() -> float:
-        start = time.perf_counter()
+    def gentoolkit_generate() -> tuple[float, float]:
+        start = clock()
         generate(model, tokenizer, prompts, sampling, seed=0, batch_size=len(prompts))
-        return time.perf_counter() - start
+        return since(start)
 
     return {"transformers": transformers_generate, "gentoolkit": gentoolkit_generate}, len(prompts) * 64
 
@@ -99,7 +111,7 @@ def plain_loop(model, blocks, cfg: TrainConfig) -> None:
         optimizer.zero_grad(set_to_none=True)
 
 
-def training_arms(tokenizer, cfg: TrainConfig) -> dict[str, Callable[[], float]]:
+def training_arms(tokenizer, cfg: TrainConfig) -> dict[str, Callable[[], tuple[float, float]]]:
     """The plain loop and ``gentoolkit_text.training.train`` (with TensorBoard tracking on, the
     default, and off), each on a freshly built model that is made before its timer starts."""
     train_docs, held_docs = split_holdout(pydoc_topics(), 0.1)
@@ -107,38 +119,45 @@ def training_arms(tokenizer, cfg: TrainConfig) -> dict[str, Callable[[], float]]
     blocks = token_blocks(token_stream(train_docs, tokenizer), block, stride)
     held = token_blocks(token_stream(held_docs, tokenizer), block)
 
-    def plain() -> float:
+    def plain() -> tuple[float, float]:
         model = default_model(tokenizer)
-        start = time.perf_counter()
+        start = clock()
         plain_loop(model, blocks, cfg)
-        return time.perf_counter() - start
+        return since(start)
 
-    def gentoolkit(tensorboard: bool) -> Callable[[], float]:
-        def arm() -> float:
+    def gentoolkit(tensorboard: bool) -> Callable[[], tuple[float, float]]:
+        def arm() -> tuple[float, float]:
             model = default_model(tokenizer)
             with tempfile.TemporaryDirectory() as out:
                 options = RuntimeOptions(device="cpu", threads=THREADS, out=Path(out), progress=False)
                 with Runtime(options, tracking={"tensorboard": tensorboard}) as runtime:
-                    start = time.perf_counter()
+                    start = clock()
                     train(runtime, model, blocks, held, cfg)
-                    return time.perf_counter() - start
+                    return since(start)
         return arm
 
     return {"plain PyTorch": plain, "gentoolkit, TensorBoard on": gentoolkit(True),
             "gentoolkit, tracking off": gentoolkit(False)}
 
 
-def spread_rows(times: dict[str, list[float]], work: int, reference: str) -> list[str]:
-    """Table rows: tokens/s min / median / max per arm, spread, and the paired ratio to ``reference``."""
+TABLE = ("| side | clock | tokens/s min | median | max | spread (max-min)/median "
+         "| time ratio to the reference, paired per round: median (min–max) |\n"
+         "| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+
+
+def spread_rows(times: dict[str, list[tuple[float, float]]], work: int, reference: str) -> list[str]:
+    """Rows per arm and clock (CPU, wall): tokens/s min / median / max, spread, paired ratio to ``reference``."""
     rows = []
-    for name, seconds in times.items():
-        speed = sorted(work / t for t in seconds)
-        median = statistics.median(speed)
-        ratios = sorted(t / ref for ref, t in zip(times[reference], seconds))
-        paired = "—" if name == reference else (f"{statistics.median(ratios):.3f} "
-                                                f"({ratios[0]:.3f}–{ratios[-1]:.3f})")
-        rows.append(f"| {name} | {speed[0]:.0f} | {median:.0f} | {speed[-1]:.0f} | "
-                    f"{100 * (speed[-1] - speed[0]) / median:.0f} % | {paired} |")
+    for name, rounds in times.items():
+        for index, clock_name in ((1, "CPU"), (0, "wall")):
+            seconds = [r[index] for r in rounds]
+            speed = sorted(work / t for t in seconds)
+            median = statistics.median(speed)
+            ratios = sorted(t[index] / ref[index] for ref, t in zip(times[reference], rounds))
+            paired = "—" if name == reference else (f"{statistics.median(ratios):.3f} "
+                                                    f"({ratios[0]:.3f}–{ratios[-1]:.3f})")
+            rows.append(f"| {name} | {clock_name} | {speed[0]:.0f} | {median:.0f} | {speed[-1]:.0f} | "
+                        f"{100 * (speed[-1] - speed[0]) / median:.0f} % | {paired} |")
     return rows
 
 
@@ -162,21 +181,21 @@ def main() -> None:
     fit = interleaved(training_arms(tokenizer, cfg), REPEATS)
     metrics, seconds = default_run()
     load = os.getloadavg()[0]
-    header = ("| side | tokens/s min | median | max | spread (max-min)/median | time ratio to the reference, "
-              "paired per round: median (min–max) |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     body = f"""
 Model: the default GPT-2 ({metrics['parameters'] / 1e6:.2f}M parameters: 2 layers, 128 wide, 128 positions,
 2048-token BPE). Both sides of each comparison run in one process on {THREADS} torch thread(s) (checked
 before every call), interleaved in alternating order, {REPEATS} timed rounds after a warm-up round;
 each side's timer covers only its own work (models are built before it starts). A ratio above 1
-means gentoolkit took longer. Load average at the end: {load:.1f} on {os.cpu_count()} shared cores.
+means gentoolkit took longer. Each side is timed twice: by this process's CPU time (what the code
+costs) and by wall time (which on this shared machine also counts time other jobs held the core).
+Load average at the end: {load:.1f} on {os.cpu_count()} shared cores.
 
 Generation, 8 prompts x 64 new tokens (top-k 50, top-p 0.95) in one batch. gentoolkit's
 `generate` calls the same `model.generate`; the reference is what a transformers user writes
 (tokenize, `model.generate`, decode), so the difference is only gentoolkit's wrapper (seeding,
 left padding, stop strings) and anything beyond the spread is noise.
 
-{header}
+{TABLE}
 {chr(10).join(spread_rows(gen, new_tokens, "transformers"))}
 
 Training, {cfg.steps} steps x {cfg.batch_size} x 128 tokens, AdamW with warm-up/cosine and clipping on both
@@ -184,7 +203,7 @@ sides. gentoolkit's `train` also builds its data loader, computes one held-out b
 step and writes its final checkpoint, all inside its timer; with TensorBoard on it also logs
 three scalars per step.
 
-{header}
+{TABLE}
 {chr(10).join(spread_rows(fit, cfg.steps * cfg.batch_size * 128, "plain PyTorch"))}
 
 Default `gentoolkit run text` ({DEFAULTS['train']['steps']} steps on pydoc topics, {THREADS} thread(s)): {seconds:.0f} s wall.

@@ -106,14 +106,19 @@ class Tracker:
             except ImportError as err:
                 raise GentoolkitError("tracking.mlflow_uri is set but MLflow is not installed: "
                                       "pip install 'gentoolkit[mlflow]', or leave tracking.mlflow_uri empty.") from err
-            uri, artifacts = mlflow_store(self.settings["mlflow_uri"])
-            client = MlflowClient(tracking_uri=uri)
-            name = self.settings["experiment"] or self.task
-            experiment = client.get_experiment_by_name(name)
-            experiment_id = experiment.experiment_id if experiment else client.create_experiment(
-                name, artifact_location=artifacts)
-            run = client.create_run(experiment_id, run_name=self.out_dir.name,
-                                    tags={"gentoolkit.task": self.task, "gentoolkit.out_dir": str(self.out_dir)})
+            try:
+                uri, artifacts = mlflow_store(self.settings["mlflow_uri"])
+                client = MlflowClient(tracking_uri=uri)
+                name = self.settings["experiment"] or self.task
+                experiment = client.get_experiment_by_name(name)
+                experiment_id = experiment.experiment_id if experiment else client.create_experiment(
+                    name, artifact_location=artifacts)
+                run = client.create_run(experiment_id, run_name=self.out_dir.name,
+                                        tags={"gentoolkit.task": self.task, "gentoolkit.out_dir": str(self.out_dir)})
+            except Exception as err:  # MLflow raises many kinds: bad URI, server down, read-only folder
+                raise GentoolkitError(f"tracking.mlflow_uri = {self.settings['mlflow_uri']!r}: could not start an "
+                                      f"MLflow run ({type(err).__name__}: {err}). Give a writable folder or a "
+                                      "reachable tracking server, or leave tracking.mlflow_uri empty.") from err
             self._mlflow = (client, run.info.run_id)
         return self._mlflow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gentoolkit import Toolkit
-from gentoolkit.errors import ConfigError
+from gentoolkit.errors import ConfigError, GentoolkitError
 from gentoolkit.runtime import Runtime, RuntimeOptions
 from gentoolkit.tracking import flatten, mlflow_store
 
@@ -105,3 +105,11 @@ def test_params_reach_tensorboard_with_the_first_scalar_only(tmp_path):
     events = EventAccumulator(str(tmp_path / "b"), size_guidance={"tensors": 0}).Reload()
     text = events.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
     assert "| model.width | 8 |" in text
+
+
+def test_an_unusable_mlflow_uri_is_a_clear_error_before_the_task_runs(kit, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(GentoolkitError, match="tracking.mlflow_uri = .*a-file/mlruns.*leave tracking.mlflow_uri empty"):
+        kit.run("sample-fit", overrides={"tracking.mlflow_uri": str(tmp_path / "a-file" / "mlruns")},
+                options=options(tmp_path / "run"))
+    assert not list((tmp_path / "run").glob("events.*"))
