@@ -122,7 +122,8 @@ def main() -> None:
     for label, runs in results.items():
         get = lambda key: [r.get(key) for r in runs]  # noqa: E731
         kid = [100 * k for k in get("kid")]
-        rows.append(f"| {label} | {runs[0]['epochs']} | {fmt(get('fid'))} | {fmt(kid)} | {fmt(get('inception_score'))} | "
+        rows.append(f"| {label} | {runs[0]['epochs']} | {fmt(get('fid'))} | {fmt(kid)} | "
+                    f"{fmt(get('inception_score'))} | "
                     f"{fmt(get('precision'))} | {fmt(get('recall'))} | {fmt(get('coverage'))} | "
                     f"{fmt(get('max_class_share'))} | {fmt(get('parzen_ll'), 1)} | {fmt(get('bits_per_dim'), 3)} | "
                     f"{fmt(get('seconds_per_epoch'))} | {provenance(entries[label])} |")

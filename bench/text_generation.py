@@ -30,6 +30,7 @@ from gentoolkit_text.training import TrainConfig, learning_rate, make_optimizer,
 
 THREADS = 1  # the runtime's default on this 2-core machine; both sides of every comparison use it
 REPEATS = 9  # timed rounds per side (after one warm-up round), interleaved in alternating order
+Arm = Callable[[], tuple[float, float]]  # does one round of work and returns its (wall, CPU) seconds
 
 
 def default_model(tokenizer):
@@ -50,7 +51,7 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
     return now[0] - start[0], now[1] - start[1]
 
 
-def interleaved(arms: dict[str, Callable[[], tuple[float, float]]], repeats: int) -> dict[str, list[tuple[float, float]]]:
+def interleaved(arms: dict[str, Arm], repeats: int) -> dict[str, list[tuple[float, float]]]:
     """(wall, CPU) seconds per round of each arm (each arm times only its own work and returns it).
 
     One untimed warm-up round, then ``repeats`` rounds with the order reversed every other round,
@@ -67,7 +68,7 @@ def interleaved(arms: dict[str, Callable[[], tuple[float, float]]], repeats: int
     return times
 
 
-def generation_arms(model, tokenizer) -> tuple[dict[str, Callable[[], tuple[float, float]]], int]:
+def generation_arms(model, tokenizer) -> tuple[dict[str, Arm], int]:
     """gentoolkit's ``generate`` and the same batch as a transformers user writes it
     (tokenize, ``model.generate``, decode); returns the arms and the new tokens per call."""
     prompts = ["The for statement", "A function definition", "class", "The import system"] * 2
@@ -111,7 +112,7 @@ def plain_loop(model, blocks, cfg: TrainConfig) -> None:
         optimizer.zero_grad(set_to_none=True)
 
 
-def training_arms(tokenizer, cfg: TrainConfig) -> dict[str, Callable[[], tuple[float, float]]]:
+def training_arms(tokenizer, cfg: TrainConfig) -> dict[str, Arm]:
     """The plain loop and ``gentoolkit_text.training.train`` (with TensorBoard tracking on, the
     default, and off), each on a freshly built model that is made before its timer starts."""
     train_docs, held_docs = split_holdout(pydoc_topics(), 0.1)
@@ -125,7 +126,7 @@ def training_arms(tokenizer, cfg: TrainConfig) -> dict[str, Callable[[], tuple[f
         plain_loop(model, blocks, cfg)
         return since(start)
 
-    def gentoolkit(tensorboard: bool) -> Callable[[], tuple[float, float]]:
+    def gentoolkit(tensorboard: bool) -> Arm:
         def arm() -> tuple[float, float]:
             model = default_model(tokenizer)
             with tempfile.TemporaryDirectory() as out:

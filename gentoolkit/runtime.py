@@ -1,9 +1,9 @@
 """The shared runtime: one object per process, handed to every task.
 
 It owns what no plugin should decide for itself: the device, the precision, the seeds, the CPU
-threads, the run folder, checkpoints, experiment tracking, progress display and distributed training. Under
-``torchrun`` it joins the process group (NCCL on GPU, gloo on CPU), wraps models in DDP, shards
-data and lets only rank 0 write.
+threads, the run folder, checkpoints, experiment tracking, progress display and distributed
+training. Under ``torchrun`` it joins the process group (NCCL on GPU, gloo on CPU), wraps models
+in DDP, shards data and lets only rank 0 write.
 """
 
 from __future__ import annotations
