@@ -54,10 +54,10 @@ def generator_epochs(family: str, params: dict, epochs: int) -> int:
     """Epochs that give a GAN as many generator steps as ``epochs`` give a non-saturating one."""
     if family != "gan":
         return epochs
-    from gentoolkit_image.models.gan import DEFAULTS, PER_LOSS
+    from gentoolkit_image.models.gan import PER_LOSS, GANParams
 
-    loss = params.get("loss", DEFAULTS["loss"])
-    return epochs * (params.get("n_critic") or PER_LOSS[loss]["n_critic"])
+    gan = GANParams(**params)
+    return epochs * (gan.n_critic or PER_LOSS[gan.loss]["n_critic"])
 
 
 def run_one(label: str, family: str, params: dict, options: dict, epochs: int, seed: int,
@@ -70,7 +70,7 @@ def run_one(label: str, family: str, params: dict, options: dict, epochs: int, s
           f"-e{epochs}-s{seed}"
     if entry := cache.get(key):
         return entry
-    overrides = {"model": family, "params": params, "train.epochs": epochs, "train.checkpoint_every": 10,
+    overrides = {"model": f"image-{family}", "params": params, "train.epochs": epochs, "train.checkpoint_every": 10,
                  "sample.options": options, "sample.n": 100, "tracking.tensorboard": False}
     result = Toolkit().run("image", overrides=overrides,
                            options=RuntimeOptions(device="cpu", seed=seed, out=cache.folder / key, progress=False))
