@@ -130,9 +130,9 @@ def main() -> None:
     body = f"""
 Digits 8x8 (17 grey levels), train split 1,437 images, {epochs} epochs per model (batch 64, each
 family's default hyperparameters), one CPU thread. GANs are compared at equal generator steps:
-WGAN-GP's critic steps 5 times per generator step, so it trains 5 times the epochs.
-Metrics on 1,000 samples against the held-out test split (360 images); features: `{floor['features']}` (the shipped classifier,
-99.4 % held-out accuracy). GAN rows: mean ± half-range over seeds {', '.join(map(str, gan_seeds))}.
+WGAN-GP's critic steps 5 times per generator step, so it trains 5 times the epochs. Metrics on
+1,000 samples against the held-out test split (360 images); features: `{floor['features']}` (the
+shipped classifier, 99.4 % held-out accuracy). GAN rows: mean ± half-range over seeds {', '.join(map(str, gan_seeds))}.
 
 Real-versus-real floor (1,000 train images vs the test split, same features): FID
 {floor['fid_real_floor']:.3f}, KID ×100 {100 * floor['kid_real_floor']:.2f}, Inception Score of the test images
