@@ -9,6 +9,7 @@ defines them: canonical SMILES of the generated molecules compared with the trai
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,17 +29,20 @@ def main(n: int) -> None:
     prior = Prior.load(device=device)
     prior.network.eval()
     generator = torch.Generator().manual_seed(0)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     smiles: list[str] = []
     with torch.no_grad():
         while len(smiles) < n:
             smiles += prior.sample_sequences(min(500, n - len(smiles)), generator=generator).smiles
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     valid = [c for c in map(standardise, smiles) if c is not None]
     unique = set(valid)
     novel = unique - set(moses_smiles("train"))
     rows = {"samples": f"{n:,}", "device": device, "sampling time (s)": f"{seconds:.1f}",
-            "molecules/s": f"{n / seconds:.0f}", "validity": f"{len(valid) / n:.4f}",
+            "molecules/s": f"{n / seconds:.0f}", "sampling CPU time (s)": f"{cpu_seconds:.1f}",
+            "molecules per CPU second": f"{n / cpu_seconds:.0f}",
+            "load average at the end (other jobs on the shared cores)": f"{os.getloadavg()[0]:.1f}",
+            "validity": f"{len(valid) / n:.4f}",
             "uniqueness (unique / valid)": f"{len(unique) / max(len(valid), 1):.4f}",
             "novelty vs MOSES train": f"{len(novel) / max(len(unique), 1):.4f}"}
     config = prior.config
