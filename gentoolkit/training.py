@@ -2,7 +2,8 @@
 
 Like Lightning's Trainer with manual optimisation: the model builds its optimizers and steps them
 in ``training_step``; this loop owns epochs, the sharded data order, progress, checkpoints,
-exact resume, early stopping and keeping the ranks of a distributed run in step. Every domain's
+exact resume, early stopping, tracking (each epoch's means as ``train/*`` and ``val/*`` scalars)
+and keeping the ranks of a distributed run in step. Every domain's
 training goes through here, so a model a third-party plugin registers is trained the same way.
 """
 
@@ -76,6 +77,8 @@ def fit(model: Any, dataset: Any, runtime: Runtime, *, epochs: int, batch_size: 
                 row.update(_validate(model, val_dataset, batch_size, runtime))
             row["seconds"] = time.perf_counter() - began
             history.append(row)
+            runtime.track({f"train/{k}" if not k.startswith("val_") else f"val/{k[4:]}": float(v)
+                           for k, v in row.items() if k != "epoch"}, step=epoch + 1)
             stop = _early_stop(loop, row, monitor, patience, min_delta)
             loop["epoch"] = epoch + 1
             if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs or stop:

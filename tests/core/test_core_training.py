@@ -76,3 +76,15 @@ def test_untrainable_models_and_bad_settings_are_refused(kit, tmp_path):
         kit.fit(model, data(), options(tmp_path), epochs=1, batch_size=0)
     with pytest.raises(ConfigError, match="empty"):
         kit.fit(model, data(0), options(tmp_path), epochs=1, batch_size=8)
+
+
+def test_each_epoch_is_tracked_to_tensorboard(kit, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model = kit.create_model("pixel-gaussian", image_shape=[1, 4, 4])
+    model.validation_step = lambda batch, runtime: {"nll": -model.log_prob(batch[0]).mean().item()}
+    history = kit.fit(model, data(), options(tmp_path), epochs=3, batch_size=32, val_dataset=data(32, seed=1))
+    events = EventAccumulator(str(tmp_path)).Reload()
+    loss = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert loss == [(row["epoch"], pytest.approx(row["loss"])) for row in history]
+    assert [e.step for e in events.Scalars("val/nll")] == [1, 2, 3]
