@@ -46,7 +46,8 @@ def ensure_environment() -> None:
     print("Installing gentoolkit and its built-in plugins into .venv (a few minutes the first time) ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip", "setuptools>=68", "wheel"], check=True)
-    editable = [arg for path in (f"{ROOT}[ray]", *PLUGINS) for arg in ("-e", str(path))]  # CI runs the Ray tests
+    extras = {ROOT: "[ray]", ROOT / "plugins" / "molecules": "[docking]"}  # so CI runs the Ray and Vina tests
+    editable = [arg for path in (ROOT, *PLUGINS) for arg in ("-e", f"{path}{extras.get(path, '')}")]
     subprocess.run([*pip, *editable, "pytest>=8"], check=True)
     STAMP.write_text(wanted)
 

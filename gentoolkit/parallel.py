@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence
 
 from gentoolkit.errors import GentoolkitError
 
-__all__ = ["EXECUTORS", "RAY_INSTALL", "MapResult", "ParallelError", "WorkerPool", "make_pool", "ray_available"]
+__all__ = ["EXECUTORS", "RAY_INSTALL", "MapResult", "ParallelError", "WorkerPool", "describe_error", "make_pool",
+           "ray_available"]
 
 EXECUTORS = ("local", "processes", "ray")
 RAY_INSTALL = "pip install 'gentoolkit[ray]'"
@@ -73,7 +74,12 @@ def _one(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
     try:
         return True, fn(item)
     except Exception as err:
-        return False, f"{type(err).__name__}: {err}"
+        return False, describe_error(err)
+
+
+def describe_error(err: BaseException) -> str:
+    """``"ValueError: message"`` on one line: a failure reason fit for a CSV column or a log."""
+    return " ".join(f"{type(err).__name__}: {err}".split())
 
 
 def _start_worker(payload: bytes) -> tuple[Callable[[Any], Any] | None, str | None]:
@@ -84,7 +90,7 @@ def _start_worker(payload: bytes) -> tuple[Callable[[Any], Any] | None, str | No
     try:
         return factory(), None
     except Exception as err:
-        return None, f"{type(err).__name__}: {err}"
+        return None, describe_error(err)
 
 
 def _process_main(conn: Any, payload: bytes, batched: bool) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 
 from gentoolkit.errors import GentoolkitError, UnknownNameError
-from gentoolkit.parallel import WorkerPool, make_pool
+from gentoolkit.parallel import WorkerPool, describe_error, make_pool
 from gentoolkit_molecules.scoring.aggregation import AGGREGATIONS
 from gentoolkit_molecules.scoring.component import ScoringComponent, ScoringConfigError
 from gentoolkit_molecules.scoring.transforms import make_transform
@@ -141,7 +141,8 @@ class ScoringFunction:
 class _PooledScorers:
     """What a scoring worker holds: the expensive scorers, sent once (their heavy state, a receptor
     or a model, loads at the first call and stays). Scores a chunk of SMILES and never raises: a
-    scorer that fails on the chunk is retried one molecule at a time to find which ones fail."""
+    scorer that fails on the chunk is retried one molecule at a time to find which ones fail, and
+    one that returns NaN for a molecule may say why in its ``reasons`` (index -> text)."""
 
     def __init__(self, scorers: list[Callable[[list], np.ndarray]], labels: list[str]):
         self.scorers, self.labels = scorers, labels
@@ -155,18 +156,20 @@ class _PooledScorers:
                 values = _run(scorer, mols)
                 if len(values) == len(mols):
                     column = values
+                    for i, why in getattr(scorer, "reasons", {}).items():  # NaN, with its scorer's reason
+                        reasons[i].append(f"{label}: {why}")
                 else:  # a broken scorer, not a bad molecule: no point in trying them one by one
                     for why in reasons:
                         why.append(f"{label}: returned {len(values)} values for {len(mols)} molecules")
             except GentoolkitError as err:  # the scorer's own contract or setup: the same for every molecule
                 for why in reasons:
-                    why.append(f"{label}: {err}")
+                    why.append(f"{label}: {' '.join(str(err).split())}")
             except Exception:
                 for i, mol in enumerate(mols):
                     try:
                         column[i] = _run(scorer, [mol])[0]
                     except Exception as err:
-                        reasons[i].append(f"{label}: {type(err).__name__}: {err}")
+                        reasons[i].append(f"{label}: {describe_error(err)}")
             columns.append(column)
         return [([float(c[i]) for c in columns], "; ".join(reasons[i])) for i in range(len(smiles))]
 

@@ -1,0 +1,69 @@
+"""The vina_docking component: config checks, the shipped 1IEP example, failures, and redocking imatinib."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rdkit")
+pytestmark = pytest.mark.skipif(not (importlib.util.find_spec("vina") and importlib.util.find_spec("meeko")),
+                                reason="AutoDock Vina is not installed: pip install 'gentoolkit-molecules[docking]'")
+
+from rdkit import Chem  # noqa: E402
+from rdkit.Chem import rdMolAlign  # noqa: E402
+
+from gentoolkit_molecules.scoring.component import ScoringConfigError  # noqa: E402
+from gentoolkit_molecules.scoring.components.docking import create, example_path, read_box  # noqa: E402
+from gentoolkit_molecules.scoring.function import build_scoring_function  # noqa: E402
+
+CRYSTAL = example_path("1iep_ligand.sdf")
+
+
+def test_the_1iep_example_ships_with_its_box_and_attribution():
+    center, size = read_box(example_path("1iep_receptor.box.txt"))
+    assert center == (15.19, 53.903, 16.917) and size == (20.0, 20.0, 20.0)
+    assert "Apache" in (CRYSTAL.parent / "README.md").read_text()
+    scorer = create(receptor="1iep", exhaustiveness=1)
+    assert scorer.params.center == center and scorer.params.receptor.endswith("1iep_receptor.pdbqt")
+
+
+def test_bad_docking_params_say_what_to_fix(tmp_path):
+    with pytest.raises(ScoringConfigError, match="not a PDBQT file"):
+        create(receptor=str(tmp_path / "missing.pdbqt"), center=[0, 0, 0], size=[20, 20, 20])
+    with pytest.raises(ScoringConfigError, match="center must be three numbers"):
+        create(receptor=str(example_path("1iep_receptor.pdbqt")), size=[20, 20, 20])
+    with pytest.raises(ScoringConfigError, match="no parameter 'exhaustivness'"):
+        create(receptor="1iep", exhaustivness=4)
+    (tmp_path / "box.txt").write_text("center_x = 1\ncenter_y = 2\n")
+    with pytest.raises(ScoringConfigError, match="center_z"):
+        create(receptor="1iep", box_file=str(tmp_path / "box.txt"))
+
+
+def test_a_molecule_vina_cannot_dock_scores_0_with_a_reason_and_the_others_dock(tmp_path):
+    config = {"components": [{"component": "vina_docking", "params": {
+        "receptor": "1iep", "exhaustiveness": 1, "size": [8, 8, 8], "poses_dir": str(tmp_path)},
+        "transform": {"type": "reverse_sigmoid", "low": -10, "high": 0, "k": 0.5}}]}
+    # a boron atom has no AutoDock type, so meeko/Vina refuse it; methanol docks in a second
+    with build_scoring_function(config) as f:
+        r = f(["CO", "CB(O)O"])
+    assert r.reasons[0] == "" and r.raw["vina_docking"][0] < 0 and r.total[0] > 0
+    assert r.total[1] == 0 and r.reasons[1].startswith("vina_docking: ") and "Atom type B" in r.reasons[1]
+    assert "\n" not in r.reasons[1]  # one line, fit for the CSV
+    poses = list(tmp_path.glob("*.sdf"))
+    assert len(poses) == 1 and Chem.MolFromMolFile(str(poses[0])).GetNumAtoms() == 2
+
+
+@pytest.mark.slow
+def test_redocking_imatinib_finds_the_crystal_pose(tmp_path):
+    crystal = Chem.MolFromMolFile(str(CRYSTAL))
+    scorer = create(receptor="1iep", exhaustiveness=int(os.environ.get("GENTOOLKIT_VINA_EXHAUSTIVENESS", 4)),
+                    seed=1, poses_dir=str(tmp_path))
+    energy, pose = scorer.dock(Chem.MolFromSmiles(Chem.MolToSmiles(crystal)))  # no crystal coordinates
+    rmsd = rdMolAlign.CalcRMS(Chem.RemoveHs(pose), crystal)
+    print(f"imatinib redocked: {energy:.2f} kcal/mol, RMSD {rmsd:.2f} Å")
+    assert energy < -11.5  # Vina's tutorial: -13.2 kcal/mol
+    assert rmsd < 2.0
+    assert np.isfinite(energy) and len(list(tmp_path.glob("*.sdf"))) == 1
