@@ -234,6 +234,9 @@ class _Processes:
         self.workers = []
 
 
+_RAY = {"pools": 0, "owned": False}  # live Ray pools, and whether a pool started the Ray instance
+
+
 class _Ray:
     """Ray actors (one per worker) that Ray restarts when their process dies, retrying the task
     that was running (``max_task_retries``). The pool only kills an actor whose item overran its
@@ -248,10 +251,11 @@ class _Ray:
         except ImportError:
             raise ParallelError(f"--executor ray needs Ray, which is not installed: {RAY_INSTALL}") from None
         self.ray = ray
-        self.started_ray = not ray.is_initialized()
-        if self.started_ray:  # a Ray instance here, or the cluster at ``address`` (auto, ray://host:port)
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     **({} if address else {"num_cpus": os.cpu_count()}))
+        if not ray.is_initialized():  # the cluster at ``address`` (auto, ray://host:port), else one here
+            local = {} if address else {"num_cpus": os.cpu_count(), "include_dashboard": False}
+            ray.init(address=address, log_to_driver=False, **local)
+            _RAY["owned"] = True
+        _RAY["pools"] += 1
         self.actor_class = ray.remote(_RayWorker).options(
             num_cpus=worker_cpus, max_restarts=-1, max_task_retries=retries, scheduling_strategy="SPREAD")
         self.payload, self.batched, self.worker_cpus = payload, batched, worker_cpus
@@ -293,12 +297,17 @@ class _Ray:
         return fresh
 
     def close(self) -> None:
-        for actor in self.workers:
-            self.ray.kill(actor, no_restart=True)
-        self.workers = []
-        if self.started_ray:
+        """Kill the actors; the last pool on a Ray instance that a pool started shuts it down."""
+        if self.workers is None:
+            return
+        if self.ray.is_initialized():
+            for actor in self.workers:
+                self.ray.kill(actor, no_restart=True)
+        self.workers = None
+        _RAY["pools"] -= 1
+        if _RAY["pools"] == 0 and _RAY["owned"]:
             self.ray.shutdown()
-            self.started_ray = False
+            _RAY["owned"] = False
 
 
 # --- the pool ----------------------------------------------------------------------------------
