@@ -67,3 +67,25 @@ def test_redocking_imatinib_finds_the_crystal_pose(tmp_path):
     assert energy < -11.5  # Vina's tutorial: -13.2 kcal/mol
     assert rmsd < 2.0
     assert np.isfinite(energy) and len(list(tmp_path.glob("*.sdf"))) == 1
+
+
+@pytest.mark.slow
+def test_the_docking_example_config_docks_sampled_molecules_in_worker_processes(tmp_path):
+    import csv
+    import tomllib
+    from importlib import resources
+
+    import gentoolkit_molecules
+    from gentoolkit.api import Toolkit
+    from gentoolkit.runtime import RuntimeOptions
+
+    config = tomllib.loads((resources.files("gentoolkit_molecules") / "configs" / "docking_1iep.toml").read_text())
+    config["rl"].update(max_steps=1, batch_size=3)
+    config["scoring"]["components"][0]["params"].update(exhaustiveness=1, poses_dir=str(tmp_path / "poses"))
+    options = RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False, threads=1,
+                             executor="processes", workers=2, timeout=300)
+    Toolkit(plugins=[gentoolkit_molecules], entrypoints=False).run("molecules", config, options=options)
+    with open(tmp_path / "run" / "molecules.csv", newline="") as f:
+        docked = [r for r in csv.DictReader(f) if r["reason"] == ""]
+    assert docked and all(float(r["vina_raw"]) < 0 for r in docked)
+    assert len(list((tmp_path / "poses").glob("*.sdf"))) == len(docked)
