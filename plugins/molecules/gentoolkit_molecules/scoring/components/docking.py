@@ -36,6 +36,7 @@ class Parameters:
     seed: int = 0  # for ETKDG and Vina's search: the same molecule docks the same way
     cpu: int = 1  # Vina threads per docking; keep 1 and fan out with --workers
     poses_dir: str = ""  # write each molecule's best pose to POSES_DIR/<InChIKey>.sdf ("" = none)
+    conformer: str = "etkdg"  # or "input": keep the 3D coordinates a molecule has (redocking a crystal ligand)
 
 
 class VinaDocking:
@@ -67,7 +68,8 @@ class VinaDocking:
         from meeko import PDBQTMolecule, RDKitMolCreate
 
         vina = self._receptor()
-        vina.set_ligand_from_string(ligand_pdbqt(mol, self.params.seed))
+        keep = self.params.conformer == "input" and mol.GetNumConformers() and mol.GetConformer().Is3D()
+        vina.set_ligand_from_string(ligand_pdbqt(mol, self.params.seed, embed=not keep))
         vina.dock(exhaustiveness=self.params.exhaustiveness, n_poses=self.params.poses)
         energy = float(vina.energies(n_poses=1)[0][0])
         pose = RDKitMolCreate.from_pdbqt_mol(PDBQTMolecule(vina.poses(n_poses=1), skip_typing=True))[0]
@@ -89,17 +91,20 @@ class VinaDocking:
         return self._vina
 
 
-def ligand_pdbqt(mol: Chem.Mol, seed: int) -> str:
-    """A 3D conformer (ETKDGv3, then MMFF where it has parameters) written as PDBQT by meeko."""
+def ligand_pdbqt(mol: Chem.Mol, seed: int, embed: bool = True) -> str:
+    """The ligand as PDBQT (meeko): a new 3D conformer (ETKDGv3, then MMFF where it has parameters),
+    or with ``embed=False`` the molecule's own 3D coordinates. Vina then searches position,
+    orientation and torsions; ring shapes, bond lengths and angles stay as given here."""
     from meeko import MoleculePreparation, PDBQTWriterLegacy
 
-    mol = Chem.AddHs(Chem.Mol(mol))
-    options = AllChem.ETKDGv3()
-    options.randomSeed = seed
-    if AllChem.EmbedMolecule(mol, options) != 0:
-        raise ValueError("RDKit ETKDG could not embed a 3D conformer")
-    if AllChem.MMFFHasAllMoleculeParams(mol):
-        AllChem.MMFFOptimizeMolecule(mol)
+    mol = Chem.AddHs(Chem.Mol(mol), addCoords=not embed)
+    if embed:
+        options = AllChem.ETKDGv3()
+        options.randomSeed = seed
+        if AllChem.EmbedMolecule(mol, options) != 0:
+            raise ValueError("RDKit ETKDG could not embed a 3D conformer")
+        if AllChem.MMFFHasAllMoleculeParams(mol):
+            AllChem.MMFFOptimizeMolecule(mol)
     setups = MoleculePreparation().prepare(mol)
     text, ok, error = PDBQTWriterLegacy.write_string(setups[0])
     if not ok:
@@ -161,8 +166,10 @@ def create(**params: Any) -> VinaDocking:
     for name, value in (("center", center), ("size", size)):
         if value is None or len(value) != 3 or not all(isinstance(v, (int, float)) for v in value):
             raise ScoringConfigError(f"vina_docking: {name} must be three numbers (Å), or give a box_file; got {value!r}.")
+    if p.conformer not in ("etkdg", "input"):
+        raise ScoringConfigError(f"vina_docking: conformer must be 'etkdg' or 'input', not {p.conformer!r}.")
     if any(v <= 0 for v in size) or p.exhaustiveness < 1 or p.poses < 1 or p.cpu < 1:
         raise ScoringConfigError("vina_docking: size, exhaustiveness, poses and cpu must be positive.")
     poses_dir = str(Path(p.poses_dir).resolve()) if p.poses_dir else ""
     return VinaDocking(Parameters(str(Path(receptor).resolve()), tuple(map(float, center)), tuple(map(float, size)),
-                                  "", p.exhaustiveness, p.poses, p.seed, p.cpu, poses_dir))
+                                  "", p.exhaustiveness, p.poses, p.seed, p.cpu, poses_dir, p.conformer))
