@@ -120,13 +120,14 @@ def run(
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<task>/<timestamp>)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
-    executor: str = typer.Option("local", help="local | processes | ray: where parallel work (scoring) runs; "
-                                 "--set executor.address=auto|ray://host:port, executor.timeout=S, executor.retries=N."),
+    executor: str = typer.Option("local", help="local | processes | ray: where parallel work (scoring) runs; --set "
+                                 "executor.address=auto|ray://host:port, executor.timeout=S, executor.retries=N."),
     workers: Optional[int] = typer.Option(None, help="Parallel workers for --executor processes|ray (default: CPUs)."),
 ) -> None:
     """Run a task: validate its config, then train/sample/evaluate on the shared runtime."""
     overrides, settings = _split_executor_settings(overrides)
-    options = runtime_options(device, precision, seed, deterministic, threads, out, progress, executor, workers, settings)
+    options = runtime_options(device, precision, seed, deterministic, threads, out, progress,
+                              executor, workers, settings)
     result = _toolkit().run(task, config=config, overrides=overrides, options=options)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print_result(result)

@@ -124,3 +124,14 @@ def test_the_runtime_closes_its_pools():
     assert process.is_alive()
     runtime.close()
     assert not process.is_alive()
+
+
+def test_the_command_line_splits_executor_settings_from_task_overrides():
+    from gentoolkit.cli import _split_executor_settings, runtime_options
+
+    rest, settings = _split_executor_settings(["rl.max_steps=3", "executor.address=ray://head:10001",
+                                               "executor.timeout=30"])
+    assert rest == ["rl.max_steps=3"] and settings == {"address": "ray://head:10001", "timeout": 30}
+    options = runtime_options(executor="ray", workers=8, executor_settings=settings)
+    assert (options.executor, options.workers, options.executor_address, options.timeout) == \
+        ("ray", 8, "ray://head:10001", 30)

@@ -82,7 +82,8 @@ class ScoringFunction:
         if good:
             stacked = np.stack([transformed[t.label][valid] for t in self.terms])
             with np.errstate(invalid="ignore"):
-                total[valid] = np.where([bool(r) for r in failed], 0.0, AGGREGATIONS[self.aggregation](stacked, self.weights))
+                aggregated = AGGREGATIONS[self.aggregation](stacked, self.weights)
+            total[valid] = np.where([bool(r) for r in failed], 0.0, aggregated)
         reasons = iter(failed)
         return ScoreResult(smiles, valid, total, raw, transformed,
                            [next(reasons) if ok else "invalid SMILES" for ok in valid])
@@ -105,8 +106,10 @@ class ScoringFunction:
             values.update({t.label: columns[:, j] for j, t in enumerate(pooled)})
             failures = sum(bool(r) for r in reasons)
             if failures and self.runtime is not None:
+                from rich.markup import escape
+
                 first = next(r for r in reasons if r)
-                self.runtime.log(f"[yellow]{failures} of {len(mols)} molecules scored 0: {first}")
+                self.runtime.log(f"[yellow]{failures} of {len(mols)} molecules scored 0: {escape(first)}")
         return {t.label: values[t.label] for t in self.terms}, reasons
 
     def _worker_pool(self, pooled: list[Term]) -> WorkerPool:

@@ -165,7 +165,8 @@ def create(**params: Any) -> VinaDocking:
         center, size = center or file_center, size or file_size
     for name, value in (("center", center), ("size", size)):
         if value is None or len(value) != 3 or not all(isinstance(v, (int, float)) for v in value):
-            raise ScoringConfigError(f"vina_docking: {name} must be three numbers (Å), or give a box_file; got {value!r}.")
+            raise ScoringConfigError(f"vina_docking: {name} must be three numbers (Å), or give a box_file; "
+                                     f"got {value!r}.")
     if p.conformer not in ("etkdg", "input"):
         raise ScoringConfigError(f"vina_docking: conformer must be 'etkdg' or 'input', not {p.conformer!r}.")
     if any(v <= 0 for v in size) or p.exhaustiveness < 1 or p.poses < 1 or p.cpu < 1:
