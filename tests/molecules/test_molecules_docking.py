@@ -97,3 +97,9 @@ def test_the_docking_example_config_docks_sampled_molecules_in_worker_processes(
         docked = [r for r in csv.DictReader(f) if r["reason"] == ""]
     assert docked and all(float(r["vina_raw"]) < 0 for r in docked)
     assert len(list((tmp_path / "poses").glob("*.sdf"))) == len(docked)
+
+
+def test_docking_is_reproducible_across_workers_with_the_default_seed():
+    mol = Chem.MolFromSmiles("OC(=O)c1ccccc1O")
+    first, second = (create(receptor="1iep", exhaustiveness=1, size=[10, 10, 10])([mol])[0] for _ in range(2))
+    assert first == second < 0  # two scorers, as in two workers (Vina's seed 0 would differ)

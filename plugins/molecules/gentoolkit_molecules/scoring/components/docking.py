@@ -33,7 +33,7 @@ class Parameters:
     box_file: str = ""  # a Vina box file (center_x = ... size_z = ...); the example's by default
     exhaustiveness: int = 8  # Vina's search effort; time grows about linearly with it
     poses: int = 1  # poses Vina refines and keeps; the score is the best one's
-    seed: int = 0  # for ETKDG and Vina's search: the same molecule docks the same way
+    seed: int = 1  # for ETKDG and Vina's search: the same molecule docks the same way (Vina: 0 = random)
     cpu: int = 1  # Vina threads per docking; keep 1 and fan out with --workers
     poses_dir: str = ""  # write each molecule's best pose to POSES_DIR/<InChIKey>.sdf ("" = none)
     conformer: str = "etkdg"  # or "input": keep the 3D coordinates a molecule has (redocking a crystal ligand)
