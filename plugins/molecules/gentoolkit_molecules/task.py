@@ -61,7 +61,8 @@ def _stages(config: dict[str, Any], staged: bool, components: Any, runtime: Runt
     from gentoolkit_molecules.scoring.function import build_scoring_function
 
     if not staged:
-        return [("rl", RLConfig.from_dict(config["rl"]), build_scoring_function(_scoring(config), components, runtime))]
+        scoring = build_scoring_function(_scoring(config), components, runtime)
+        return [("rl", RLConfig.from_dict(config["rl"]), scoring)]
     if not config["stages"]:
         raise ConfigError("mode = 'staged_rl' needs [[stages]] tables, each with a name, [stages.scoring] "
                           "and [rl] keys such as max_steps and score_threshold (see configs/staged_rl.toml).")
