@@ -46,7 +46,9 @@ def ensure_environment() -> None:
     print("Installing gentoolkit and its built-in plugins into .venv (a few minutes the first time) ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip", "setuptools>=68", "wheel"], check=True)
-    editable = ["-e", f"{ROOT}[mlflow]", *(arg for path in PLUGINS for arg in ("-e", str(path)))]
+    # every extra of the core and the plugins, so CI runs the tracking, Ray and Vina tests too
+    extras = {ROOT: "[mlflow,ray]", ROOT / "plugins" / "molecules": "[docking]"}
+    editable = [arg for path in (ROOT, *PLUGINS) for arg in ("-e", f"{path}{extras.get(path, '')}")]
     subprocess.run([*pip, *editable, "pytest>=8"], check=True)
     STAMP.write_text(wanted)
 

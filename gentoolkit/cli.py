@@ -83,12 +83,30 @@ def _toolkit() -> Toolkit:
 # --- runs --------------------------------------------------------------------------------------
 
 def runtime_options(device: str = "auto", precision: str = "fp32", seed: int = 0, deterministic: bool = False,
-                    threads: Optional[int] = None, out: Optional[Path] = None, progress: bool = True) -> RuntimeOptions:
-    """RuntimeOptions from CLI flags (plugin commands reuse this)."""
-    from gentoolkit.runtime import RuntimeOptions
+                    threads: Optional[int] = None, out: Optional[Path] = None, progress: bool = True,
+                    executor: str = "local", workers: Optional[int] = None,
+                    executor_settings: Optional[dict[str, Any]] = None) -> RuntimeOptions:
+    """RuntimeOptions from CLI flags (plugin commands reuse this); ``executor_settings`` are the
+    ``--set executor.KEY=value`` overrides (address, timeout, retries, worker_cpus)."""
+    from gentoolkit import runtime
 
-    return RuntimeOptions(device=device, precision=precision, seed=seed, deterministic=deterministic,
-                          threads=threads, out=out, progress=progress)
+    options = runtime.RuntimeOptions(device=device, precision=precision, seed=seed, deterministic=deterministic,
+                                     threads=threads, out=out, progress=progress, executor=executor, workers=workers)
+    return runtime.executor_settings(options, executor_settings or {})
+
+
+def _split_executor_settings(overrides: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """``--set executor.KEY=value`` go to the runtime; every other override to the task's config."""
+    from gentoolkit.config import parse_override
+
+    rest, settings = [], {}
+    for text in overrides:
+        keys, value = parse_override(text)
+        if keys[0] == "executor" and len(keys) == 2:
+            settings[keys[1]] = value
+        else:
+            rest.append(text)
+    return rest, settings
 
 
 def run(
@@ -102,9 +120,14 @@ def run(
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch."),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<task>/<timestamp>)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    executor: str = typer.Option("local", help="local | processes | ray: where parallel work (scoring) runs; --set "
+                                 "executor.address=auto|ray://host:port, executor.timeout=S, executor.retries=N."),
+    workers: Optional[int] = typer.Option(None, help="Parallel workers for --executor processes|ray (default: CPUs)."),
 ) -> None:
     """Run a task: validate its config, then train/sample/evaluate on the shared runtime."""
-    options = runtime_options(device, precision, seed, deterministic, threads, out, progress)
+    overrides, settings = _split_executor_settings(overrides)
+    options = runtime_options(device, precision, seed, deterministic, threads, out, progress,
+                              executor, workers, settings)
     result = _toolkit().run(task, config=config, overrides=overrides, options=options)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print_result(result)

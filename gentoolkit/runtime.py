@@ -13,6 +13,7 @@ import os
 import random
 import re
 import tempfile
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from gentoolkit.api import Toolkit
+    from gentoolkit.parallel import MapResult, WorkerPool
 
-__all__ = ["Runtime", "RuntimeOptions", "default_threads", "PRECISIONS"]
+__all__ = ["Runtime", "RuntimeOptions", "default_threads", "executor_settings", "PRECISIONS"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -46,9 +48,17 @@ class RuntimeOptions:
     threads: int | None = None  # torch CPU threads; None = default_threads()
     out: Path | None = None  # run folder; default runs/<task>/<timestamp>
     progress: bool = True  # rich progress bars (only rank 0 draws them)
+    executor: str = "local"  # local | processes | ray: where runtime.map/pool spread independent work
+    executor_address: str | None = None  # ray: auto | ray://host:port | host:port; None = a Ray instance here
+    workers: int | None = None  # pool workers (processes, ray); None = the CPU count
+    timeout: float | None = None  # seconds an item may take in a pool before it fails with a reason
+    retries: int = 2  # how often an item whose worker died is sent again
+    worker_cpus: float = 1.0  # CPUs Ray reserves per worker (fractions let I/O-bound workers share a core)
 
     def __post_init__(self) -> None:
         """Refuse impossible settings now, before any folder is made or model built."""
+        from gentoolkit.parallel import EXECUTORS
+
         if self.precision not in PRECISIONS:
             raise GentoolkitError(f"Unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}.")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
@@ -60,11 +70,35 @@ class RuntimeOptions:
                                   f"it out to use the default ({default_threads()} on this machine).")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise GentoolkitError(f"--seed {self.seed!r}: a seed is a whole number from 0 to 2**63 - 1.")
+        if self.executor not in EXECUTORS:
+            raise GentoolkitError(f"Unknown executor {self.executor!r}; use one of {', '.join(EXECUTORS)}.")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise GentoolkitError(f"--workers {self.workers!r}: give a positive number of workers.")
+        if self.timeout is not None and (not isinstance(self.timeout, (int, float)) or self.timeout <= 0):
+            raise GentoolkitError(f"executor.timeout {self.timeout!r}: give positive seconds per item.")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise GentoolkitError(f"executor.retries {self.retries!r}: give a whole number >= 0.")
         if self.out is not None:
             self.out = Path(self.out)
             if self.out.exists() and not self.out.is_dir():
                 raise GentoolkitError(f"--out {self.out} is an existing file, not a folder; "
                                       "name a new or existing run folder instead.")
+
+
+EXECUTOR_SETTINGS = {"address": "executor_address", "workers": "workers", "timeout": "timeout",
+                     "retries": "retries", "worker_cpus": "worker_cpus"}
+
+
+def executor_settings(options: RuntimeOptions, settings: Mapping[str, Any]) -> RuntimeOptions:
+    """``options`` with ``--set executor.KEY=value`` settings applied (address, workers, timeout, ...)."""
+    from dataclasses import replace
+
+    unknown = sorted(set(settings) - set(EXECUTOR_SETTINGS))
+    if unknown:
+        raise GentoolkitError(f"Unknown executor setting {', '.join(map(repr, unknown))}; "
+                              f"use executor.{', executor.'.join(EXECUTOR_SETTINGS)}.")
+    return replace(options, **{EXECUTOR_SETTINGS[k]: v for k, v in settings.items()})
 
 
 def default_threads() -> int:
@@ -97,6 +131,7 @@ class Runtime:
         self._started = False
         self._scaler: torch.amp.GradScaler | None = None
         self._owns_group = False  # True only when start() made the process group
+        self._pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()  # closed with the runtime
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -126,8 +161,10 @@ class Runtime:
         return self
 
     def close(self, status: str = "FINISHED") -> None:
-        """Flush and close the trackers (``status`` ends an MLflow run); leave the process group if
-        :meth:`start` made it (one the caller made stays theirs)."""
+        """Stop the worker pools, flush and close the trackers (``status`` ends an MLflow run), and
+        leave the process group if :meth:`start` made it (one the caller made stays theirs)."""
+        for pool in list(self._pools):
+            pool.close()
         if "tracker" in self.__dict__:
             self.tracker.close(status)
             del self.tracker
@@ -335,6 +372,29 @@ class Runtime:
             import torch.distributed as dist
 
             dist.barrier()
+
+    # --- parallel work --------------------------------------------------------------------------
+
+    def pool(self, factory: Callable[[], Callable[[Any], Any]], *, executor: str | None = None,
+             workers: int | None = None, batched: bool = False, **settings: Any) -> WorkerPool:
+        """A pool of workers on this run's executor (``--executor``), each calling ``factory()``
+        once (load a receptor, a model) and then mapping chunks: ``pool.map(items, default=...)``.
+        ``settings`` (timeout, retries, worker_cpus) override the run's; closed with the runtime."""
+        from gentoolkit.parallel import make_pool
+
+        o = self.options
+        chosen = {"timeout": o.timeout, "retries": o.retries, "worker_cpus": o.worker_cpus, **settings}
+        pool = make_pool(factory, executor=executor or o.executor, workers=workers or o.workers,
+                         address=o.executor_address, batched=batched, **chosen)
+        self._pools.add(pool)
+        return pool
+
+    def map(self, fn: Callable[[Any], Any], items: Any, *, default: Any = None, chunksize: int = 1,
+            **pool: Any) -> MapResult:
+        """``fn`` over ``items`` on this run's executor, in input order; an item that fails or times
+        out gets ``default`` and a reason (``result.reasons``). For repeated maps keep a :meth:`pool`."""
+        with self.pool(lambda: fn, **pool) as workers:
+            return workers.map(items, default=default, chunksize=chunksize)
 
     # --- run folder and checkpoints ------------------------------------------------------------
 

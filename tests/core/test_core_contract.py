@@ -225,7 +225,8 @@ def test_toolkits_are_independent(tmp_path):
 
 PUBLIC = {"gentoolkit", "gentoolkit.api", "gentoolkit.checkpoint", "gentoolkit.cli", "gentoolkit.config",
           "gentoolkit.contributions", "gentoolkit.errors", "gentoolkit.hookspecs", "gentoolkit.models",
-          "gentoolkit.protocols", "gentoolkit.registry", "gentoolkit.runlog", "gentoolkit.runtime", "gentoolkit.training"}
+          "gentoolkit.protocols", "gentoolkit.parallel", "gentoolkit.registry", "gentoolkit.runlog", "gentoolkit.runtime",
+          "gentoolkit.training"}
 
 
 def test_plugins_import_only_the_public_core():

@@ -164,8 +164,9 @@ def test_user_function_from_file_and_module(builtins, tmp_path, monkeypatch):
         score(builtins, "user_function", [ETHANOL], function="nosuchmodule:f")
     with pytest.raises(ScoringConfigError, match="no function 'missing'"):
         score(builtins, "user_function", [ETHANOL], function=f"{path}:missing")
-    with pytest.raises(GentoolkitError, match="returned 1 values for 2 molecules"):
-        score(builtins, "user_function", [ETHANOL, BENZENE], function=f"{path}:wrong")
+    r = score(builtins, "user_function", [ETHANOL, BENZENE], function=f"{path}:wrong")
+    assert list(r.total) == [0, 0] and r.reasons[0] == r.reasons[1]
+    assert "returned 1 values for 2 molecules" in r.reasons[0]
 
 
 # --- the scoring function --------------------------------------------------------------------------
@@ -240,10 +241,31 @@ def test_expensive_components_run_in_worker_processes(builtins, tmp_path):
     assert os.getpid() not in pids and len(pids) == 2  # two chunks, two workers
     assert [int(v) % 1000 for v in raw[r.valid]] == [3, 4, 8, 21]
     np.testing.assert_array_equal(r.total[r.valid], [3, 4, 6, 13])
+    assert r.reasons == ["", "", "invalid SMILES", "", ""]
     config["components"][0]["params"]["function"] = f"{path}:broken"
-    with build_scoring_function(config, builtins) as f, pytest.raises(RuntimeError, match="server down") as err:
-        f(smiles)
-    assert "while scoring component 'slow' (user_function)" in err.value.__notes__
+    with build_scoring_function(config, builtins) as f:
+        r = f(smiles)  # a failing oracle costs its molecules their score, not the run
+    assert list(r.total) == [0.0] * 5 and np.isnan(r.raw["slow"]).all()
+    assert r.reasons[0] == "slow: RuntimeError: docking server down" and r.reasons[2] == "invalid SMILES"
+
+
+def test_an_expensive_component_failing_on_some_molecules_scores_them_0_with_a_reason(builtins, tmp_path):
+    path = tmp_path / "picky_oracle.py"
+    path.write_text(textwrap.dedent("""
+        def no_rings(mols):
+            if any(m.GetRingInfo().NumRings() for m in mols):
+                raise ValueError("cannot dock rings")
+            return [m.GetNumAtoms() for m in mols]
+    """))
+    for parallel in (1, 2):
+        config = {"parallel": parallel, "aggregation": "arithmetic", "components": [
+            {"component": "user_function", "name": "dock", "params": {"function": f"{path}:no_rings", "input": "mols"}},
+            {"component": "heavy_atoms"}]}
+        with build_scoring_function(config, builtins) as f:
+            r = f([ETHANOL, BENZENE, "CCCC", ASPIRIN])
+        np.testing.assert_array_equal(r.total, [3.0, 0.0, 4.0, 0.0])  # (atoms + atoms) / 2, 0 where it failed
+        assert r.reasons == ["", "dock: ValueError: cannot dock rings", "", "dock: ValueError: cannot dock rings"]
+        assert r.raw["heavy_atoms"][1] == 6  # the components that worked keep their values
 
 
 # --- the plugin's hook -----------------------------------------------------------------------------

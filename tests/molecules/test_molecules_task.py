@@ -63,7 +63,7 @@ def test_default_design_writes_every_output(kit, prior_path, tmp_path):
         rows = list(csv.DictReader(f))
     labels = ["drug-likeness", "synthesizability", "mw-200-500", "celecoxib-similarity"]
     assert list(rows[0]) == ["step", "smiles", "score", "reward"] + [f"{l}_{k}" for l in labels
-                                                                     for k in ("raw", "score")]
+                                                                     for k in ("raw", "score")] + ["reason"]
     assert {r["step"] for r in rows} <= {"1", "2", "3"} and len({r["smiles"] for r in rows}) == len(rows)
     assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
     assert all(0.0 <= float(r["drug-likeness_raw"]) <= 1.0 for r in rows)
@@ -195,7 +195,7 @@ def test_unknown_component_is_named_with_a_suggestion(kit, prior_path, tmp_path)
 def test_objective_picks_a_pmo_oracle(kit, prior_path, tmp_path):
     result = run(kit, tmp_path, prior=prior_path, objective="celecoxib_rediscovery", **TINY_RL)
     header = (tmp_path / "molecules.csv").read_text().splitlines()[0]
-    assert header == "step,smiles,score,reward,celecoxib_similarity_raw,celecoxib_similarity_score"
+    assert header == "step,smiles,score,reward,celecoxib_similarity_raw,celecoxib_similarity_score,reason"
     assert 0 < result.metrics["top1_mean"] < 1
     with pytest.raises(UnknownNameError, match="Did you mean 'celecoxib_rediscovery'"):
         run(kit, tmp_path / "x", prior=prior_path, objective="celecoxib_rediscovry")

@@ -41,8 +41,10 @@ class MoleculeLog:
 
 
 def log_columns(labels: Sequence[str]) -> list[str]:
-    """The columns of molecules.csv: step, SMILES, total and penalised score, then each component."""
-    return ["step", "smiles", "score", "reward"] + [c for label in labels for c in (f"{label}_raw", f"{label}_score")]
+    """The columns of molecules.csv: step, SMILES, total and penalised score, each component, and
+    the reason a molecule scored 0 (invalid SMILES, a component that failed or timed out)."""
+    return (["step", "smiles", "score", "reward"] + [c for label in labels for c in (f"{label}_raw", f"{label}_score")]
+            + ["reason"])
 
 
 def scored_rows(step: int, result: Any, rewards: Sequence[float]) -> list[list[Any]]:
@@ -50,6 +52,7 @@ def scored_rows(step: int, result: Any, rewards: Sequence[float]) -> list[list[A
     labels = list(result.raw)
     return [[step, smi, float(result.total[i]), float(rewards[i])]
             + [float(v) for label in labels for v in (result.raw[label][i], result.transformed[label][i])]
+            + [result.reasons[i] if result.reasons else ""]
             for i, smi in enumerate(result.smiles)]
 
 

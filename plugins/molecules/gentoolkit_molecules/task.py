@@ -55,13 +55,14 @@ def _components(runtime: Runtime) -> Any:
     return runtime.toolkit.contributions("register_scoring_components", "scoring component")
 
 
-def _stages(config: dict[str, Any], staged: bool, components: Any) -> list[tuple[str, Any, Any]]:
+def _stages(config: dict[str, Any], staged: bool, components: Any, runtime: Runtime) -> list[tuple[str, Any, Any]]:
     """(name, RLConfig, ScoringFunction) per stage, every scoring config built (and checked) now."""
     from gentoolkit_molecules.rl import RLConfig
     from gentoolkit_molecules.scoring.function import build_scoring_function
 
     if not staged:
-        return [("rl", RLConfig.from_dict(config["rl"]), build_scoring_function(_scoring(config), components))]
+        scoring = build_scoring_function(_scoring(config), components, runtime)
+        return [("rl", RLConfig.from_dict(config["rl"]), scoring)]
     if not config["stages"]:
         raise ConfigError("mode = 'staged_rl' needs [[stages]] tables, each with a name, [stages.scoring] "
                           "and [rl] keys such as max_steps and score_threshold (see configs/staged_rl.toml).")
@@ -78,7 +79,7 @@ def _stages(config: dict[str, Any], staged: bool, components: Any) -> list[tuple
         if scoring is None:
             raise ConfigError(f"[[stages]] entry {i} ({name}) needs a [stages.scoring] table.")
         rl = RLConfig.from_dict({**config["rl"], **stage}, where=f"stages.{name}")
-        stages.append((name, rl, build_scoring_function(scoring, components)))
+        stages.append((name, rl, build_scoring_function(scoring, components, runtime)))
     return stages
 
 
@@ -97,7 +98,7 @@ def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     from gentoolkit_molecules.rl import run_stages
 
     staged = config["mode"] == "staged_rl"
-    stages = _stages(config, staged, _components(runtime))
+    stages = _stages(config, staged, _components(runtime), runtime)
     DiversityFilter.from_config(config["diversity_filter"])  # check it before any work
     prior = load_prior(config["prior"], runtime.device)
     start = time.perf_counter()
@@ -232,7 +233,7 @@ def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
 
     if not config["score"]["input"]:
         raise ConfigError("mode = 'score' needs score.input: a .smi, .csv or .sdf file of molecules.")
-    scoring = build_scoring_function(_scoring(config), _components(runtime))
+    scoring = build_scoring_function(_scoring(config), _components(runtime), runtime)
     molecules = report_skipped(config, read_molecules(config["score"]["input"]))
     log = outputs.MoleculeLog(runtime.out_dir / "molecules.csv", outputs.log_columns(scoring.labels))
     chunk = 500

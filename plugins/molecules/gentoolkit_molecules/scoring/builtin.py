@@ -39,5 +39,8 @@ def register_builtin_components(register: Callable[[ScoringComponent], None]) ->
                               "1 if no RDKit FilterCatalog alert (PAINS, Brenk, ...) matches, else 0"))
     register(ScoringComponent("isomer_score", _lazy("isomer"),
                               "closeness to a molecular formula (GuacaMol isomer score)"))
+    register(ScoringComponent("vina_docking", _lazy("docking"),
+                              "AutoDock Vina score in kcal/mol (ETKDG + meeko; needs the [docking] extra)",
+                              expensive=True))
     register(ScoringComponent("user_function", _lazy("user_function"),
                               "your Python function 'module:name' or 'file.py:name'", expensive=True))

@@ -21,7 +21,9 @@ class ScoringComponent:
     """A named oracle. ``create(**params)`` checks its params and returns a picklable scorer.
 
     The scorer maps a list of RDKit molecules (all valid) to one raw float per molecule.
-    ``expensive`` components are scored in worker processes when ``scoring.parallel > 1``.
+    ``expensive`` components run in the runtime's worker pool (``--executor``, ``scoring.parallel``);
+    for a molecule it cannot score, such a scorer raises or returns NaN and sets ``scorer.reasons``
+    (index in the last call -> text); the molecule then scores 0 with that reason.
     """
 
     name: str

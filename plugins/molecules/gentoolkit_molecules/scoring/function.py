@@ -7,18 +7,20 @@ names, labels, weights, params, transforms), so a bad config fails before any mo
 from __future__ import annotations
 
 import math
-import multiprocessing
-import weakref
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from gentoolkit.errors import UnknownNameError
+from gentoolkit.errors import GentoolkitError, UnknownNameError
+from gentoolkit.parallel import WorkerPool, describe_error, make_pool
 from gentoolkit_molecules.scoring.aggregation import AGGREGATIONS
 from gentoolkit_molecules.scoring.component import ScoringComponent, ScoringConfigError
 from gentoolkit_molecules.scoring.transforms import make_transform
+
+if TYPE_CHECKING:
+    from gentoolkit.runtime import Runtime
 
 SCORING_KEYS = ("aggregation", "parallel", "components")
 COMPONENT_KEYS = ("component", "name", "weight", "params", "transform")
@@ -26,13 +28,14 @@ COMPONENT_KEYS = ("component", "name", "weight", "params", "transform")
 
 @dataclass
 class ScoreResult:
-    """Scores of one batch, in input order; ``raw``/``transformed`` are NaN where invalid."""
+    """Scores of one batch, in input order; ``raw``/``transformed`` are NaN where invalid or failed."""
 
     smiles: list[str]
     valid: np.ndarray                    # (N,) bool: parsed by RDKit
-    total: np.ndarray                    # (N,) aggregated score, 0.0 where invalid
+    total: np.ndarray                    # (N,) aggregated score, 0.0 where invalid or failed
     raw: dict[str, np.ndarray]           # label -> (N,) component values
     transformed: dict[str, np.ndarray]   # label -> (N,) values after the transform
+    reasons: list[str] = field(default_factory=list)  # (N,) why a molecule scored 0, "" where it did not
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,15 @@ class Term:
 
 
 class ScoringFunction:
-    """Scores lists of SMILES. With ``parallel > 1`` expensive components run in worker processes;
-    call ``close()`` (or use ``with``) to stop them."""
+    """Scores lists of SMILES. Expensive components run in a pool of workers on the runtime's
+    executor (``--executor``), or in ``parallel`` local processes; a molecule they fail on (or that
+    times out) scores 0 with a reason. Call ``close()`` (or use ``with``) to stop the workers."""
 
-    def __init__(self, terms: list[Term], aggregation: str = "geometric", parallel: int = 1):
-        self.terms, self.aggregation, self.parallel = terms, aggregation, parallel
+    def __init__(self, terms: list[Term], aggregation: str = "geometric", parallel: int = 1,
+                 runtime: Runtime | None = None):
+        self.terms, self.aggregation, self.parallel, self.runtime = terms, aggregation, parallel, runtime
         self.weights = np.array([t.weight for t in terms], dtype=float)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -65,7 +70,7 @@ class ScoringFunction:
         mols = _parse(smiles)
         valid = np.array([m is not None for m in mols], dtype=bool)
         good = [m for m in mols if m is not None]
-        values = self._score(good)
+        values, failed = self._score(good, [s for s, m in zip(smiles, mols) if m is not None])
         raw, transformed = {}, {}
         for term in self.terms:
             raw[term.label] = np.full(len(smiles), np.nan)
@@ -76,38 +81,57 @@ class ScoringFunction:
         total = np.zeros(len(smiles))
         if good:
             stacked = np.stack([transformed[t.label][valid] for t in self.terms])
-            total[valid] = AGGREGATIONS[self.aggregation](stacked, self.weights)
-        return ScoreResult(smiles, valid, total, raw, transformed)
+            with np.errstate(invalid="ignore"):
+                aggregated = AGGREGATIONS[self.aggregation](stacked, self.weights)
+            total[valid] = np.where([bool(r) for r in failed], 0.0, aggregated)
+        reasons = iter(failed)
+        return ScoreResult(smiles, valid, total, raw, transformed,
+                           [next(reasons) if ok else "invalid SMILES" for ok in valid])
 
-    def _score(self, mols: list) -> dict[str, np.ndarray]:
-        """Raw values of every term for the valid molecules; expensive ones in the pool."""
+    def _score(self, mols: list, smiles: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """Raw values of every term for the valid molecules, and why each failed ("" if it did not).
+        Cheap terms run here on the whole batch; expensive ones in the worker pool."""
         if not mols:
-            return {t.label: np.zeros(0) for t in self.terms}
-        pooled = [t for t in self.terms if t.expensive] if self.parallel > 1 else []
-        futures: list[Future] = []
-        if pooled:  # one task per chunk runs every expensive scorer, so each chunk is sent once
-            size = math.ceil(len(mols) / self.parallel)
-            scorers = [t.scorer for t in pooled]
-            futures = [self._executor().submit(_run_all, scorers, mols[i:i + size])
-                       for i in range(0, len(mols), size)]
-        values = {t.label: _checked(t, mols, lambda: _run(t.scorer, mols))
-                  for t in self.terms if t not in pooled}
-        chunks = [f.result() for f in futures]
-        for j, term in enumerate(pooled):
-            values[term.label] = _checked(term, mols, lambda: _gather(chunks, j))
-        return {t.label: values[t.label] for t in self.terms}
+            return {t.label: np.zeros(0) for t in self.terms}, []
+        values = {t.label: _checked(t, mols, lambda: _run(t.scorer, mols)) for t in self.terms if not t.expensive}
+        reasons = [""] * len(mols)
+        pooled = [t for t in self.terms if t.expensive]
+        if pooled:
+            pool = self._worker_pool(pooled)
+            chunks = 4 * pool.size if pool.size > 1 else 1  # a few chunks per worker balance the load
+            result = pool.map(smiles, default=None, chunksize=math.ceil(len(mols) / chunks))
+            for i, (out, why) in enumerate(zip(result.values, result.reasons)):
+                reasons[i] = why or (out[1] if out is not None else "")
+            columns = np.array([out[0] if out is not None else [np.nan] * len(pooled) for out in result.values])
+            values.update({t.label: columns[:, j] for j, t in enumerate(pooled)})
+            failures = sum(bool(r) for r in reasons)
+            if failures and self.runtime is not None:
+                from rich.markup import escape
 
-    def _executor(self) -> ProcessPoolExecutor:
+                first = next(r for r in reasons if r)
+                self.runtime.log(f"[yellow]{failures} of {len(mols)} molecules scored 0: {escape(first)}")
+        return {t.label: values[t.label] for t in self.terms}, reasons
+
+    def _worker_pool(self, pooled: list[Term]) -> WorkerPool:
+        """The pool of the expensive scorers: the runtime's executor, or ``parallel`` local processes
+        when the runtime runs work in-process (``--executor local``, the default)."""
         if self._pool is None:
-            # spawn: workers must not inherit torch/CUDA state or threads from the parent
-            self._pool = ProcessPoolExecutor(self.parallel, mp_context=multiprocessing.get_context("spawn"))
-            weakref.finalize(self, self._pool.shutdown, cancel_futures=True)
+            factory = partial(_PooledScorers, [t.scorer for t in pooled], [t.label for t in pooled])
+            executor = self.runtime.options.executor if self.runtime else "local"
+            workers = self.runtime.options.workers if self.runtime else None
+            if executor == "local" and self.parallel > 1:
+                executor = "processes"
+            workers = workers or (self.parallel if self.parallel > 1 else None)
+            if self.runtime is not None:
+                self._pool = self.runtime.pool(factory, executor=executor, workers=workers, batched=True)
+            else:
+                self._pool = make_pool(factory, executor=executor, workers=workers, batched=True)
         return self._pool
 
     def close(self) -> None:
-        """Stop the worker processes, if any were started."""
+        """Stop the workers, if any were started."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
     def __enter__(self) -> ScoringFunction:
@@ -117,28 +141,44 @@ class ScoringFunction:
         self.close()
 
 
+class _PooledScorers:
+    """What a scoring worker holds: the expensive scorers, sent once (their heavy state, a receptor
+    or a model, loads at the first call and stays). Scores a chunk of SMILES and never raises: a
+    scorer that fails on the chunk is retried one molecule at a time to find which ones fail, and
+    one that returns NaN for a molecule may say why in its ``reasons`` (index -> text)."""
+
+    def __init__(self, scorers: list[Callable[[list], np.ndarray]], labels: list[str]):
+        self.scorers, self.labels = scorers, labels
+
+    def __call__(self, smiles: list[str]) -> list[tuple[list[float], str]]:
+        mols = _parse(smiles)
+        columns, reasons = [], [[] for _ in smiles]
+        for scorer, label in zip(self.scorers, self.labels):
+            column = np.full(len(mols), np.nan)
+            try:
+                values = _run(scorer, mols)
+                if len(values) == len(mols):
+                    column = values
+                    for i, why in getattr(scorer, "reasons", {}).items():  # NaN, with its scorer's reason
+                        reasons[i].append(f"{label}: {why}")
+                else:  # a broken scorer, not a bad molecule: no point in trying them one by one
+                    for why in reasons:
+                        why.append(f"{label}: returned {len(values)} values for {len(mols)} molecules")
+            except GentoolkitError as err:  # the scorer's own contract or setup: the same for every molecule
+                for why in reasons:
+                    why.append(f"{label}: {' '.join(str(err).split())}")
+            except Exception:
+                for i, mol in enumerate(mols):
+                    try:
+                        column[i] = _run(scorer, [mol])[0]
+                    except Exception as err:
+                        reasons[i].append(f"{label}: {describe_error(err)}")
+            columns.append(column)
+        return [([float(c[i]) for c in columns], "; ".join(reasons[i])) for i in range(len(smiles))]
+
+
 def _run(scorer: Callable[[list], np.ndarray], mols: list) -> np.ndarray:
     return np.asarray(scorer(mols), dtype=float).reshape(-1)
-
-
-def _run_all(scorers: list[Callable[[list], np.ndarray]], mols: list) -> list[np.ndarray | Exception]:
-    """What a worker process runs: every pooled scorer on one chunk (an error is sent back as a value)."""
-    results: list[np.ndarray | Exception] = []
-    for scorer in scorers:
-        try:
-            results.append(_run(scorer, mols))
-        except Exception as err:  # re-raised in the parent, against the right component
-            results.append(err)
-    return results
-
-
-def _gather(chunks: list[list[np.ndarray | Exception]], j: int) -> np.ndarray:
-    """The ``j``-th pooled scorer's values over all chunks, re-raising a worker's error."""
-    parts = [chunk[j] for chunk in chunks]
-    for part in parts:
-        if isinstance(part, Exception):
-            raise part
-    return np.concatenate(parts)
 
 
 def _checked(term: Term, mols: list, compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -163,10 +203,11 @@ def _parse(smiles: list[str]) -> list:
     return [m if m is not None and m.GetNumAtoms() > 0 else None for m in mols]
 
 
-def build_scoring_function(config: Mapping[str, Any],
-                           components: Mapping[str, ScoringComponent] | None = None) -> ScoringFunction:
+def build_scoring_function(config: Mapping[str, Any], components: Mapping[str, ScoringComponent] | None = None,
+                           runtime: Runtime | None = None) -> ScoringFunction:
     """A ScoringFunction from a ``[scoring]`` table. ``components`` are the ones to choose from
-    (a task passes every plugin's, from its toolkit); by default the built-in ones."""
+    (a task passes every plugin's, from its toolkit); by default the built-in ones. With a
+    ``runtime``, expensive components run on its executor (``--executor``)."""
     _only(config, SCORING_KEYS, "[scoring]")
     aggregation = config.get("aggregation", "geometric")
     if aggregation not in AGGREGATIONS:
@@ -194,7 +235,7 @@ def build_scoring_function(config: Mapping[str, Any],
                                  "is used twice: give each a distinct 'name'.")
     if not any(t.weight > 0 for t in terms):
         raise ScoringConfigError("[[scoring.components]] need at least one positive weight.")
-    return ScoringFunction(terms, aggregation, parallel)
+    return ScoringFunction(terms, aggregation, parallel, runtime)
 
 
 def _term(entry: Any, index: int, components: Mapping[str, ScoringComponent]) -> Term:

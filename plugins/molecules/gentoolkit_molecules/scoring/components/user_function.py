@@ -70,8 +70,9 @@ class UserFunction:
 
     def __call__(self, mols: list[Chem.Mol]) -> np.ndarray:
         batch = [Chem.MolToSmiles(mol) for mol in mols] if self.params.input == "smiles" else mols
+        returned = self._function(batch)  # its own errors stay its own (a molecule it cannot score)
         try:
-            values = np.asarray(self._function(batch), dtype=float).reshape(-1)
+            values = np.asarray(returned, dtype=float).reshape(-1)
         except (TypeError, ValueError) as err:
             raise GentoolkitError(f"user function {self.params.function!r} must return numbers: {err}") from err
         if len(values) != len(mols):
