@@ -84,7 +84,8 @@ def test_detect_reports_each_kind(tmp_path, digits):
     assert reports["real.png"]["status"] == "unmarked" and reports["real.png"]["watermark"]["p_value"] > 1e-4
     assert reports["notes.xyz"] == {"file": str(tmp_path / "notes.xyz"), "kind": "unknown", "status": "unsupported",
                                     "reason": "no provenance marker for .xyz", "watermark": None,
-                                    "manifest": {"state": "absent", "reason": "no notes.xyz.provenance.json beside it"}}
+                                    "manifest": {"state": "absent", "reason": "no notes.xyz.provenance.json beside it"},
+                                    "c2pa": None}
     assert reports["samples.jsonl"]["status"] == "unmarked"
     with pytest.raises(GentoolkitError, match="missing.png: no such file"):
         detect([tmp_path / "missing.png"])
@@ -98,7 +99,7 @@ def test_settings_come_from_env_then_user_config(user_config, monkeypatch):
     monkeypatch.setenv("GENTOOLKIT_PROVENANCE_WATERMARK", "1")
     assert load_settings().key == b"from env" and load_settings().watermark
     (user_config / "config.toml").write_text('[provenance]\nkeys = "typo"\n')
-    with pytest.raises(ConfigError, match="Unknown key.*keys.*valid keys: key, watermark"):
+    with pytest.raises(ConfigError, match="Unknown key.*keys.*valid keys: certificate, key, private_key, watermark"):
         load_settings()
 
 

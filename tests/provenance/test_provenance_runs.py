@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 import gentoolkit_provenance  # noqa: E402
 from gentoolkit.api import Toolkit  # noqa: E402
 from gentoolkit.runtime import RuntimeOptions  # noqa: E402
+from gentoolkit_provenance.credentials import mint_credentials  # noqa: E402
 from gentoolkit_provenance.detect import detect  # noqa: E402
 
 TINY_IMAGE = {"mode": "train", "train.epochs": 1, "train.batch_size": 128, "sample.n": 20,
@@ -31,12 +32,14 @@ def _by_name(folder):
 def test_an_image_run_marks_its_samples(tmp_path):
     import gentoolkit_image
 
+    mint_credentials()  # `gentoolkit provenance init` into the test's user config folder
     kit = Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
-    kit.run("image", overrides=TINY_IMAGE, options=_options(tmp_path))
-    reports = _by_name(tmp_path)
+    kit.run("image", overrides=TINY_IMAGE, options=_options(tmp_path / "run"))
+    reports = _by_name(tmp_path / "run")
     grid, tensors = reports["samples.png"], reports["samples.safetensors"]
     assert grid["status"] == "marked" and grid["watermark"]["bit_accuracy"] == 1.0
     assert grid["manifest"]["state"] == "untrusted"  # the public default key
+    assert grid["c2pa"]["state"] == "untrusted" and grid["c2pa"]["claims"]["run_id"] == grid["manifest"]["manifest"]["run_id"]
     claims = grid["manifest"]["manifest"]
     assert claims["run_id"].startswith(grid["watermark"]["payload"])
     assert claims["generator"]["plugin"] == "gentoolkit_image" and claims["generator"]["task"] == "image"
@@ -54,6 +57,7 @@ def test_opting_out_of_the_watermark_keeps_the_manifest(tmp_path, monkeypatch):
     grid = _by_name(tmp_path)["samples.png"]
     assert grid["watermark"]["verdict"] == "unmarked"
     assert grid["manifest"]["manifest"]["watermark"] == "off (opted out)" and grid["status"] == "marked"
+    assert grid["c2pa"]["state"] == "absent"  # no `provenance init` in this user config
 
 
 def test_a_molecules_run_signs_its_csv_and_tags_its_sdf(tmp_path):

@@ -32,6 +32,21 @@ def add_commands(cli: Any) -> None:
             typer.echo(f"  watermark: {_describe(report['watermark'])}")
             manifest = report["manifest"]
             typer.echo(f"  manifest: {manifest['state']} ({manifest['reason']})")
+            if report["c2pa"] is not None:
+                typer.echo(f"  c2pa: {report['c2pa']['state']} ({report['c2pa']['reason']})")
+
+    @cli.group("provenance", help="Provenance settings and signing credentials.").command("init")
+    def init(
+        force: bool = typer.Option(False, "--force", help="Replace existing credentials."),
+        days: int = typer.Option(365, help="Validity of the signing certificate, in days."),
+    ) -> None:
+        """Mint a development root CA and a C2PA signing certificate into the user config folder."""
+        from gentoolkit_provenance.credentials import mint_credentials
+
+        folder = mint_credentials(force=force, days=days)
+        typer.echo(f"Wrote a development root CA and signing certificate to {folder}. Generated images are now "
+                   "signed with C2PA manifests; readers will call them 'untrusted' (nobody trusts this CA). "
+                   "For a real certificate, set certificate and private_key in [provenance] of the user config.")
 
 
 def _describe(mark: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from gentoolkit.errors import GentoolkitError
 
 from gentoolkit_provenance import watermark
+from gentoolkit_provenance.c2pa_manifest import MIME_TYPES, read_c2pa
 from gentoolkit_provenance.manifest import SUFFIX, verify_manifest
 from gentoolkit_provenance.settings import Settings, load_settings
 
@@ -36,11 +37,15 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def check_file(path: Path, settings: Settings) -> dict[str, Any]:
-    """The report for one file: ``status`` is marked, tampered, unmarked or unsupported."""
+    """The report for one file: ``status`` is marked, tampered, unmarked or unsupported; ``manifest`` is
+    the signed sidecar's state, ``c2pa`` the embedded C2PA manifest's (PNG and JPEG; else None)."""
     suffix = path.suffix.lower() or "(no extension)"
     manifest = verify_manifest(path, settings)
+    c2pa = None
     if suffix in READABLE_IMAGES:
         kind, mark = "image", _read_image(path, settings)
+        if suffix in MIME_TYPES:
+            c2pa = read_c2pa(path)
     elif suffix in MANIFEST_ONLY:
         kind, mark = MANIFEST_ONLY[suffix], {"verdict": "none possible",
                                              "reason": f"no invisible watermark for {suffix} files; see the manifest"}
@@ -48,14 +53,15 @@ def check_file(path: Path, settings: Settings) -> dict[str, Any]:
         kind, mark = "other", {"verdict": "none possible", "reason": f"no watermark reader for {suffix}"}
     else:
         return {"file": str(path), "kind": "unknown", "status": "unsupported",
-                "reason": f"no provenance marker for {suffix}", "watermark": None, "manifest": manifest}
-    if manifest["state"] == "tampered":
+                "reason": f"no provenance marker for {suffix}", "watermark": None, "manifest": manifest, "c2pa": None}
+    states = {manifest["state"], (c2pa or {}).get("state")}
+    if "tampered" in states:
         status = "tampered"
-    elif mark["verdict"] == "marked" or manifest["state"] in ("valid", "untrusted"):
+    elif mark["verdict"] == "marked" or states & {"valid", "untrusted"}:
         status = "marked"
     else:
         status = "unmarked"
-    return {"file": str(path), "kind": kind, "status": status, "watermark": mark, "manifest": manifest}
+    return {"file": str(path), "kind": kind, "status": status, "watermark": mark, "manifest": manifest, "c2pa": c2pa}
 
 
 def _read_image(path: Path, settings: Settings) -> dict[str, Any]:

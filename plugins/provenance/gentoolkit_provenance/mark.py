@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gentoolkit_provenance import watermark
+from gentoolkit_provenance.credentials import find_credentials
 from gentoolkit_provenance.manifest import write_manifest
 from gentoolkit_provenance.settings import Settings, load_settings
 
@@ -29,19 +30,28 @@ def run_id(runtime: Any) -> str:
 def mark_artifact(artifact: Any, runtime: Any, settings: Settings | None = None) -> dict[str, Any]:
     """Mark ``artifact`` in place and sign it; returns what was done, for the run's record."""
     settings = settings or load_settings()
-    path, rid = Path(artifact.path), run_id(runtime)
+    path, rid, generator = Path(artifact.path), run_id(runtime), _generator(artifact, runtime)
     done: dict[str, Any] = {"run_id": rid}
     if artifact.kind == "image" and path.suffix.lower() in IMAGE_SUFFIXES:
         done["watermark"] = mark_png(path, settings, int(rid[:8], 16)) if settings.watermark else "off (opted out)"
+        done["c2pa"] = _embed_c2pa(path, settings, generator, rid)
     elif artifact.kind == "molecules":
         done["watermark"] = "none: no signal can hide in a SMILES string; the signed manifest is the provenance"
         if path.suffix.lower() == ".sdf":
             done["sdf_properties"] = tag_sdf(path, _summary(artifact, runtime, rid))
     else:
         done["watermark"] = f"none for {artifact.kind} {path.suffix or 'files'} yet; the signed manifest only"
-    done["manifest"] = str(write_manifest(path, settings, run_id=rid, generator=_generator(artifact, runtime),
-                                          watermark=done["watermark"]))
+    done["manifest"] = str(write_manifest(path, settings, run_id=rid, generator=generator, watermark=done["watermark"]))
     return done
+
+
+def _embed_c2pa(path: Path, settings: Settings, generator: dict[str, Any], rid: str) -> str:
+    credentials = find_credentials(settings)
+    if credentials is None:
+        return "none: no signing certificate (run `gentoolkit provenance init`, or configure your own)"
+    from gentoolkit_provenance.c2pa_manifest import embed_c2pa
+
+    return embed_c2pa(path, credentials, generator, {"run_id": rid, "ai_generated": True})
 
 
 def mark_png(path: Path, settings: Settings, payload: int) -> str:

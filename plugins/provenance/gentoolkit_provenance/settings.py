@@ -2,7 +2,8 @@
 
 The core does not yet hand plugins a config table of their own, so these come, first match wins,
 from the environment (``GENTOOLKIT_PROVENANCE_KEY``, ``GENTOOLKIT_PROVENANCE_WATERMARK=0``), then the
-``[provenance]`` table of ``config.toml`` in the user's config folder (``GENTOOLKIT_CONFIG_DIR``, else
+``[provenance]`` table (``key``, ``watermark``, ``certificate``, ``private_key``) of ``config.toml`` in
+the user's config folder (``GENTOOLKIT_CONFIG_DIR``, else
 ``$XDG_CONFIG_HOME/gentoolkit``, else ``~/.config/gentoolkit``), then the defaults below.
 """
 
@@ -27,6 +28,8 @@ DEFAULT_KEY = "gentoolkit-public-provenance-key"
 class Settings:
     key: bytes = DEFAULT_KEY.encode()
     watermark: bool = True  # invisible watermarks in images; manifests are always written
+    certificate: str = ""  # a C2PA signing certificate chain (PEM), else `provenance init`'s
+    private_key: str = ""  # its private key (PEM)
 
     @property
     def key_id(self) -> str:
@@ -52,10 +55,11 @@ def load_settings(key: str | None = None) -> Settings:
     key = key or os.environ.get("GENTOOLKIT_PROVENANCE_KEY") or table.get("key") or DEFAULT_KEY
     raw = os.environ.get("GENTOOLKIT_PROVENANCE_WATERMARK")
     watermark = table.get("watermark", True) if raw is None else raw.strip().lower() not in ("0", "false", "no", "off")
+    paths = {name: str(Path(table[name]).expanduser()) if table.get(name) else "" for name in ("certificate", "private_key")}
     if not isinstance(key, str) or not key or not isinstance(watermark, bool):
         raise ConfigError(f"The [provenance] table of {config_dir() / 'config.toml'} needs key = \"a non-empty "
                           "string\" and watermark = true|false.")
-    return Settings(key.encode(), watermark)
+    return Settings(key.encode(), watermark, **paths)
 
 
 def _user_table() -> dict:
@@ -66,8 +70,8 @@ def _user_table() -> dict:
         table = tomllib.loads(path.read_text(encoding="utf-8")).get("provenance", {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"User config {path} is not valid TOML: {err}. Fix or remove it.") from err
-    unknown = set(table) - {"key", "watermark"}
+    unknown = set(table) - {"key", "watermark", "certificate", "private_key"}
     if unknown:
         raise ConfigError(f"Unknown key(s) {', '.join(sorted(unknown))} in [provenance] of {path}; "
-                          "valid keys: key, watermark.")
+                          "valid keys: certificate, key, private_key, watermark.")
     return table
