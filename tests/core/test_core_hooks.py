@@ -210,3 +210,26 @@ def test_a_failing_process_artifact_hook_stops_the_run_naming_the_plugin(tmp_pat
     kit = Toolkit(plugins=[Writer(), BrokenMarker()], entrypoints=False)
     with pytest.raises(PluginError, match="BrokenMarker.*process_artifact.*disk full"):
         kit.run("writer", options=RuntimeOptions(out=tmp_path, progress=False))
+
+
+def test_runtime_watermark_asks_the_generation_watermark_hook(tmp_path):
+    from gentoolkit import RuntimeOptions
+
+    class Watermarker:
+        @hookimpl
+        def generation_watermark(self, kind, runtime):
+            return {"bias": 2.0} if kind == "text" else None
+
+    class Asker:
+        @hookimpl
+        def register_tasks(self, register):
+            def run(runtime, config):
+                return RunResult("ask", runtime.out_dir, outputs={k: runtime.watermark(k) for k in ("text", "audio")})
+
+            register(Task("ask", run, {}, "ask for watermarks"))
+
+    asked = Toolkit(plugins=[Asker(), Watermarker()], entrypoints=False).run(
+        "ask", options=RuntimeOptions(out=tmp_path, progress=False))
+    assert asked.outputs == {"text": {"bias": 2.0}, "audio": None}
+    alone = Toolkit(plugins=[Asker()], entrypoints=False).run("ask", options=RuntimeOptions(out=tmp_path, progress=False))
+    assert alone.outputs == {"text": None, "audio": None}
