@@ -19,6 +19,17 @@ def process_artifact(artifact: Any, runtime: Any) -> dict[str, Any]:
 
 
 @hookimpl
+def generation_watermark(kind: str, runtime: Any) -> dict[str, Any] | None:
+    if kind != "text":
+        return None
+    from gentoolkit_provenance.settings import load_settings
+    from gentoolkit_provenance.textmark import text_watermark
+
+    settings = load_settings()
+    return text_watermark(settings) if settings.watermark else None
+
+
+@hookimpl
 def register_commands(cli: Any) -> None:
     from gentoolkit_provenance.commands import add_commands
 

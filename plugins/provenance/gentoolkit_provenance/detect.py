@@ -11,11 +11,12 @@ from gentoolkit_provenance import watermark
 from gentoolkit_provenance.c2pa_manifest import MIME_TYPES, read_c2pa
 from gentoolkit_provenance.manifest import SUFFIX, verify_manifest
 from gentoolkit_provenance.settings import Settings, load_settings
+from gentoolkit_provenance.textmark import read_text_file
 
 __all__ = ["READABLE_IMAGES", "MANIFEST_ONLY", "detect", "check_file", "expand"]
 
 READABLE_IMAGES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-MANIFEST_ONLY = {".csv": "molecules", ".sdf": "molecules", ".smi": "molecules", ".jsonl": "text"}
+MANIFEST_ONLY = {".csv": "molecules", ".sdf": "molecules", ".smi": "molecules"}
 
 
 def detect(paths: Iterable[str | Path], key: str | None = None) -> list[dict[str, Any]]:
@@ -46,6 +47,8 @@ def check_file(path: Path, settings: Settings) -> dict[str, Any]:
         kind, mark = "image", _read_image(path, settings)
         if suffix in MIME_TYPES:
             c2pa = read_c2pa(path)
+    elif suffix == ".jsonl":
+        kind, mark = "text", read_text_file(path, manifest.get("manifest", {}).get("text_watermark"), settings)
     elif suffix in MANIFEST_ONLY:
         kind, mark = MANIFEST_ONLY[suffix], {"verdict": "none possible",
                                              "reason": f"no invisible watermark for {suffix} files; see the manifest"}

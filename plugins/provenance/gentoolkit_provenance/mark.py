@@ -1,5 +1,5 @@
-"""What ``process_artifact`` does to each generated file: watermark images, tag SDF records, and
-write the signed manifest beside every file."""
+"""What ``process_artifact`` does to each generated file: watermark and C2PA-sign images, tag SDF
+records, record how to detect text's green-list watermark, and write the signed manifest beside every file."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from gentoolkit_provenance import watermark
 from gentoolkit_provenance.credentials import find_credentials
 from gentoolkit_provenance.manifest import write_manifest
 from gentoolkit_provenance.settings import Settings, load_settings
+from gentoolkit_provenance.textmark import detection_claims
 
 __all__ = ["IMAGE_SUFFIXES", "mark_artifact", "mark_png", "tag_sdf", "run_id"]
 
@@ -32,6 +33,7 @@ def mark_artifact(artifact: Any, runtime: Any, settings: Settings | None = None)
     settings = settings or load_settings()
     path, rid, generator = Path(artifact.path), run_id(runtime), _generator(artifact, runtime)
     done: dict[str, Any] = {"run_id": rid}
+    claims: dict[str, Any] = {}
     if artifact.kind == "image" and path.suffix.lower() in IMAGE_SUFFIXES:
         done["watermark"] = mark_png(path, settings, int(rid[:8], 16)) if settings.watermark else "off (opted out)"
         done["c2pa"] = _embed_c2pa(path, settings, generator, rid)
@@ -39,9 +41,15 @@ def mark_artifact(artifact: Any, runtime: Any, settings: Settings | None = None)
         done["watermark"] = "none: no signal can hide in a SMILES string; the signed manifest is the provenance"
         if path.suffix.lower() == ".sdf":
             done["sdf_properties"] = tag_sdf(path, _summary(artifact, runtime, rid))
+    elif artifact.kind == "text" and artifact.metadata.get("watermarked"):
+        claims["text_watermark"] = detection_claims(artifact.metadata, path.parent)
+        done["watermark"] = "green-list (Kirchenbauer et al. 2023), applied while sampling"
+    elif artifact.kind == "text":
+        done["watermark"] = "off (opted out)" if not settings.watermark else "none: the generator applied none"
     else:
         done["watermark"] = f"none for {artifact.kind} {path.suffix or 'files'} yet; the signed manifest only"
-    done["manifest"] = str(write_manifest(path, settings, run_id=rid, generator=generator, watermark=done["watermark"]))
+    done["manifest"] = str(write_manifest(path, settings, run_id=rid, generator=generator, watermark=done["watermark"],
+                                          **claims))
     return done
 
 
