@@ -32,6 +32,18 @@ def test_the_mark_survives_jpeg(digits, quality, min_accuracy):
         assert reading.marked and reading.bit_accuracy >= min_accuracy
 
 
+def test_the_mark_survives_halving_and_cropping_the_right_and_bottom_edges(digits):
+    from PIL import Image
+
+    # 16 digits at 7x: halving keeps block means. 100 digits at 3x do not survive it (bench/provenance.py).
+    marked = wm.embed(digit_grid(digits, np.random.default_rng(5), n=16), KEY, 0xBEEF)
+    half = np.asarray(Image.fromarray(marked).resize((marked.shape[1] // 2, marked.shape[0] // 2), Image.BICUBIC))
+    reading = wm.read(half, KEY)
+    assert reading.marked and reading.scale == pytest.approx(2, abs=0.02)  # the payload may lose a bit: no ECC yet
+    assert wm.read(marked[:240, :200], KEY).marked
+    assert not wm.read(marked[5:, 5:], KEY).marked  # a shifted block grid: not survived
+
+
 def test_the_mark_is_keyed():
     rng = np.random.default_rng(2)
     marked = wm.embed(rng.integers(0, 256, (256, 256), dtype=np.uint8), KEY, 1)
@@ -50,15 +62,15 @@ def test_too_small_images_are_refused_not_pretended():
     assert wm.capacity(64, 64) == 0  # 64 blocks < 2 copies of 80 bits
     with pytest.raises(ValueError, match="too small"):
         wm.embed(np.zeros((64, 64), dtype=np.uint8), KEY, 0)
-    assert wm.read(np.zeros((64, 64), dtype=np.uint8), KEY).p_value is None
+    assert wm.read(np.zeros((32, 32), dtype=np.uint8), KEY).p_value is None  # too small even if it was halved
+    assert not wm.read(np.zeros((64, 64), dtype=np.uint8), KEY).marked
 
 
-def test_false_positive_rate_on_1000_unmarked_digit_grids(digits):
-    rng = np.random.default_rng(4)
-    grids = [digit_grid(digits, rng, n=int(rng.choice([1, 16, 64, 100]))) for _ in range(1000)]
+def test_no_false_positives_on_unmarked_digit_grids(digits):
+    rng = np.random.default_rng(4)  # bench/provenance.py: 0 of 2,000
+    grids = [digit_grid(digits, rng, n=int(rng.choice([1, 16, 64, 100]))) for _ in range(150)]
     start = time.perf_counter()
     p_values = np.array([wm.read(grid, KEY).p_value for grid in grids])
     per_item_ms = (time.perf_counter() - start) * 1e3 / len(grids)
-    assert (p_values < wm.THRESHOLD).sum() == 0  # measured: 0/1000, smallest p about 1e-3
-    assert p_values.min() > 1e-4
-    assert per_item_ms < 50
+    assert (p_values < wm.THRESHOLD).sum() == 0 and p_values.min() > 1e-4
+    assert per_item_ms < 200  # 9 sizes read per unmarked image; a marked one is found at the first
