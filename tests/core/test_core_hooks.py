@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import types
 from importlib import metadata
 
@@ -197,6 +198,8 @@ def test_generated_files_pass_through_every_process_artifact_hook(tmp_path):
     assert (tmp_path / "poem.txt").read_text() == "roses\nmarked\n"
     [artifact] = result.outputs["artifacts"]
     assert artifact.metadata["model"] == "by-hand" and list(artifact.processed.values()) == [{"marked": True}]
+    [recorded] = json.loads((tmp_path / "run.json").read_text())["generated"]
+    assert recorded["file"] == str(tmp_path / "poem.txt") and list(recorded["processed"].values()) == [{"marked": True}]
 
 
 def test_a_failing_process_artifact_hook_stops_the_run_naming_the_plugin(tmp_path):

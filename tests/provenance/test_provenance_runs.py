@@ -1,5 +1,6 @@
 """End to end: after tiny image and molecules runs, detect reports every generated file as marked."""
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,9 @@ def test_opting_out_of_the_watermark_keeps_the_manifest(tmp_path, monkeypatch):
     assert grid["watermark"]["verdict"] == "unmarked"
     assert grid["manifest"]["manifest"]["watermark"] == "off (opted out)" and grid["status"] == "marked"
     assert grid["c2pa"]["state"] == "absent"  # no `provenance init` in this user config
+    recorded = {Path(g["file"]).name: g for g in json.loads((tmp_path / "run.json").read_text())["generated"]}
+    [done] = recorded["samples.png"]["processed"].values()  # run.json records what was done
+    assert done["watermark"] == "off (opted out)" and done["c2pa"].startswith("none: no signing certificate")
 
 
 def test_a_molecules_run_signs_its_csv_and_tags_its_sdf(tmp_path):
