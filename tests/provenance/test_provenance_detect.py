@@ -61,6 +61,14 @@ def test_an_edited_manifest_is_tampered(tmp_path):
     assert verify_manifest(path, settings)["reason"] == "the manifest was edited after signing"
 
 
+def test_pngs_it_cannot_mark_without_loss_are_left_as_they_are(tmp_path):
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.arange(300 * 300, dtype=np.uint16).reshape(300, 300) % 60000).save(path)
+    before = path.read_bytes()
+    assert mark_png(path, load_settings(), 1).startswith("none: I;16 images are not watermarked")
+    assert path.read_bytes() == before
+
+
 def test_sdf_records_carry_provenance_properties(tmp_path):
     path = tmp_path / "top.sdf"
     path.write_text(SDF * 2)

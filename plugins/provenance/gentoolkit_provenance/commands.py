@@ -15,7 +15,7 @@ def add_commands(cli: Any) -> None:
         files: list[Path] = typer.Argument(..., help="Files or run folders to check."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON list of reports."),
         key: Optional[str] = typer.Option(None, help="Provenance key (default: GENTOOLKIT_PROVENANCE_KEY, "
-                                          "the user config's [provenance] key, else the public default)."),
+                                          "the user config's provenance.key, else the public default)."),
     ) -> None:
         """Report each file's watermark (bit accuracy, p-value) and signed-manifest state; exit 0 when all were checked."""
         from gentoolkit_provenance.detect import detect

@@ -69,8 +69,8 @@ def mark_png(path: Path, settings: Settings, payload: int) -> str:
 
     with Image.open(path) as image:
         image.load()
-    if image.mode not in ("L", "RGB", "RGBA"):
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    if image.mode not in ("L", "RGB", "RGBA"):  # converting 16-bit or palette images would lose data
+        return f"none: {image.mode} images are not watermarked (only 8-bit L, RGB, RGBA); the signed manifest only"
     pixels = np.asarray(image)
     if not watermark.capacity(*pixels.shape[:2]):
         return (f"none: {image.width}x{image.height} is too small for the watermark (it needs "
