@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from gentoolkit.runtime import Runtime
 
 __all__ = ["hookspec", "hookimpl", "PROJECT", "add_hookspecs", "register_models", "register_datasets",
-           "register_evaluators", "register_tasks", "register_commands", "process_artifact"]
+           "register_evaluators", "register_tasks", "register_commands", "process_artifact",
+           "generation_watermark"]
 
 PROJECT = "gentoolkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -94,4 +95,14 @@ def process_artifact(artifact: Artifact, runtime: Runtime) -> dict | None:
     Called by ``runtime.generated(path, kind)`` (rank 0 only) for every such file, in plugin
     registration order; the file may be rewritten in place. Return a JSON-able dict of what was
     done (kept in ``runtime.artifacts``), or None to leave it alone.
+    """
+
+
+@hookspec(firstresult=True)
+def generation_watermark(kind: str, runtime: Runtime) -> dict | None:
+    """Settings for a watermark applied while content of ``kind`` is generated, not after.
+
+    Called by ``runtime.watermark(kind)`` from a task about to generate (the text plugin asks for
+    "text": keywords of transformers' ``WatermarkingConfig``). The first non-None answer wins;
+    None everywhere means generate unmarked.
     """

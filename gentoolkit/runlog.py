@@ -58,6 +58,8 @@ class RunLog:
         self.record.update(status=status, ended=_now(),
                            duration_s=round((datetime.now(timezone.utc) - started).total_seconds(), 3),
                            metrics=finite(dict(metrics or {})))
+        self.record["generated"] = [{"file": str(a.path), "kind": a.kind, "processed": a.processed}
+                                    for a in self.runtime.artifacts]  # what provenance plugins did to each
         if error is not None:
             message = str(error) if isinstance(error, GentoolkitError) else f"{type(error).__name__}: {error}"
             self.record["error"] = message

@@ -457,6 +457,14 @@ class Runtime:
         self.artifacts.append(artifact)
         return path
 
+    def watermark(self, kind: str) -> dict[str, Any] | None:
+        """The generation-time watermark settings a plugin supplies for ``kind`` content (its
+        ``generation_watermark`` hook), or None: pass them to the generator, e.g. text sampling."""
+        if self.toolkit is None:
+            return None
+        answers = self.toolkit.host.call_strict("generation_watermark", kind=kind, runtime=self)
+        return next(iter(answers.values()), None)
+
     # --- tracking -------------------------------------------------------------------------------
 
     @cached_property

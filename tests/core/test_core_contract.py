@@ -144,7 +144,8 @@ def test_third_party_family_is_trained_by_the_image_task(tmp_path):
     assert (tmp_path / "samples.png").is_file() and result.metrics["fid"] > 0
     assert result.outputs["metrics"]["likelihood"] == "exact" and "nll_nats" in result.metrics
     assert kit.load_model(tmp_path / "model.json").model_card.name == "pixel-gaussian"
-    assert Marker.seen == [("samples.png", "image", "pixel-gaussian")]  # generated files are declared
+    assert Marker.seen == [("samples.png", "image", "pixel-gaussian"),  # generated files are declared
+                           ("samples.safetensors", "image", "pixel-gaussian")]
 
 
 def test_third_party_dataset_trains_a_built_in_conditional_model(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import types
 from importlib import metadata
 
@@ -197,6 +198,8 @@ def test_generated_files_pass_through_every_process_artifact_hook(tmp_path):
     assert (tmp_path / "poem.txt").read_text() == "roses\nmarked\n"
     [artifact] = result.outputs["artifacts"]
     assert artifact.metadata["model"] == "by-hand" and list(artifact.processed.values()) == [{"marked": True}]
+    [recorded] = json.loads((tmp_path / "run.json").read_text())["generated"]
+    assert recorded["file"] == str(tmp_path / "poem.txt") and list(recorded["processed"].values()) == [{"marked": True}]
 
 
 def test_a_failing_process_artifact_hook_stops_the_run_naming_the_plugin(tmp_path):
@@ -210,3 +213,26 @@ def test_a_failing_process_artifact_hook_stops_the_run_naming_the_plugin(tmp_pat
     kit = Toolkit(plugins=[Writer(), BrokenMarker()], entrypoints=False)
     with pytest.raises(PluginError, match="BrokenMarker.*process_artifact.*disk full"):
         kit.run("writer", options=RuntimeOptions(out=tmp_path, progress=False))
+
+
+def test_runtime_watermark_asks_the_generation_watermark_hook(tmp_path):
+    from gentoolkit import RuntimeOptions
+
+    class Watermarker:
+        @hookimpl
+        def generation_watermark(self, kind, runtime):
+            return {"bias": 2.0} if kind == "text" else None
+
+    class Asker:
+        @hookimpl
+        def register_tasks(self, register):
+            def run(runtime, config):
+                return RunResult("ask", runtime.out_dir, outputs={k: runtime.watermark(k) for k in ("text", "audio")})
+
+            register(Task("ask", run, {}, "ask for watermarks"))
+
+    asked = Toolkit(plugins=[Asker(), Watermarker()], entrypoints=False).run(
+        "ask", options=RuntimeOptions(out=tmp_path, progress=False))
+    assert asked.outputs == {"text": {"bias": 2.0}, "audio": None}
+    alone = Toolkit(plugins=[Asker()], entrypoints=False).run("ask", options=RuntimeOptions(out=tmp_path, progress=False))
+    assert alone.outputs == {"text": None, "audio": None}

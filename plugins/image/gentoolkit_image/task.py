@@ -99,7 +99,8 @@ def draw_samples(runtime: Any, model: Any, config: dict[str, Any]) -> tuple[Any,
         grid = save_grid(samples, runtime.out_dir / "samples.png", nrow=num_classes or None)
         artifacts["samples.png"] = runtime.generated(grid, "image", **_card(model))
         save_file({"samples": samples.contiguous()}, str(runtime.out_dir / "samples.safetensors"))
-        artifacts["samples.safetensors"] = runtime.out_dir / "samples.safetensors"
+        artifacts["samples.safetensors"] = runtime.generated(runtime.out_dir / "samples.safetensors", "image",
+                                                             **_card(model))
     return samples, artifacts
 
 

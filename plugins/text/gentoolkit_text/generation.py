@@ -30,8 +30,10 @@ class Sampling:
     repetition_penalty: float = 1.0  # > 1 discourages tokens already in the text (CTRL)
     stop: Sequence[str] = field(default_factory=tuple)  # stop at (and drop) the first of these
 
-    def generation_config(self, tokenizer):
-        from transformers import GenerationConfig
+    def generation_config(self, tokenizer, watermark: dict | None = None):
+        """The ``GenerationConfig``; ``watermark`` (``WatermarkingConfig`` keywords, from
+        ``runtime.watermark("text")``) biases sampling toward a keyed green list (Kirchenbauer et al. 2023)."""
+        from transformers import GenerationConfig, WatermarkingConfig
 
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1, not {self.max_new_tokens}.")
@@ -45,7 +47,8 @@ class Sampling:
             top_p=self.top_p if sample else None, repetition_penalty=self.repetition_penalty,
             stop_strings=list(self.stop) or None,
             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-            bos_token_id=tokenizer.bos_token_id)
+            bos_token_id=tokenizer.bos_token_id,
+            watermarking_config=WatermarkingConfig(**watermark) if watermark else None)
 
 
 def encode_prompts(tokenizer, prompts: Sequence[str], limit: int,
@@ -81,17 +84,18 @@ def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
 
 
 def generate(model, tokenizer, prompts: Sequence[str], sampling: Sampling, seed: int = 0, batch_size: int = 8,
-             stream: bool = False, warn: Callable[[str], None] = print) -> list[str]:
+             stream: bool = False, warn: Callable[[str], None] = print, watermark: dict | None = None) -> list[str]:
     """The continuation of each prompt (without the prompt), in order.
 
     Batch ``b`` is sampled after seeding with ``seed + b``, so the same prompts, batch size and
     seed give the same text; the seeding happens on a fork of torch's global RNG, which is left
-    as it was. ``stream`` prints tokens as they come (one prompt at a time).
+    as it was. ``stream`` prints tokens as they come (one prompt at a time). ``watermark``: see
+    :meth:`Sampling.generation_config`.
     """
     import torch
     from transformers import TextStreamer
 
-    config = sampling.generation_config(tokenizer)
+    config = sampling.generation_config(tokenizer, watermark)
     limit = context_length(model) - sampling.max_new_tokens
     if limit < 1:
         raise ConfigError(f"max_new_tokens ({sampling.max_new_tokens}) must be below the model's context "

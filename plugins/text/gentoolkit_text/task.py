@@ -84,15 +84,26 @@ def _model(config: dict[str, Any], tokenizer):
                 bos_token_id=tokenizer.bos_token_id, **params)
 
 
-def _samples(runtime: Runtime, model, tokenizer, gen: dict[str, Any]) -> list[dict[str, Any]]:
+def _samples(runtime: Runtime, model, tokenizer, gen: dict[str, Any], watermark: dict | None) -> list[dict[str, Any]]:
     from gentoolkit_text.generation import Sampling, generate
 
     sampling = Sampling(**{f.name: gen[f.name] for f in fields(Sampling)})
     prompts = [p for p in gen["prompts"] for _ in range(gen["samples_per_prompt"])]
     with runtime.autocast():
-        texts = generate(model, tokenizer, prompts, sampling, seed=runtime.options.seed,
-                         batch_size=gen["batch_size"], stream=gen["stream"], warn=runtime.log)
+        texts = generate(model, tokenizer, prompts, sampling, seed=runtime.options.seed, batch_size=gen["batch_size"],
+                         stream=gen["stream"], warn=runtime.log, watermark=watermark)
     return [{"prompt": p, "text": t} for p, t in zip(prompts, texts)]
+
+
+def _detection_record(runtime: Runtime, model, tokenizer, artifacts: dict[str, Any]) -> dict[str, Any]:
+    """What a watermark detector needs to re-score the samples: the tokenizer on disk and the vocabulary."""
+    folder = artifacts.get("model")
+    if folder is None:  # no model saved by this run: keep its tokenizer beside the samples
+        folder = runtime.out_dir / "tokenizer"
+        tokenizer.save_pretrained(folder)
+    config = runtime.unwrap(model).config
+    return {"watermarked": True, "tokenizer": str(folder), "vocab_size": config.vocab_size,
+            "bos_token_id": config.bos_token_id}
 
 
 def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
@@ -135,7 +146,8 @@ def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
         for order, name in ((1, "unigram"), (2, "bigram")):
             metrics[f"baseline_{name}_perplexity"] = ngram_perplexity(
                 train_ids, held_blocks, len(tokenizer), order, config["evaluate"]["baseline_k"])
-    samples = _samples(runtime, model, tokenizer, config["generate"])
+    watermark = runtime.watermark("text")  # a provenance plugin's green list, or None
+    samples = _samples(runtime, model, tokenizer, config["generate"], watermark)
     texts = [s["text"] for s in samples]
     metrics.update(distinct(texts))
     metrics.update(repetition(texts, config["evaluate"]["repetition_n"]))
@@ -144,6 +156,7 @@ def run(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     if runtime.is_main:
         artifacts["samples"] = out / "samples.jsonl"
         artifacts["samples"].write_text("".join(json.dumps(s) + "\n" for s in samples))
-        runtime.generated(artifacts["samples"], "text")
+        runtime.generated(artifacts["samples"], "text",
+                          **(_detection_record(runtime, model, tokenizer, artifacts) if watermark else {}))
         artifacts["metrics"] = write_metrics(out / "metrics.json", metrics)  # null, not NaN
     return RunResult(task="text", out_dir=out, metrics=metrics, artifacts=artifacts, outputs={"samples": texts})

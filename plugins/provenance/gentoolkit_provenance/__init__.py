@@ -1,0 +1,36 @@
+"""gentoolkit-provenance: every generated file is watermarked where a signal can hide, and signed.
+
+Only hook implementations live here; the work is imported inside them, so loading the plugin
+costs nothing until a task writes a generated file or ``gentoolkit detect`` runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gentoolkit import hookimpl
+
+
+@hookimpl
+def process_artifact(artifact: Any, runtime: Any) -> dict[str, Any]:
+    from gentoolkit_provenance.mark import mark_artifact
+
+    return mark_artifact(artifact, runtime)
+
+
+@hookimpl
+def generation_watermark(kind: str, runtime: Any) -> dict[str, Any] | None:
+    if kind != "text":
+        return None
+    from gentoolkit_provenance.settings import load_settings
+    from gentoolkit_provenance.textmark import text_watermark
+
+    settings = load_settings()
+    return text_watermark(settings) if settings.watermark else None
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from gentoolkit_provenance.commands import add_commands
+
+    add_commands(cli)

@@ -1,0 +1,84 @@
+"""``detect(paths)``: for each file, the watermark verdict with its statistic and the manifest state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from gentoolkit.errors import GentoolkitError
+
+from gentoolkit_provenance import watermark
+from gentoolkit_provenance.c2pa_manifest import MIME_TYPES, read_c2pa
+from gentoolkit_provenance.manifest import SUFFIX, verify_manifest
+from gentoolkit_provenance.settings import Settings, load_settings
+from gentoolkit_provenance.textmark import read_text_file
+
+__all__ = ["READABLE_IMAGES", "MANIFEST_ONLY", "detect", "check_file", "expand"]
+
+READABLE_IMAGES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+MANIFEST_ONLY = {".csv": "molecules", ".sdf": "molecules", ".smi": "molecules"}
+
+
+def detect(paths: Iterable[str | Path], key: str | None = None) -> list[dict[str, Any]]:
+    """One report per file (folders are walked; sidecar manifests are read with their file)."""
+    settings = load_settings(key)
+    return [check_file(path, settings) for path in expand(paths)]
+
+
+def expand(paths: Iterable[str | Path]) -> list[Path]:
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.endswith(SUFFIX))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise GentoolkitError(f"Cannot check {path}: no such file or folder. Pass existing files or run folders.")
+    return files
+
+
+def check_file(path: Path, settings: Settings) -> dict[str, Any]:
+    """The report for one file: ``status`` is marked, tampered, unmarked or unsupported; ``manifest`` is
+    the signed sidecar's state, ``c2pa`` the embedded C2PA manifest's (PNG and JPEG; else None)."""
+    suffix = path.suffix.lower() or "(no extension)"
+    manifest = verify_manifest(path, settings)
+    c2pa = None
+    if suffix in READABLE_IMAGES:
+        kind, mark = "image", _read_image(path, settings)
+        if suffix in MIME_TYPES:
+            c2pa = read_c2pa(path)
+    elif suffix == ".jsonl":
+        kind, mark = "text", read_text_file(path, manifest.get("manifest", {}).get("text_watermark"), settings)
+    elif suffix in MANIFEST_ONLY:
+        kind, mark = MANIFEST_ONLY[suffix], {"verdict": "none possible",
+                                             "reason": f"no invisible watermark for {suffix} files; see the manifest"}
+    elif manifest["state"] != "absent":
+        kind, mark = "other", {"verdict": "none possible", "reason": f"no watermark reader for {suffix}"}
+    else:
+        return {"file": str(path), "kind": "unknown", "status": "unsupported",
+                "reason": f"no provenance marker for {suffix}", "watermark": None, "manifest": manifest, "c2pa": None}
+    states = {manifest["state"], (c2pa or {}).get("state")}
+    if "tampered" in states:
+        status = "tampered"
+    elif mark["verdict"] == "marked" or states & {"valid", "untrusted"}:
+        status = "marked"
+    else:
+        status = "unmarked"
+    return {"file": str(path), "kind": kind, "status": status, "watermark": mark, "manifest": manifest, "c2pa": c2pa}
+
+
+def _read_image(path: Path, settings: Settings) -> dict[str, Any]:
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB")
+    except (UnidentifiedImageError, OSError) as err:
+        return {"verdict": "unreadable", "reason": f"not a readable image: {err}"}
+    reading = watermark.read(np.asarray(image), settings.key)
+    if reading.p_value is None:
+        return {"verdict": "too small", "reason": f"{image.width}x{image.height} holds too few 8x8 blocks"}
+    return {"verdict": "marked" if reading.marked else "unmarked", "bit_accuracy": round(reading.bit_accuracy, 4),
+            "p_value": reading.p_value, "threshold": watermark.THRESHOLD,
+            "payload": reading.payload if reading.marked else None}

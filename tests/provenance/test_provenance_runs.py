@@ -1,0 +1,89 @@
+"""End to end: after tiny image and molecules runs, detect reports every generated file as marked."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import gentoolkit_provenance  # noqa: E402
+from gentoolkit.api import Toolkit  # noqa: E402
+from gentoolkit.runtime import RuntimeOptions  # noqa: E402
+from gentoolkit_provenance.credentials import mint_credentials  # noqa: E402
+from gentoolkit_provenance.detect import detect  # noqa: E402
+
+TINY_IMAGE = {"mode": "train", "train.epochs": 1, "train.batch_size": 128, "sample.n": 20,
+              "params": {"latent_dim": 4, "width": 8}}
+MOLECULES = ["CCO", "CCN", "CCCO", "CCCN", "OCCO", "NCCN", "CC(C)O", "CCOC", "c1ccccc1", "c1ccncc1",
+             "Cc1ccccc1", "Oc1ccccc1", "CC(=O)O", "C1CCCCC1", "C1CCOCC1", "CC(=O)Nc1ccccc1"]
+
+
+def _options(path):
+    return RuntimeOptions(device="cpu", seed=0, out=path, progress=False, threads=1)
+
+
+def _by_name(folder):
+    return {Path(r["file"]).name: r for r in detect([folder])}
+
+
+def test_an_image_run_marks_its_samples(tmp_path):
+    import gentoolkit_image
+
+    mint_credentials()  # `gentoolkit provenance init` into the test's user config folder
+    kit = Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
+    kit.run("image", overrides=TINY_IMAGE, options=_options(tmp_path / "run"))
+    reports = _by_name(tmp_path / "run")
+    grid, tensors = reports["samples.png"], reports["samples.safetensors"]
+    assert grid["status"] == "marked" and grid["watermark"]["bit_accuracy"] == 1.0
+    assert grid["manifest"]["state"] == "untrusted"  # the public default key
+    assert grid["c2pa"]["state"] == "untrusted" and grid["c2pa"]["claims"]["run_id"] == grid["manifest"]["manifest"]["run_id"]
+    claims = grid["manifest"]["manifest"]
+    assert claims["run_id"].startswith(grid["watermark"]["payload"])
+    assert claims["generator"]["plugin"] == "gentoolkit_image" and claims["generator"]["task"] == "image"
+    assert claims["generator"]["model"]["name"] == "image-vae" and claims["action"] == "c2pa.created"
+    assert tensors["status"] == "marked" and tensors["watermark"]["verdict"] == "none possible"
+    assert reports["learning_curve.png"]["status"] == "unmarked"  # a plot, not generated content
+
+
+def test_opting_out_of_the_watermark_keeps_the_manifest(tmp_path, monkeypatch):
+    import gentoolkit_image
+
+    monkeypatch.setenv("GENTOOLKIT_PROVENANCE_WATERMARK", "false")
+    kit = Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
+    kit.run("image", overrides=TINY_IMAGE, options=_options(tmp_path))
+    grid = _by_name(tmp_path)["samples.png"]
+    assert grid["watermark"]["verdict"] == "unmarked"
+    assert grid["manifest"]["manifest"]["watermark"] == "off (opted out)" and grid["status"] == "marked"
+    assert grid["c2pa"]["state"] == "absent"  # no `provenance init` in this user config
+    recorded = {Path(g["file"]).name: g for g in json.loads((tmp_path / "run.json").read_text())["generated"]}
+    [done] = recorded["samples.png"]["processed"].values()  # run.json records what was done
+    assert done["watermark"] == "off (opted out)" and done["c2pa"].startswith("none: no signing certificate")
+
+
+def test_a_molecules_run_signs_its_csv_and_tags_its_sdf(tmp_path):
+    pytest.importorskip("rdkit")
+    import gentoolkit_molecules
+    from gentoolkit_molecules.prior import Prior
+    from gentoolkit_molecules.tokenizer import Vocabulary
+
+    torch.manual_seed(0)
+    prior = Prior.create(Vocabulary.from_smiles(MOLECULES), kind="gru", embedding=16, hidden=32, layers=1)
+    prior_path = str(prior.save(tmp_path / "prior" / "tiny").with_suffix(""))
+    kit = Toolkit(plugins=[gentoolkit_molecules, gentoolkit_provenance], entrypoints=False)
+    out = tmp_path / "run"
+    kit.run("molecules", None, {"prior": prior_path, "rl.max_steps": 2, "rl.batch_size": 16}, _options(out))
+    reports = _by_name(out)
+    for name in ("molecules.csv", "top.sdf"):
+        assert reports[name]["status"] == "marked" and reports[name]["manifest"]["state"] == "untrusted", name
+        assert reports[name]["watermark"]["verdict"] == "none possible"
+    assert (out / "top.sdf").read_text().count(">  <AI_GENERATED>") == (out / "top.sdf").read_text().count("$$$$")
+
+
+def test_importing_the_plugin_imports_neither_numpy_nor_torch():
+    code = "import sys, gentoolkit_provenance; print('numpy' in sys.modules, 'torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    assert done.stdout.split() == ["False", "False"], done.stderr
