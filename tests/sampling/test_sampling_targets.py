@@ -84,6 +84,11 @@ def test_logistic_regression_log_joint_matches_a_direct_computation():
     prior = D.Normal(0.0, 1.0).log_prob(beta).sum(1)
     torch.testing.assert_close(target.log_prob(beta), likelihood + prior)
     assert target.param_names[:2] == ["alpha", "beta[mean_radius]"]
+    x = beta.clone().requires_grad_(True)
+    (autograd,) = torch.autograd.grad(target.log_prob(x).sum(), x)
+    value, grad = target.log_prob_and_grad(beta)
+    torch.testing.assert_close(grad, autograd)
+    torch.testing.assert_close(value, likelihood + prior)
 
 
 def test_targets_are_registered_through_the_plugins_own_hook(kit):

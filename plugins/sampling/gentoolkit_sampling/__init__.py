@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from gentoolkit.contributions import Task
+from gentoolkit.contributions import Model, Task
 from gentoolkit.hookspecs import hookimpl
 
 DOMAIN = "sampling"
@@ -29,6 +29,25 @@ def register_targets(register) -> None:
     from gentoolkit_sampling.targets.builtin import register_builtin_targets
 
     register_builtin_targets(register)
+
+
+def _create_rbm(**params):
+    from gentoolkit_sampling.rbm import BernoulliRBM
+
+    return BernoulliRBM(**params)
+
+
+def _rbm_schema():
+    from gentoolkit_sampling.rbm import DEFAULTS
+
+    return DEFAULTS
+
+
+@hookimpl
+def register_models(register) -> None:
+    register(Model("rbm", _create_rbm, "Bernoulli RBM on binarised images, trained by persistent contrastive "
+                   "divergence with block Gibbs sampling", DOMAIN, params=_rbm_schema,
+                   capabilities=("sample", "train"), items="image"))
 
 
 def _run_task(runtime, config):

@@ -52,13 +52,12 @@ class Potential:
 
     def value_and_grad(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """log p(x) (C,) and its gradient (C, D); rows with a non-finite gradient get log p = -inf."""
-        with torch.enable_grad():
-            x = x.detach().requires_grad_(True)
-            value = self.target.log_prob(x)
-            if not value.requires_grad:
-                raise GentoolkitError(f"Target {self.target.name!r}: log_prob gives no gradient in x, so gradient "
-                                      "samplers (hmc, nuts, mala, ula) cannot run on it; use rwmh or mwg.")
-            (grad,) = torch.autograd.grad(value.sum(), x)
+        analytic = getattr(self.target, "log_prob_and_grad", None)
+        if analytic is not None:
+            with torch.no_grad():
+                value, grad = analytic(x)
+        else:
+            value, grad = self._autograd(x)
         value = self._check(value, x)
         bad = ~torch.isfinite(grad).all(1)
         value = torch.where(bad, torch.full_like(value, -math.inf), value)
@@ -66,6 +65,16 @@ class Potential:
         counted = 1 if mask is None else mask.to(torch.long)
         self.log_prob_evals += counted
         self.grad_evals += counted
+        return value, grad
+
+    def _autograd(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            value = self.target.log_prob(x)
+            if not value.requires_grad:
+                raise GentoolkitError(f"Target {self.target.name!r}: log_prob gives no gradient in x, so gradient "
+                                      "samplers (hmc, nuts, mala, ula) cannot run on it; use rwmh or mwg.")
+            (grad,) = torch.autograd.grad(value.sum(), x)
         return value, grad
 
 

@@ -26,6 +26,9 @@ class Target:
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    # A target may also define ``log_prob_and_grad(x) -> (log_prob (B,), grad (B, dim))`` with an
+    # analytic gradient; samplers then use it instead of autograd.
+
     def init(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         u = torch.rand(n, self.dim, generator=generator, dtype=torch.float64)
         return (4 * u - 2).to(self.device, self.dtype)

@@ -36,12 +36,21 @@ class LogisticRegression(Target):
         return self._names
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        logits = x[:, :1] + x[:, 1:] @ self.features.T  # (B, N)
+        return self._log_joint(x, x[:, :1] + x[:, 1:] @ self.features.T)
+
+    def _log_joint(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         # log sigmoid(l) for y = 1, log sigmoid(-l) for y = 0, computed stably.
         likelihood = -torch.nn.functional.softplus(-(2 * self.labels - 1) * logits).sum(1)
         prior = -0.5 * (x / self.prior_scale).pow(2).sum(1) - self.dim * (math.log(self.prior_scale)
                                                                           + 0.5 * math.log(2 * math.pi))
         return likelihood + prior
+
+    def log_prob_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The log-joint and its analytic gradient X^T (y - sigmoid(logits)) - x / s^2, without autograd."""
+        logits = x[:, :1] + x[:, 1:] @ self.features.T  # (B, N)
+        residual = self.labels - torch.sigmoid(logits)
+        grad = torch.cat([residual.sum(1, keepdim=True), residual @ self.features], 1) - x / self.prior_scale**2
+        return self._log_joint(x, logits), grad
 
     def describe(self) -> dict:
         return {**super().describe(), "observations": int(self.features.shape[0])}
