@@ -115,7 +115,9 @@ def test_rhat_flags_chains_stuck_in_different_modes():
     from gentoolkit_sampling.targets.analytic import Mixture
 
     init = torch.tensor([[-4.0, -4.0], [4.0, 4.0]])
-    chains = run_chains(make_sampler("rwmh", {"adapt_step_size": False, "step_size": 0.2}), Mixture(offset=4.0, scale=0.5),
-                        num_chains=2, num_warmup=0, num_samples=300, generator=gen(9), init=init)
+    sampler = make_sampler("rwmh", {"adapt_step_size": False, "step_size": 0.2})
+    chains = run_chains(sampler, Mixture(offset=4.0, scale=0.5), num_chains=2, num_warmup=0, num_samples=300,
+                        generator=gen(9), init=init)
     assert summarize(chains)["r_hat_max"] > 1.5
     assert math.isfinite(np.asarray(chains.samples).sum())
+    assert (chains.samples[0, :, 0] < 0).all() and (chains.samples[1, :, 0] > 0).all()  # really stuck

@@ -77,7 +77,8 @@ def test_gaussian_conditionals_are_exact():
 def test_logistic_regression_log_joint_matches_a_direct_computation():
     target = logistic_regression()
     assert target.dim == 31 and target.features.shape == (569, 30)
-    assert target.features.mean(0).abs().max() < 1e-8 and (target.features.std(0, unbiased=False) - 1).abs().max() < 1e-6
+    assert target.features.mean(0).abs().max() < 1e-8
+    assert (target.features.std(0, unbiased=False) - 1).abs().max() < 1e-6
     beta = torch.randn(3, 31, dtype=torch.float64) * 0.3
     p = torch.sigmoid(beta[:, :1] + beta[:, 1:] @ target.features.T)
     likelihood = D.Bernoulli(probs=p).log_prob(target.labels).sum(1)

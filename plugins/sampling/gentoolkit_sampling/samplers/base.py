@@ -139,8 +139,9 @@ def initial_points(target: Any, num_chains: int, init: torch.Tensor | None,
         if x.shape[0] != num_chains:
             raise GentoolkitError(f"init has {x.shape[0]} rows for {num_chains} chains; give one row or one per chain.")
     if not torch.isfinite(x).all():
-        raise GentoolkitError(f"The starting point of some chain is not finite ({x[~torch.isfinite(x).all(1)][0].tolist()[:6]}); "
-                              "start every chain at finite values.")
+        bad = x[~torch.isfinite(x).all(1)][0].tolist()[:6]
+        raise GentoolkitError(f"The starting point of some chain is not finite ({bad}); start every chain at "
+                              "finite values.")
     return x
 
 

@@ -65,8 +65,8 @@ class MALA:
         diverging = ~torch.isfinite(log_prob)
         log_ratio = (log_prob + log_q(state.x, proposal, grad, state.step_size)
                      - state.log_prob - log_q(proposal, state.x, state.grad, state.step_size))
-        accept_prob = torch.where(diverging, 0.0, torch.exp(torch.clamp(torch.nan_to_num(log_ratio, nan=-torch.inf, neginf=-torch.inf),
-                                                                        max=0.0)))
+        log_ratio = torch.nan_to_num(log_ratio, nan=-torch.inf, neginf=-torch.inf)
+        accept_prob = torch.where(diverging, 0.0, torch.exp(torch.clamp(log_ratio, max=0.0)))
         accept = uniform(tuple(accept_prob.shape), accept_prob, generator) < accept_prob
         new = replace(state, x=torch.where(accept[:, None], proposal, state.x),
                       log_prob=torch.where(accept, log_prob, state.log_prob),
