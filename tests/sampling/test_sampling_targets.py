@@ -138,6 +138,19 @@ def test_a_registry_density_model_is_sampled_through_the_protocol(kit, tmp_path)
     assert images.var().item() == pytest.approx(truth.var(), rel=0.1)
 
 
+def test_a_model_density_without_gradient_is_refused_by_gradient_samplers_only(kit):
+    """A Density computed without autograd (as discrete likelihoods are) must not be steered by the
+    logit Jacobian alone: gradient samplers refuse it, random-walk MH samples it."""
+    model = kit.create_model("pixel-gaussian", image_shape=[1, 1, 2])
+    log_prob = model.log_prob
+    model.log_prob = lambda x, condition=None: log_prob(x).detach()
+    target = ModelTarget(model, "model:detached")
+    with pytest.raises(GentoolkitError, match="no gradient in its input.*rwmh"):
+        run_chains(make_sampler("mala"), target, num_chains=2, num_warmup=2, num_samples=2)
+    chains = run_chains(make_sampler("rwmh"), target, num_chains=2, num_warmup=2, num_samples=2)
+    assert chains.samples.shape == (2, 2, 2)
+
+
 def test_a_model_without_a_usable_density_is_refused(kit):
     with pytest.raises(GentoolkitError, match="not a gentoolkit Density"):
         ModelTarget(object())

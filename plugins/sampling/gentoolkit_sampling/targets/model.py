@@ -47,6 +47,11 @@ class ModelTarget(Target):
 
     def log_prob(self, u: torch.Tensor) -> torch.Tensor:
         log_density = self.model.log_prob(self.to_items(u))
+        if u.requires_grad and not log_density.requires_grad:  # else only the Jacobian would steer the chain
+            raise GentoolkitError(f"Target {self.name!r}: the model's log_prob gives no gradient in its input "
+                                  f"(a {self.likelihood_kind} likelihood of discrete values, or computed without "
+                                  "autograd), so gradient samplers (hmc, nuts, mala, ula) cannot run on it; use "
+                                  "rwmh or mwg.")
         if self.bounds is None:
             return log_density
         lo, hi = self.bounds
