@@ -35,8 +35,9 @@ def test_run_writes_diagnostics_plots_draws_and_metrics(kit, tmp_path):
         assert 0.9 < result.metrics[f"{key}.r_hat_max"] < 10  # computed; too few draws to have converged
         assert result.metrics[f"{key}.ess_bulk_min"] > 0
     assert not list(tmp_path.rglob("*.png"))
-    result = kit.run("sampling", overrides={**SMALL, "target": "banana", "sampler": "nuts"},
+    result = kit.run("sampling", overrides={**SMALL, "target": "banana,gaussian", "sampler": "nuts"},
                      options=RuntimeOptions(out=tmp_path / "plots", progress=False))
+    assert "gaussian.nuts.rank" in result.artifacts and "gaussian.nuts.pair" not in result.artifacts  # 1-D
     for kind in ("trace", "rank", "pair"):
         path = result.artifacts[f"banana.nuts.{kind}"]
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

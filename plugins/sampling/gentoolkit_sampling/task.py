@@ -89,9 +89,12 @@ def diagnostics_table(rows: list[tuple[str, str, dict[str, float]]]) -> Any:
     """One rich table row per (target, sampler): worst R-hat and ESS, efficiency, acceptance, divergences."""
     from rich.table import Table
 
-    table = Table(title="MCMC diagnostics (worst parameter; arviz rank-normalised split R-hat, bulk/tail ESS)")
-    for column in ("target", "sampler", "R-hat", "ESS bulk", "ESS tail", "ESS/eval", "ESS/s", "accept", "diverg.",
-                   "evals", "time s"):
+    from rich import box
+
+    table = Table(title="MCMC diagnostics, worst parameter (arviz: rank-normalised split R-hat, bulk/tail ESS)",
+                  box=box.SIMPLE_HEAD, padding=(0, 1))
+    for column in ("target", "sampler", "R-hat", "bulk", "tail", "ESS/eval", "ESS/s", "acc", "div", "evals",
+                   "s"):
         table.add_column(column, justify="left" if column in ("target", "sampler") else "right")
     for target, sampler, s in rows:
         rhat = f"{s['r_hat_max']:.3f}"

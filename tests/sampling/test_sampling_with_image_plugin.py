@@ -1,6 +1,6 @@
-"""The Bernoulli RBM: trained by PCD on binarised digits through the core loop, compared with
-scikit-learn's BernoulliRBM on pseudo-likelihood, its samples scored by the image plugin's FID
-through the registry."""
+"""With the image plugin, reached only through the registry: the Bernoulli RBM trained by PCD on
+binarised digits (against scikit-learn's BernoulliRBM on pseudo-likelihood, its samples scored by
+the image plugin's FID), and the image VAE's density as an MCMC target."""
 
 from __future__ import annotations
 
@@ -58,3 +58,12 @@ def test_pcd_trained_rbm_matches_scikit_learn_on_pseudo_likelihood_and_samples_d
           f"class coverage {coverage['coverage']:.2f}, largest class share {coverage['max_class_share']:.2f}")
     assert fid < before / 2  # (uniform noise scores ~16 on these features: this FID alone proves little)
     assert coverage["coverage"] >= 0.7
+
+
+def test_the_image_plugins_vae_is_a_target_through_the_registry(kit, tmp_path):
+    """`target = "model:image-vae"`: MALA on a VAE's differentiable bound, found by name in the registry."""
+    result = kit.run("sampling", overrides={"target": "model:image-vae", "sampler": "mala", "num_chains": 2,
+                                            "num_warmup": 10, "num_samples": 10, "plots": False},
+                     options=RuntimeOptions(out=tmp_path, progress=False))
+    assert result.metrics["model_image-vae.mala.accept_rate"] > 0
+    assert result.outputs["runs"]["model_image-vae.mala"]["target"]["likelihood_kind"] == "bound"
