@@ -1,0 +1,108 @@
+"""The ``sampling`` task: run each configured sampler on each configured target, diagnose the
+chains with arviz, print one table and write plots, draws and ``metrics.json`` to the run folder.
+
+Targets come from every plugin's ``register_targets`` hook, or are any registry model with a
+continuous density (``target = "model:<name or saved model.json>"``), reached through the toolkit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from gentoolkit.config import merge
+from gentoolkit.contributions import RunResult
+from gentoolkit.errors import ConfigError
+
+MODEL_PREFIX = "model:"
+SUMMARY_KEYS = ("r_hat_max", "ess_bulk_min", "ess_tail_min", "ess_per_eval", "ess_per_second", "accept_rate",
+                "divergences")
+
+
+def names(value: str, what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ConfigError(f"Config key {what!r} names nothing; give one or more names separated by commas.")
+    return items
+
+
+def target_registry(toolkit: Any) -> Any:
+    return toolkit.contributions("register_targets", "target")
+
+
+def build_target(toolkit: Any, name: str, params: dict[str, Any], device: str = "cpu") -> Any:
+    """The target ``name`` (a registered one, or ``model:<ref>``) built with ``params``."""
+    if name.startswith(MODEL_PREFIX):
+        from gentoolkit_sampling.targets.model import model_target
+
+        return model_target(toolkit, name[len(MODEL_PREFIX):], device)
+    spec = target_registry(toolkit)[name]
+    return spec.create(**merge(spec.params, params, where=f"targets.{name}"))
+
+
+def run(runtime: Any, config: dict[str, Any]) -> RunResult:
+    from gentoolkit_sampling.diagnostics import per_parameter, summarize, to_inference_data
+    from gentoolkit_sampling.samplers.base import run_chains
+    from gentoolkit_sampling.samplers.catalog import make_sampler
+
+    target_names, sampler_names = names(config["target"], "target"), names(config["sampler"], "sampler")
+    samplers = {name: make_sampler(name, config.get(name)) for name in sampler_names}  # refuse bad params early
+    rows, metrics, details, artifacts = [], {}, {}, {}
+    iterations = config["num_warmup"] + config["num_samples"]
+    for t, target_name in enumerate(target_names):
+        target = build_target(runtime.toolkit, target_name, dict(config["targets"].get(target_name, {})),
+                              str(runtime.device))
+        for s, (sampler_name, sampler) in enumerate(samplers.items()):
+            with runtime.progress(iterations, f"{sampler_name} on {target_name}") as advance:
+                chains = run_chains(sampler, target, num_chains=config["num_chains"], num_warmup=config["num_warmup"],
+                                    num_samples=config["num_samples"], generator=runtime.generator(100 * t + s),
+                                    progress=advance)
+            idata = to_inference_data(chains)
+            summary = summarize(chains, idata)
+            key = f"{_slug(target_name)}.{sampler_name}"
+            rows.append((target_name, sampler_name, summary))
+            metrics.update({f"{key}.{k}": summary[k] for k in SUMMARY_KEYS})
+            details[key] = {"summary": summary, "parameters": per_parameter(chains, idata), "sampler": chains.extra,
+                            "target": target.describe()}
+            if runtime.is_main:
+                folder = runtime.out_dir / _slug(target_name) / sampler_name
+                runtime.save_checkpoint(str(folder / "draws"), {"samples": chains.samples.float(),
+                                                               "accept_prob": chains.accept_prob.float(),
+                                                               "diverging": chains.diverging},
+                                        {"param_names": chains.param_names, "target": target_name,
+                                         "sampler": sampler_name})
+                if config["plots"]:
+                    from gentoolkit_sampling.plots import save_plots
+
+                    for kind, path in save_plots(idata, chains.param_names, folder, config["plot_params"]).items():
+                        artifacts[f"{key}.{kind}"] = path
+    runtime.console.print(diagnostics_table(rows))
+    if runtime.is_main:
+        record = {"config": config, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "runs": details}
+        (runtime.out_dir / "metrics.json").write_text(json.dumps(record, indent=2, default=str))
+        artifacts["metrics"] = runtime.out_dir / "metrics.json"
+    return RunResult("sampling", runtime.out_dir, metrics, artifacts, {"runs": details})
+
+
+def diagnostics_table(rows: list[tuple[str, str, dict[str, float]]]) -> Any:
+    """One rich table row per (target, sampler): worst R-hat and ESS, efficiency, acceptance, divergences.
+    Narrow enough for an 80-column terminal; evaluation counts are in metrics.json."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title="MCMC diagnostics, worst parameter (arviz)", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  pad_edge=False, collapse_padding=True)
+    for column in ("target / sampler", "R-hat", "bulk", "tail", "ESS/eval", "ESS/s", "acc", "div", "s"):
+        table.add_column(column, justify="left" if column.startswith("target") else "right", no_wrap=True)
+    for target, sampler, s in rows:
+        rhat = f"{s['r_hat_max']:.3f}"
+        table.add_row(f"{target} / {sampler}", rhat if s["r_hat_max"] < 1.01 else f"[red]{rhat}[/]",
+                      f"{s['ess_bulk_min']:.0f}", f"{s['ess_tail_min']:.0f}", f"{s['ess_per_eval']:.4f}",
+                      f"{s['ess_per_second']:.0f}", f"{s['accept_rate']:.2f}", f"{s['divergences']:.0f}",
+                      f"{s['seconds_warmup'] + s['seconds_sampling']:.1f}")
+    return table
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
