@@ -16,7 +16,7 @@ def add_commands(cli: Any) -> None:
         dataset: str = typer.Option("spoken-digits", help="spoken-digits, synthetic-sounds, audio-folder, or a "
                                     "plugin's waveform dataset."),
         path: str = typer.Option("", help="Folder of WAV/FLAC files (audio-folder only)."),
-        epochs: int = typer.Option(6, help="Training epochs."),
+        epochs: int = typer.Option(15, help="Training epochs."),
         conditional: bool = typer.Option(True, help="Class-conditional model."),
         overrides: list[str] = typer.Option([], "--set", "-s", help="Any audio-task key: params.layers=10 (repeatable)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
@@ -37,11 +37,13 @@ def add_commands(cli: Any) -> None:
         model_path: Path = typer.Option(..., "--model-path", "-c", help="A saved audio model (model.json)."),
         n: int = typer.Option(10, "--n", help="How many clips (a conditional model cycles through its classes)."),
         temperature: float = typer.Option(1.0, help="Softmax temperature (below 1: less noisy, less varied)."),
+        length: int = typer.Option(0, help="Samples per clip (0: the model's clip length)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
         seed: int = typer.Option(0, help="Seed."),
         out: Optional[Path] = typer.Option(None, help="Run folder (default runs/audio/<timestamp>)."),
     ) -> None:
         """Sample a saved audio model; writes samples/*.wav, spectrograms.png and index.html."""
-        overrides = {"mode": "generate", "checkpoint": str(model_path), "sample": {"n": n, "temperature": temperature}}
+        sample = {"n": n, "temperature": temperature, "length": length}
+        overrides = {"mode": "generate", "checkpoint": str(model_path), "sample": sample}
         result = cli.toolkit.run("audio", overrides=overrides, options=cli.runtime_options(device, seed=seed, out=out))
         cli.print_result(result)

@@ -23,8 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "params": {"channels": 24, "skip_channels": 48, "layers": 9, "crop": 1000},  # receptive field 513 (32 ms)
     "checkpoint": "",  # generate: a saved model (model.json)
     "data": {"name": "spoken-digits", "path": "", "options": {}},  # options go to the dataset (voices = 16, ...)
-    "train": {"epochs": 6, "batch_size": 8, "checkpoint_every": 1, "resume": True, "patience": 0, "monitor": "loss"},
-    "sample": {"n": 10, "temperature": 1.0},
+    "train": {"epochs": 15, "batch_size": 8, "checkpoint_every": 1, "resume": True, "patience": 0, "monitor": "loss"},
+    "sample": {"n": 10, "temperature": 1.0, "length": 0},  # length: samples per clip (0: the model's clips)
     "evaluate": {"n_clips": 20},  # test clips scored for bits per sample
 }
 MODES = ("train", "generate", "full")
@@ -85,7 +85,8 @@ def draw(runtime: Any, model: Any, config: dict[str, Any]) -> tuple[Any, dict[st
 
     spec, n = model.item_spec, config["sample"]["n"]
     y = torch.arange(n) % len(spec.classes) if spec.classes else None
-    options = {"temperature": config["sample"]["temperature"]} if config["sample"]["temperature"] != 1.0 else {}
+    options = {k: config["sample"][k] for k, default in (("temperature", 1.0), ("length", 0))
+               if config["sample"][k] != default}
     began = time.perf_counter()
     samples = model.sample(n, condition=y, generator=runtime.generator(1), **options).cpu()
     seconds = time.perf_counter() - began

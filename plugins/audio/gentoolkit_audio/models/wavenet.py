@@ -113,13 +113,15 @@ class WaveNet(AudioModel):
         gives the marginal over its classes."""
         if self.num_classes and condition is None:
             return self.marginal(lambda w, y: self.log_prob(w, condition=y, batch_size=batch_size), x)
-        x = torch.as_tensor(x).to(self.device).float()
+        x = torch.as_tensor(x).to(self.device)
+        x = x if x.is_floating_point() else x.float()
         y = self.labels_for(len(x), condition) if self.num_classes else None
         out = []
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
                 codes = self.encode(x[i:i + batch_size])
-                logits = self(self.shifted(codes), None if y is None else y[i:i + batch_size]).float()
+                logits = self(self.shifted(codes), None if y is None else y[i:i + batch_size])
+                logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
                 out.append(-F.cross_entropy(logits, codes, reduction="none").sum(1))
         return torch.cat(out)
 
