@@ -9,6 +9,7 @@ import pytest
 import soundfile
 import torch
 
+from gentoolkit.errors import SkippedInputWarning
 from gentoolkit_audio.audio_io import AudioError, fit_length, read_audio
 from gentoolkit_audio.datasets import load_audio_folder
 from gentoolkit_audio.synth import KINDS, load_synthetic, reference
@@ -30,7 +31,8 @@ def test_spoken_digits_are_one_second_16khz_clips_split_by_voice(digits_cache, t
     assert centre > 100 * edges  # the word sits in the middle, silence at the edges
 
 
-def test_spoken_digits_are_rendered_the_same_for_a_seed_and_differ_across_seeds(digits_cache, tiny_digits, tmp_path, monkeypatch):
+def test_spoken_digits_are_rendered_the_same_for_a_seed_and_differ_across_seeds(digits_cache, tiny_digits, tmp_path,
+                                                                                monkeypatch):
     from gentoolkit_audio.digits import load_spoken_digits
 
     first = load_spoken_digits("all", **tiny_digits)
@@ -100,6 +102,11 @@ def test_bad_audio_files_are_named_in_the_error(tmp_path):
     _write(folder / "yes" / "ok.wav", np.zeros(1600), 16000)
     (folder / "yes" / "broken.flac").write_bytes(b"fLaC not really")
     with pytest.raises(AudioError, match="broken.flac"):
+        load_audio_folder(folder, strict=True)
+    with pytest.warns(SkippedInputWarning, match="1 of 2 audio files.*broken.flac"):
+        assert len(load_audio_folder(folder)) == 1  # the good file is kept
+    (folder / "yes" / "ok.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match="Nothing usable"):
         load_audio_folder(folder)
     (tmp_path / "nothing").mkdir()
     with pytest.raises(AudioError, match="No WAV.*nothing"):

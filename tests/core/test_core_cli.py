@@ -100,7 +100,7 @@ def test_the_catalog_ships_in_the_wheel_and_reads_without_a_repository(tmp_path)
     assert done.returncode == 0, done.stderr
     where, found = done.stdout.splitlines()
     assert where.startswith(str(tmp_path / "site"))
-    assert found == "['image', 'molecules', 'text'] [False, False, False]"  # no plugins/ folder beside it
+    assert found == "['audio', 'image', 'molecules', 'text'] [False, False, False, False]"  # no plugins/ beside it
     assert (ROOT / "registry.toml").read_text() == (ROOT / "gentoolkit" / "registry.toml").read_text()
 
 

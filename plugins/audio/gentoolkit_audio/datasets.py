@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from gentoolkit import ItemSpec, UnknownNameError
+from gentoolkit.errors import skip_bad_records
 
 from gentoolkit_audio.audio_io import AUDIO_SUFFIXES, AudioError, fit_length, read_audio
 
@@ -66,26 +67,33 @@ def check_split(split: str) -> str:
 
 
 def load_audio_folder(path: str | os.PathLike, split: str = "all", sample_rate: int = 16000,
-                      seconds: float = 1.0, test: float = 0.2, seed: int = 0) -> WaveformDataset:
+                      seconds: float = 1.0, test: float = 0.2, seed: int = 0, strict: bool = False) -> WaveformDataset:
     """WAV/FLAC/OGG files under ``path``, one subfolder per class (files directly in ``path``: no
     classes), each resampled to ``sample_rate`` mono and cut or padded to ``seconds``. The
-    train/test split is a seeded ``test`` share of each class."""
+    train/test split is a seeded ``test`` share of each class. An unreadable or empty file is
+    skipped with a warning naming it, or refused when ``strict``."""
     root = Path(path)
     if not root.is_dir():
         raise AudioError(f"Audio folder {root} does not exist or is not a folder.")
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise AudioError(f"No WAV, FLAC or OGG files in {root} (or its subfolders).")
-    class_of = [p.parent.relative_to(root).as_posix() for p in files]
-    classes = sorted(set(class_of)) if all(c != "." for c in class_of) else []
     length = int(round(seconds * sample_rate))
     converted: list[str] = []
-    clips = []
+    clips, kept, bad = [], [], []
     for file in files:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            clips.append(fit_length(read_audio(file, sample_rate), length))
+            try:
+                clips.append(fit_length(read_audio(file, sample_rate), length))
+                kept.append(file)
+            except AudioError as err:
+                bad.append((f"file {file.relative_to(root)}", str(err)))
         converted += [str(w.message) for w in caught]
+    skip_bad_records(str(root), bad, len(files), strict, "audio files", AudioError)
+    files = kept
+    class_of = [p.parent.relative_to(root).as_posix() for p in files]
+    classes = sorted(set(class_of)) if all(c != "." for c in class_of) else []
     if converted:
         more = f" (and {len(converted) - 3} more)" if len(converted) > 3 else ""
         warnings.warn(" ".join(converted[:3]) + more, stacklevel=2)

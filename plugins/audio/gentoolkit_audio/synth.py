@@ -50,7 +50,8 @@ def draw(kind: str, rng: np.random.Generator) -> dict[str, Any]:
                 "quality": str(rng.choice(["major", "minor"]))}
     if kind == "chirp":
         low, high = float(rng.uniform(100, 800)), float(rng.uniform(1500, 4000))
-        return {"kind": kind, "start": low, "end": high} if rng.random() < 0.5 else {"kind": kind, "start": high, "end": low}
+        start, end = (low, high) if rng.random() < 0.5 else (high, low)
+        return {"kind": kind, "start": start, "end": end}
     return {"kind": kind, "frequency": float(np.exp(rng.uniform(np.log(80), np.log(660)))),
             "decay": float(rng.uniform(0.990, 0.998)), "noise_seed": int(rng.integers(2**31))}
 
