@@ -23,6 +23,9 @@ DATASETS = {
     "audio-folder": "your WAV/FLAC/OGG files, one subfolder per class, resampled and cut or padded",
 }
 EVALUATORS = {
+    "digit-classifier-scores": "the WaveGAN protocol on one-second 16 kHz spoken digits: Inception score, "
+                               "Fréchet distance on the shipped digit CNN's features (reference=; not FAD) and "
+                               "the share of samples classified as their label (labels=)",
     "bits-per-sample": "a Density model's bits per audio sample on clips, with the 8-bit uniform baseline "
                        "and (given reference=train clips) the mu-law marginal baseline",
     "log-spectral-distance": "log-spectral distance (dB) between clips and their references, paired",
@@ -93,9 +96,10 @@ def register_evaluators(register: Callable) -> None:
 
 @hookimpl
 def register_tasks(register: Callable) -> None:
-    from gentoolkit_audio.task import DEFAULTS
+    from gentoolkit_audio.task import DEFAULTS, RANGES
 
-    register(Task(name="audio", run=_run, config=DEFAULTS, domain=DOMAIN,
+    register(Task(name="audio", run=_run, config=DEFAULTS, domain=DOMAIN, ranges=RANGES,
+                  headline="test_bits_per_sample_given_class",
                   description="Train a WaveNet (or any registered audio model) on spoken digits, sample WAVs, "
                               "measure bits per sample; writes index.html to listen to the samples."))
 

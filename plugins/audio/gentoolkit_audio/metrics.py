@@ -82,7 +82,14 @@ def _mean_spectrum(samples: Tensor, reference: Tensor | None = None, n_fft: int 
     return {"mean_spectrum_distance_db": mean_spectrum_distance(samples, reference, n_fft)}
 
 
-EVALUATORS = {"bits-per-sample": _bits, "log-spectral-distance": _lsd, "mean-spectrum-distance": _mean_spectrum}
+def _digits(samples: Tensor, reference: Tensor | None = None, labels: Tensor | None = None) -> dict[str, float]:
+    from gentoolkit_audio.classifier import digit_scores
+
+    return digit_scores(torch.as_tensor(samples), reference, labels)
+
+
+EVALUATORS = {"digit-classifier-scores": _digits, "bits-per-sample": _bits, "log-spectral-distance": _lsd,
+              "mean-spectrum-distance": _mean_spectrum}
 
 
 def evaluator(name: str) -> Any:

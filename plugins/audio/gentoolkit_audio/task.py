@@ -27,6 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "sample": {"n": 10, "temperature": 1.0, "length": 0},  # length: samples per clip (0: the model's clips)
     "evaluate": {"n_clips": 20},  # test clips scored for bits per sample
 }
+# The valid range of every number above (gentoolkit.config.check_ranges).
+RANGES = {
+    "params": {"channels": ">= 1", "skip_channels": ">= 1", "layers": ">= 1", "crop": ">= 0"},
+    "train": {"epochs": ">= 0", "batch_size": ">= 1", "checkpoint_every": ">= 1", "patience": ">= 0"},
+    "sample": {"n": ">= 1", "temperature": "> 0", "length": ">= 0"},
+    "evaluate": {"n_clips": ">= 1"},
+}
 MODES = ("train", "generate", "full")
 CHECKPOINT = "model"
 
@@ -111,10 +118,27 @@ def _card(model: Any) -> dict[str, Any]:
     return {"model": card.to_json()} if card is not None else {}
 
 
+def digit_metrics(samples: Any, labels: Any, train: Any, test: Any) -> dict[str, Any]:
+    """The WaveGAN protocol on spoken digits: the shipped classifier's Inception score, Fréchet
+    distance on its features and label accuracy of the samples, beside the real-data values
+    (test clips; train against test clips)."""
+    from gentoolkit_audio.classifier import FEATURES, digit_scores, load_classifier
+
+    classifier, card = load_classifier()
+    scores = digit_scores(samples, test.waveforms, labels, classifier)
+    real = digit_scores(test.waveforms, train.waveforms, test.labels, classifier)
+    scores.update({f"real_{k}": v for k, v in real.items()})
+    scores[f"classifier_{FEATURES}_unseen_voice_accuracy"] = card["test_accuracy"]
+    return scores
+
+
 def measure(model: Any, samples: Any, train: Any, test: Any, config: dict[str, Any]) -> dict[str, Any]:
     """Bits per sample on test clips (with the uniform and mu-law marginal baselines) for a
-    Density model, and the mean-spectrum distance of the samples to the test clips."""
+    Density model, the mean-spectrum distance of the samples to the test clips, and on spoken
+    digits the classifier scores."""
     import torch
+
+    from gentoolkit_audio.digits import DIGITS
 
     from gentoolkit_audio.metrics import marginal_bits_per_sample, mean_spectrum_distance
 
@@ -131,6 +155,10 @@ def measure(model: Any, samples: Any, train: Any, test: Any, config: dict[str, A
         key = "test_bits_per_sample" + ("_given_class" if y is not None else "")
         metrics[key] = float(-log_prob.double().mean() / (x.shape[1] * math.log(2)))
         metrics["likelihood_kind"] = model.likelihood_kind
+    spec = model.item_spec
+    if train.classes == DIGITS and (spec.sample_rate, spec.shape) == (16000, (16000,)) and samples.shape[1] == 16000:
+        labels = torch.arange(len(samples)) % len(spec.classes) if spec.classes else None
+        metrics.update(digit_metrics(samples, labels, train, test))
     return metrics
 
 
