@@ -28,6 +28,7 @@ TINY = {
     "image-glow": {"num_scales": 1, "steps_per_scale": 1, "hidden_channels": 8, "levels": 17},
     "image-pixelcnn": {"channels": 8, "num_layers": 2, "levels": 17, "image_shape": [1, 4, 4]},
     "image-ddpm": {"base_channels": 8, "num_timesteps": 10, "levels": 17},
+    "audio-wavenet": {"length": 200, "channels": 4, "skip_channels": 8, "layers": 3},
     "image-cyclegan": {"channels": 4, "num_res_blocks": 1, "disc_channels": 4},
     "prior-lstm": {"smiles": SMILES, "embedding": 8, "hidden": 16, "layers": 1},
     "prior-gru": {"smiles": SMILES, "embedding": 8, "hidden": 16, "layers": 1},
@@ -67,6 +68,8 @@ def items_for(model, n: int):
     spec = model.item_spec
     if spec.kind == "image":
         return torch.rand(n, *spec.shape)
+    if spec.kind == "waveform":
+        return torch.rand(n, *spec.shape) * 2 - 1
     if spec.kind == "smiles":
         return SMILES[:n]
     if spec.kind == "text":
@@ -96,8 +99,9 @@ def test_every_model_with_capabilities_passes_the_contract(kit, lm_folder, tmp_p
         if isinstance(model, Sampler):
             samples = model.sample(3, generator=generator(), **({"max_new_tokens": 4} if name == "hf-local" else {}))
             assert len(samples) == 3, name
-            if model.item_spec.kind == "image":
-                assert tuple(samples.shape[1:]) == model.item_spec.shape and 0 <= samples.min() <= samples.max() <= 1
+            if model.item_spec.kind in ("image", "waveform"):
+                low, high = model.item_spec.value_range
+                assert tuple(samples.shape[1:]) == model.item_spec.shape and low <= samples.min() <= samples.max() <= high
             again = loaded.sample(3, generator=generator(), **({"max_new_tokens": 4} if name == "hf-local" else {}))
             assert (torch.equal(samples, again) if torch.is_tensor(samples) else samples == again), name
         if isinstance(model, Density):

@@ -9,7 +9,8 @@ import pytest
 from gentoolkit.api import Toolkit
 from gentoolkit.errors import ConfigError
 
-SHIPPED = {"molecules": "gentoolkit_molecules", "text": "gentoolkit_text", "image": "gentoolkit_image"}
+SHIPPED = {"molecules": "gentoolkit_molecules", "text": "gentoolkit_text", "image": "gentoolkit_image",
+           "audio": "gentoolkit_audio"}
 
 
 def numeric_keys(config, where=""):
