@@ -11,6 +11,7 @@ Each Toolkit has its own plugin host: two in one process never share registries.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -108,7 +109,8 @@ class Toolkit:
             raise CheckpointError(f"{path} holds the model {card.name!r} of plugin {card.plugin!r}, but that "
                                   f"name now comes from plugin {entry.plugin!r}; install {card.plugin!r}.")
         if entry.value.load is not None:
-            model = entry.value.load(path, device=device)
+            wants_toolkit = "toolkit" in inspect.signature(entry.value.load).parameters
+            model = entry.value.load(path, device=device, **({"toolkit": self} if wants_toolkit else {}))
         else:
             model = _load_weights(entry.value.create(**card.params), path, device)
         _attach_card(model, card)

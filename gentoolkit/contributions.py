@@ -29,7 +29,8 @@ class Model:
     of item they work on (``image``, ``text``, ``smiles``, ``waveform``, ``tabular``).
     ``save(model, path, card)`` and ``load(path, device=...)`` replace the default way of saving
     (``gentoolkit.models.save_model``: weights plus card) and loading (``create(**params)``, then
-    the weights) where that does not fit, e.g. a Hugging Face model saved as a folder.
+    the weights) where that does not fit, e.g. a Hugging Face model saved as a folder. A ``load``
+    that takes a ``toolkit`` keyword gets the loading Toolkit, to rebuild other plugins' models it wraps.
     """
 
     name: str
