@@ -30,18 +30,20 @@ class GenerativeDetector(BaseDetector):
     """Anomaly score from one generative model: ``nll``, ``reconstruction`` or ``typicality``.
 
     ``model`` is a registered name (built with ``params``, trained for ``epochs``) or the path of
-    a saved model (used as it is; ``fit`` then only sets the threshold). ``toolkit`` is the
-    Toolkit to take models from (default: one with every installed plugin).
+    a saved model (used as it is; ``fit`` then only sets the threshold). ``log_prob_options``
+    go to the model's ``log_prob`` (e.g. ``num_samples`` of the VAE's importance-weighted bound).
+    ``toolkit`` is the Toolkit to take models from (default: one with every installed plugin).
     """
 
     registered_name = "anomaly-generative"
 
     def __init__(self, model: str = "image-vae", params: dict | None = None, score: str = "auto",
                  epochs: int = 100, batch_size: int = 32, device: str = "cpu", seed: int = 0,
-                 contamination: float = 0.1, toolkit: Any = None):
+                 contamination: float = 0.1, log_prob_options: dict | None = None, toolkit: Any = None):
         self.model = model
         self.params = params
         self.score = score
+        self.log_prob_options = log_prob_options
         self.epochs = epochs
         self.batch_size = batch_size
         self.device = device
@@ -64,14 +66,17 @@ class GenerativeDetector(BaseDetector):
         self.model_ = self._trained_model(X, X)
         self.score_ = self._resolve_score(self.model_)
         if self.score_ == "typicality":
-            self.entropy_ = float(np.mean(negative_log_likelihood(self.model_, self._model_items(X), self.batch_size)))
+            self.entropy_ = float(np.mean(self._nll(self.model_, self._model_items(X))))
 
     def _anomaly_scores(self, X: Any) -> np.ndarray:
         items = self._model_items(X)
         if self.score_ == "reconstruction":
             return reconstruction_error(self.model_, items, self.batch_size)
-        nll = negative_log_likelihood(self.model_, items, self.batch_size)
+        nll = self._nll(self.model_, items)
         return np.abs(nll - self.entropy_) if self.score_ == "typicality" else nll
+
+    def _nll(self, model: Any, items: Any) -> np.ndarray:
+        return negative_log_likelihood(model, items, self.batch_size, **(self.log_prob_options or {}))
 
     def _resolve_score(self, model: Any) -> str:
         score = self.score
@@ -182,8 +187,10 @@ class LikelihoodRatioDetector(GenerativeDetector):
 
     def __init__(self, model: str = "image-vae", params: dict | None = None, background_params: dict | None = None,
                  mutation_rate: float = 0.2, epochs: int = 100, batch_size: int = 32, device: str = "cpu",
-                 seed: int = 0, contamination: float = 0.1, toolkit: Any = None):
-        super().__init__(model, params, "nll", epochs, batch_size, device, seed, contamination, toolkit)
+                 seed: int = 0, contamination: float = 0.1, log_prob_options: dict | None = None,
+                 toolkit: Any = None):
+        super().__init__(model, params, "nll", epochs, batch_size, device, seed, contamination, log_prob_options,
+                         toolkit)
         self.background_params = background_params
         self.mutation_rate = mutation_rate
 
@@ -204,8 +211,7 @@ class LikelihoodRatioDetector(GenerativeDetector):
 
     def _anomaly_scores(self, X: Any) -> np.ndarray:
         items = self._model_items(X)
-        return (negative_log_likelihood(self.model_, items, self.batch_size)
-                - negative_log_likelihood(self.background_, items, self.batch_size))
+        return self._nll(self.model_, items) - self._nll(self.background_, items)
 
     def _save_state(self, folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, values = super()._save_state(folder)
@@ -237,12 +243,13 @@ def train(model: Any, items: Any, toolkit: Any, epochs: int, batch_size: int, de
             fit(model, dataset, runtime, epochs=epochs, batch_size=batch_size, resume=False)
 
 
-def negative_log_likelihood(model: Any, items: Any, batch_size: int) -> np.ndarray:
+def negative_log_likelihood(model: Any, items: Any, batch_size: int, **options: Any) -> np.ndarray:
     """-log p(x) in nats per item (a bound for a VAE or a diffusion model)."""
     import torch
 
     with torch.no_grad():
-        return np.concatenate([-model.log_prob(chunk).double().cpu().numpy() for chunk in _batches(items, batch_size)])
+        return np.concatenate([-model.log_prob(chunk, **options).double().cpu().numpy()
+                               for chunk in _batches(items, batch_size)])
 
 
 def reconstruction_error(model: Any, items: Any, batch_size: int) -> np.ndarray:
