@@ -24,9 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "show_class": 8,  # whose score histograms and image grid are drawn (8 is the hardest digit)
     "save_detectors": True,  # save the detectors fitted on show_class under detectors/<label>
     "detectors": [
-        {"name": "anomaly-generative", "label": "VAE -ELBO",
-         "params": {"model": "image-vae", "params": {"latent_dim": 8, "width": 16}, "score": "nll", "epochs": 500,
-                    "batch_size": 32}},
+        {"name": "anomaly-generative", "label": "VAE recon",
+         "params": {"model": "image-vae", "params": {"latent_dim": 8, "width": 16}, "score": "reconstruction",
+                    "epochs": 500, "batch_size": 32}},
         {"name": "anomaly-pca", "label": "PCA", "params": {"n_components": 0.9}},
         {"name": "anomaly-ocsvm", "label": "OC-SVM", "params": {"nu": 0.1}},
         {"name": "anomaly-iforest", "label": "IForest", "params": {"n_estimators": 100}},
