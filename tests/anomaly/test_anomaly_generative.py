@@ -114,3 +114,26 @@ def test_bad_input_for_a_generative_detector(kit, fitted):
         vae_detector(kit).decision_function(np.zeros((2, 64)))
     with pytest.raises(GentoolkitError, match="NaN"):
         fitted.decision_function(np.full((1, 64), np.nan))
+
+
+def test_smiles_are_scored_by_a_molecules_prior_through_the_registry(tmp_path):
+    import gentoolkit_anomaly
+    import gentoolkit_molecules
+    from gentoolkit import Toolkit
+    from gentoolkit.plugins import PluginHost
+
+    host = PluginHost()
+    host.register(gentoolkit_anomaly, name="anomaly")
+    host.register(gentoolkit_molecules, name="molecules")
+    kit = Toolkit(host=host)
+    series = ["CCO", "CCCO", "CCCCO", "CC(C)O", "CCOC", "OCCO"]
+    params = {"smiles": series + ["c1ccccc1"], "embedding": 8, "hidden": 16, "layers": 1}
+    detector = GenerativeDetector(model="prior-lstm", params=params, toolkit=kit).fit(series)
+    scores = detector.decision_function(["CCO", "c1ccccc1"])
+    np.testing.assert_allclose(scores, -detector.model_.log_prob(["CCO", "c1ccccc1"]).double().numpy(), rtol=1e-6)
+    loaded = kit.load_model(kit.save_model(detector, tmp_path / "smiles-detector"))
+    np.testing.assert_allclose(loaded.decision_function(["CCO", "c1ccccc1"]), scores, rtol=1e-6)
+    with pytest.raises(GentoolkitError, match=r"non-empty smiles strings; item\(s\) \[1\]"):
+        detector.decision_function(["CCO", ""])
+    with pytest.raises(GentoolkitError, match="X is empty"):
+        detector.decision_function([])
