@@ -63,6 +63,10 @@ def test_score_command_prints_scores_and_writes_csv(kit, run_result, digits, tmp
     bad = CliRunner().invoke(make_app(kit.host), ["anomaly", "score", str(tmp_path / "empty.csv"), "--model",
                                                   str(run_result.artifacts["detector_PCA"])])
     assert isinstance(bad.exception, GentoolkitError) and "empty.csv is empty" in str(bad.exception)  # main(): exit 2
+    np.save(tmp_path / "short.npy", x_test[:2].reshape(2, -1)[:, :63])
+    bad = CliRunner().invoke(make_app(kit.host), ["anomaly", "score", str(tmp_path / "short.npy"), "--model",
+                                                  str(run_result.artifacts["detector_PCA"])])
+    assert str(bad.exception).startswith(f"{tmp_path / 'short.npy'}: the file has items of shape (63,)")
 
 
 def test_score_command_reads_images(kit, run_result, digits, tmp_path):
@@ -72,8 +76,8 @@ def test_score_command_reads_images(kit, run_result, digits, tmp_path):
 
     _, _, x_test, _ = digits
     Image.fromarray((x_test[0, 0] * 255).astype(np.uint8)).save(tmp_path / "digit.png")
-    items, names = read_items([tmp_path / "digit.png"], (1, 8, 8))
-    assert items.shape == (1, 1, 8, 8) and names == [str(tmp_path / "digit.png")]
+    items = read_items(tmp_path / "digit.png", (1, 8, 8))
+    assert items.shape == (1, 1, 8, 8)
     np.testing.assert_allclose(items[0], x_test[0], atol=1 / 255)
 
 

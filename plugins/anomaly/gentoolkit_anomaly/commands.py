@@ -23,11 +23,21 @@ def add_commands(cli: Any) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        import numpy as np
+
         from gentoolkit_anomaly.data import read_items
+        from gentoolkit_anomaly.errors import AnomalyInputError
 
         detector = cli.toolkit.load_model(model, device=device)
-        items, names = read_items(list(files), detector.item_shape_)
-        scores = detector.decision_function(items)
+        names, scores = [], []
+        for path in files:
+            items = read_items(path, detector.item_shape_)
+            try:
+                scores.append(detector.decision_function(items))
+            except AnomalyInputError as err:  # name the file, not the array inside it
+                raise AnomalyInputError(f"{path}: {str(err).replace('X ', 'the file ', 1)}") from None
+            names += [f"{path}:{i}" for i in range(len(items))] if len(items) > 1 else [str(path)]
+        scores = np.concatenate(scores)
         flags = (scores > detector.threshold_).astype(int)
         if out is not None:
             with out.open("w", newline="") as handle:

@@ -18,27 +18,14 @@ IMAGES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 STRINGS = (".smi", ".txt", ".smiles")
 
 
-def read_items(paths: list[Path], item_shape: tuple[int, ...]) -> tuple[Any, list[str]]:
-    """The items in ``paths`` (an array, or a list of strings) and one name per item (file:row)."""
-    if not paths:
-        raise AnomalyInputError("Give at least one file of items to score.")
-    blocks, names = [], []
-    for path in paths:
-        if not path.is_file():
-            raise AnomalyInputError(f"{path}: no such file.")
-        items = _read(path, item_shape)
-        if len(items) == 0:
-            raise AnomalyInputError(f"{path} is empty: it holds no items to score.")
-        blocks.append(items)
-        names += [f"{path}:{i}" for i in range(len(items))] if len(items) > 1 else [str(path)]
-    if all(isinstance(b, list) for b in blocks):
-        return [s for b in blocks for s in b], names
-    if any(isinstance(b, list) for b in blocks):
-        raise AnomalyInputError("Give either string files (.smi, .txt) or numeric files, not both.")
-    shapes = {b.shape[1:] for b in blocks}
-    if len(shapes) > 1:
-        raise AnomalyInputError(f"The files hold items of different shapes {sorted(shapes)}; score them separately.")
-    return np.concatenate(blocks), names
+def read_items(path: Path, item_shape: tuple[int, ...]) -> Any:
+    """The items in the file ``path``: an array (n, ...) or a list of strings."""
+    if not path.is_file():
+        raise AnomalyInputError(f"{path}: no such file.")
+    items = _read(path, item_shape)
+    if len(items) == 0:
+        raise AnomalyInputError(f"{path} is empty: it holds no items to score.")
+    return items
 
 
 def _read(path: Path, item_shape: tuple[int, ...]) -> Any:

@@ -57,7 +57,7 @@ def extremes_grid(images: np.ndarray, scores: np.ndarray, anomalous: np.ndarray,
             for spine in ax.spines.values():
                 spine.set_color("red" if anomalous[picks[col]] else "green")
                 spine.set_linewidth(2)
-        axes[row][0].set_ylabel(name, fontsize=7)
+        axes[row][0].set_ylabel(name.replace(" ", "\n"), fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
