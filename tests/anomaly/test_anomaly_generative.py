@@ -137,3 +137,17 @@ def test_smiles_are_scored_by_a_molecules_prior_through_the_registry(tmp_path):
         detector.decision_function(["CCO", ""])
     with pytest.raises(GentoolkitError, match="X is empty"):
         detector.decision_function([])
+
+
+@pytest.mark.parametrize("name, params", [
+    ("image-realnvp", {"num_scales": 1, "steps_per_scale": 1, "hidden_channels": 8, "levels": 17}),
+    ("image-pixelcnn", {"channels": 8, "num_layers": 2, "levels": 17}),
+    ("image-ddpm", {"base_channels": 8, "num_timesteps": 10, "levels": 17}),
+])
+def test_any_registered_density_is_a_detector(kit, zeros, name, params):
+    x_train, x_test, _ = zeros
+    detector = GenerativeDetector(model=name, params=params, epochs=1, batch_size=16, toolkit=kit).fit(x_train[:32])
+    scores = detector.decision_function(x_test[:8])
+    assert detector.score_ == "nll" and np.isfinite(scores).all()
+    items = torch.tensor(x_test[:8], dtype=torch.float32).reshape(-1, 1, 8, 8)
+    np.testing.assert_allclose(scores, -detector.model_.log_prob(items).detach().double().numpy(), rtol=1e-5)
