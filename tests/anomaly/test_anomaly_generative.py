@@ -63,6 +63,15 @@ def test_pipeline_with_a_reshaping_step_and_clone(kit, zeros):
                                rtol=1e-5)  # same seed, same model
 
 
+def test_the_seed_decides_the_model_whatever_the_global_rng(kit, zeros):
+    x_train, x_test, _ = zeros
+    torch.manual_seed(1)
+    first = vae_detector(kit, epochs=1, seed=3).fit(x_train).decision_function(x_test[:8])
+    torch.manual_seed(2)
+    np.testing.assert_array_equal(vae_detector(kit, epochs=1, seed=3).fit(x_train).decision_function(x_test[:8]), first)
+    assert not np.allclose(vae_detector(kit, epochs=1, seed=4).fit(x_train).decision_function(x_test[:8]), first)
+
+
 def test_model_params_follow_the_items(kit, digits):
     x_train, y_train, _, _ = digits
     images = np.kron(x_train[y_train == 1][:20], np.ones((1, 1, 2, 2)))  # 16x16 images

@@ -112,7 +112,11 @@ class GenerativeDetector(BaseDetector):
         schema = kit.models.entry(self.model).value.param_schema()
         if "image_shape" in schema and "image_shape" not in params and np.ndim(X) >= 3:
             params["image_shape"] = list(X.shape[1:]) if np.ndim(X) == 4 else [1, *X.shape[1:]]
-        model = kit.create_model(self.model, **params)
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # initial weights from `seed`, the caller's RNG untouched
+            torch.manual_seed(self.seed)
+            model = kit.create_model(self.model, **params)
         if hasattr(model, "to"):
             model.to(self.device)
         self.item_spec_ = model.item_spec
