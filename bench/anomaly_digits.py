@@ -22,7 +22,7 @@ VAE = {"model": "image-vae", "params": {"latent_dim": 8, "width": 16}, "epochs":
 EXTRA = [
     {"name": "anomaly-generative", "label": "VAE -ELBO", "params": {**VAE, "score": "nll"}},
     {"name": "anomaly-generative", "label": "VAE typicality", "params": {**VAE, "score": "typicality"}},
-    {"name": "anomaly-hbos", "label": "HBOS", "params": {}},
+    {"name": "anomaly-hbos", "label": "HBOS", "params": {}},  # needs the optional PyOD
 ]
 
 
@@ -34,7 +34,10 @@ def main() -> None:
     from gentoolkit import RuntimeOptions, Toolkit
     from gentoolkit_anomaly.task import DEFAULTS
 
-    detectors = [*DEFAULTS["detectors"], *EXTRA]
+    import importlib.util
+
+    has_pyod = importlib.util.find_spec("pyod") is not None
+    detectors = [*DEFAULTS["detectors"], *(d for d in EXTRA if has_pyod or d["name"] != "anomaly-hbos")]
     overrides: dict = {"detectors": detectors, "save_detectors": False}
     if args.quick:
         overrides["classes"] = [0, 8]

@@ -13,7 +13,12 @@ from sklearn.preprocessing import StandardScaler
 from gentoolkit import GentoolkitError
 from gentoolkit_anomaly.classical import HBOSDetector, IForestDetector, KDEDetector, OCSVMDetector, PCADetector
 
-CLASSICAL = [PCADetector, OCSVMDetector, IForestDetector, KDEDetector, HBOSDetector]
+try:
+    import pyod  # noqa: F401  (optional: HBOS comes from PyOD)
+except ImportError:
+    pyod = None
+NEEDS_PYOD = pytest.mark.skipif(pyod is None, reason="PyOD is an optional extra (gentoolkit-anomaly[pyod])")
+CLASSICAL = [PCADetector, OCSVMDetector, IForestDetector, KDEDetector, pytest.param(HBOSDetector, marks=NEEDS_PYOD)]
 
 
 @pytest.mark.parametrize("cls", CLASSICAL)
@@ -58,7 +63,6 @@ def test_pca_reproduces_the_one_class_digits_numbers(digits):
 
 
 def test_scores_equal_the_libraries_own(zeros):
-    from pyod.models.hbos import HBOS
     from sklearn.ensemble import IsolationForest
     from sklearn.svm import OneClassSVM
 
@@ -67,8 +71,23 @@ def test_scores_equal_the_libraries_own(zeros):
                                -IsolationForest(random_state=0).fit(x_train).score_samples(x_test), rtol=1e-12)
     np.testing.assert_allclose(OCSVMDetector().fit(x_train).decision_function(x_test),
                                -OneClassSVM(nu=0.1).fit(x_train).decision_function(x_test), atol=1e-9)
+
+
+@NEEDS_PYOD
+def test_hbos_scores_equal_pyods(zeros):
+    from pyod.models.hbos import HBOS
+
+    x_train, x_test, _ = zeros
     np.testing.assert_allclose(HBOSDetector().fit(x_train).decision_function(x_test),
                                HBOS().fit(x_train).decision_function(x_test))
+
+
+def test_hbos_without_pyod_says_how_to_install_it(zeros, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyod.models.hbos", None)  # import fails as if PyOD were missing
+    with pytest.raises(GentoolkitError, match=r"gentoolkit-anomaly\[pyod\]"):
+        HBOSDetector().fit(zeros[0])
 
 
 @pytest.mark.parametrize("cls", CLASSICAL)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from gentoolkit.errors import GentoolkitError
 from gentoolkit_anomaly.base import BaseDetector
 
 
@@ -182,7 +183,8 @@ class KDEDetector(_FlatDetector):
 
 
 class HBOSDetector(_FlatDetector):
-    """Histogram-based outlier score (PyOD's HBOS): a sum of per-feature minus log bin densities."""
+    """Histogram-based outlier score (PyOD's HBOS): a sum of per-feature minus log bin densities.
+    Needs the optional PyOD (``pip install 'gentoolkit-anomaly[pyod]'``)."""
 
     registered_name = "anomaly-hbos"
 
@@ -193,7 +195,11 @@ class HBOSDetector(_FlatDetector):
         self.contamination = contamination
 
     def _hbos(self) -> Any:
-        from pyod.models.hbos import HBOS
+        try:
+            from pyod.models.hbos import HBOS
+        except ImportError:
+            raise GentoolkitError("HBOS comes from PyOD, which is not installed: pip install "
+                                  "'gentoolkit-anomaly[pyod]' (or pyod).") from None
 
         return HBOS(n_bins=self.n_bins, alpha=self.alpha, tol=self.tol, contamination=self.contamination)
 
