@@ -250,3 +250,15 @@ def test_plugins_import_only_the_public_core():
                 bad += [f"{path.relative_to(ROOT)}: import {a.name}" for a in node.names
                         if a.name.startswith("gentoolkit.") and a.name not in PUBLIC]
     assert not bad, "plugins reach into the core's private parts:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", ["image-vae", "image-glow", "image-ddpm", "image-pixelcnn"])
+def test_an_item_scores_the_same_alone_or_in_any_batch(kit, name):
+    """Anomaly scores must not depend on an item's neighbours in the batch."""
+    model = kit.create_model(name, **TINY[name]).eval()
+    x = torch.rand(5, *model.item_spec.shape)
+    with torch.no_grad():
+        together = model.log_prob(x)
+        alone = torch.cat([model.log_prob(x[i:i + 1]) for i in range(5)])
+        shuffled = model.log_prob(x.flip(0)).flip(0)
+    assert torch.allclose(alone, together, atol=1e-4) and torch.allclose(shuffled, together, atol=1e-4)

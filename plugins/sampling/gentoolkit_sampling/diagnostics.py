@@ -16,6 +16,9 @@ def arviz():
         warnings.simplefilter("ignore", FutureWarning)  # arviz 0.23 announces its 1.0 refactor on import
         import arviz
 
+    # arviz 0.23's numba path calls float() on a one-element array in its MCSE, which numpy >= 2.4
+    # refuses; the plain numpy path gives the same numbers. (numba arrives with PyOD, for one.)
+    arviz.Numba.disable_numba()
     return arviz
 
 

@@ -211,9 +211,10 @@ class DDPM(ImageModel):
         """The negative variational bound, in nats per discrete image (B,): a lower bound on log p(x)
         of the reverse process that ``sample(sampler="ddpm")`` draws from, with a discretised
         Gaussian decoder over ``levels`` grey levels. ``num_steps`` < T evaluates the KL term in the
-        middle of each of that many equal strata of timesteps and scales their sum (faster, approximate). Noise draws are fixed, so the
-        same images always score the same. Given no labels, a conditional model gives the bound
-        on the marginal over its classes."""
+        middle of each of that many equal strata of timesteps and scales their sum (faster,
+        approximate). Noise draws are fixed and the same for every image, so an image scores the
+        same alone or in any batch. Given no labels, a conditional model gives the bound on the
+        marginal over its classes."""
         if self.num_classes and condition is None:
             return self.marginal(lambda im, y: self.log_prob(im, condition=y, num_steps=num_steps), x)
         net = self.ema if self.ema is not None else self.unet
@@ -224,7 +225,7 @@ class DDPM(ImageModel):
         generator = torch.Generator().manual_seed(0)
 
         def noised(t: int) -> tuple[Tensor, Tensor]:
-            noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+            noise = torch.randn((1, *x0.shape[1:]), generator=generator).to(x0.device).expand_as(x0)
             x_t = sched.add_noise(x0, noise, torch.full((len(x0),), t))
             x0_hat = sched.predict_x0(net(x_t, torch.full((len(x0),), t, device=x0.device), y).float(), t, x_t)
             return x_t, x0_hat

@@ -265,12 +265,12 @@ class Flow(ImageModel):
 
     @torch.no_grad()  # a score of discrete items: no gradient to keep
     def log_prob(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
-        """log p(discrete image) in nats (B,) from one dequantisation draw per image (a fixed
-        generator, so the same images always score the same): a stochastic lower bound, tight up
-        to the dequantisation gap. Given no labels, a class-conditional flow gives the marginal
-        log sum_y p(y) p(x | y) with p(y) uniform."""
+        """log p(discrete image) in nats (B,) from one dequantisation draw per image: a stochastic
+        lower bound, tight up to the dequantisation gap. The draw is fixed and the same for every
+        image, so an image scores the same alone or in any batch. Given no labels, a
+        class-conditional flow gives the marginal log sum_y p(y) p(x | y) with p(y) uniform."""
         x = x.to(self.device).float()
-        noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)).to(x.device)
+        noise = torch.rand((1, *x.shape[1:]), generator=torch.Generator().manual_seed(0)).to(x.device).expand_as(x)
         y = None if condition is None else torch.as_tensor(condition, dtype=torch.long, device=x.device)
         return self._log_likelihood(x, y, noise)
 

@@ -77,7 +77,8 @@ class VAE(ImageModel):
     def log_prob(self, x: Tensor, *, condition: Tensor | None = None, num_samples: int = 1) -> Tensor:
         """The importance-weighted ELBO (Burda et al. 2016; ``num_samples`` 1 is the plain ELBO,
         with beta 1) of the Bernoulli decoder, in nats (B,): a lower bound on log p(x). Latent
-        draws use a fixed generator, so the same images always score the same. Given no labels,
+        draws are fixed and the same for every image, so an image scores the same alone or in
+        any batch. Given no labels,
         a conditional VAE gives the bound on the marginal over its classes."""
         if self.num_classes and condition is None:
             return self.marginal(lambda im, y: self.log_prob(im, condition=y, num_samples=num_samples), x)
@@ -87,7 +88,7 @@ class VAE(ImageModel):
         generator = torch.Generator().manual_seed(0)
         terms = []
         for _ in range(num_samples):
-            eps = torch.randn(mu.shape, generator=generator).to(mu.device)
+            eps = torch.randn((1, mu.shape[1]), generator=generator).to(mu.device)  # one draw for every image
             z = mu + eps * std
             log_px = -F.binary_cross_entropy_with_logits(self.decoder_logits(z, condition).float(), x,
                                                          reduction="none").flatten(1).sum(1)
