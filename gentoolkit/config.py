@@ -14,12 +14,14 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, TypeVar
 
 from gentoolkit.errors import ConfigError
 
+T = TypeVar("T")
+
 __all__ = ["read_toml", "parse_override", "apply_overrides", "merge", "check_ranges", "in_range", "resolve", "to_toml",
-           "write_toml"]
+           "write_toml", "parse_params"]
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -189,3 +191,12 @@ def write_toml(config: Mapping[str, Any], path: str | Path) -> Path:
     path = Path(path)
     path.write_text(to_toml(config))
     return path
+
+
+def parse_params(params_class: type[T], params: Mapping[str, Any], where: str) -> T:
+    """``params`` as an instance of the dataclass ``params_class`` (a model's hyperparameters);
+    an unknown key is a ConfigError naming ``where`` and the key, instead of a TypeError."""
+    try:
+        return params_class(**params)
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from None

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from gentoolkit import ConfigError, ItemSpec
+from gentoolkit.config import parse_params
 
 P = TypeVar("P")
 
@@ -49,10 +50,7 @@ class AudioModel(torch.nn.Module, ABC):
     @classmethod
     def parse_params(cls, params_class: type[P], params: dict[str, Any]) -> P:
         """``params`` as the family's parameters dataclass; an unknown key is a ConfigError naming it."""
-        try:
-            return params_class(**params)
-        except TypeError as err:
-            raise ConfigError(f"{cls.family}: {err}") from None
+        return parse_params(params_class, params, cls.family)
 
     @abstractmethod
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
