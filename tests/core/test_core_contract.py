@@ -228,8 +228,8 @@ def test_toolkits_are_independent(tmp_path):
     assert "always-one" in with_extra.contributions(*kind)  # building the second did not touch the first
 
 
-PUBLIC = {"gentoolkit", "gentoolkit.api", "gentoolkit.checkpoint", "gentoolkit.cli", "gentoolkit.config",
-          "gentoolkit.contributions", "gentoolkit.errors", "gentoolkit.hookspecs", "gentoolkit.models",
+PUBLIC = {"gentoolkit", "gentoolkit.api", "gentoolkit.checkpoint", "gentoolkit.cli", "gentoolkit.conditioning",
+          "gentoolkit.config", "gentoolkit.contributions", "gentoolkit.errors", "gentoolkit.hookspecs", "gentoolkit.models",
           "gentoolkit.protocols", "gentoolkit.parallel", "gentoolkit.registry", "gentoolkit.runlog", "gentoolkit.runtime",
           "gentoolkit.training"}
 

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from gentoolkit import ConfigError, ItemSpec
+from gentoolkit.conditioning import labels_for, marginal_log_prob
 from gentoolkit.config import parse_params
 
 P = TypeVar("P")
@@ -76,21 +77,13 @@ class ImageModel(torch.nn.Module, ABC):
         return math.prod(self.image_shape)
 
     def labels_for(self, n: int, y: Any, generator: torch.Generator | None = None) -> Tensor | None:
-        """The labels to sample with: ``y`` if given (ints or a tensor), uniform random classes for
-        a conditional model, None for an unconditional one."""
-        if y is not None:
-            if not self.num_classes:
-                raise ConfigError(f"{self.family}: this model is not class-conditional; sample without a condition.")
-            return torch.as_tensor(y, dtype=torch.long).to(self.device)
-        if not self.num_classes:
-            return None
-        return torch.randint(self.num_classes, (n,), generator=generator).to(self.device)
+        """The labels to sample with: ``y`` if given (checked), uniform random classes for a
+        conditional model, None for an unconditional one."""
+        return labels_for(y, n, self.classes, self.device, self.family, generator)
 
     def marginal(self, log_prob_given: Any, x: Tensor) -> Tensor:
         """log sum_y p(y) p(x | y) with p(y) uniform: a conditional model's density without labels."""
-        per_class = torch.stack([log_prob_given(x, torch.full((len(x),), c, device=x.device, dtype=torch.long))
-                                 for c in range(self.num_classes)], dim=1)
-        return torch.logsumexp(per_class, dim=1) - math.log(self.num_classes)
+        return marginal_log_prob(log_prob_given, x, self.num_classes)
 
 
 def bits_per_dim(log_likelihood: Tensor, num_dims: int) -> Tensor:
