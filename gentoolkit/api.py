@@ -116,6 +116,13 @@ class Toolkit:
         _attach_card(model, card)
         return model
 
+    def names_of(self, what: str, items: str = "", can: Iterable[str] = ()) -> list[str]:
+        """The registered ``models`` or ``datasets`` holding ``items`` (any kind when empty) and
+        having every capability in ``can``: what a task may offer, what ``models --can`` lists."""
+        needed = set(can)
+        return [e.name for e in self.host.registry(what).entries()
+                if (not items or e.value.items == items) and needed <= set(getattr(e.value, "capabilities", ()))]
+
     def load_dataset(self, name: str, **params: Any) -> Any:
         """The dataset contributed as ``name``."""
         return self.datasets[name].load(**params)

@@ -195,7 +195,8 @@ def _listing(what: str, as_json: bool, can: list[str] | None = None) -> None:
         unknown = [c for c in can if c not in CAPABILITIES]
         if unknown:
             raise UnknownNameError("capability", unknown[0], CAPABILITIES)
-        entries = [e for e in entries if set(can) <= set(getattr(e.value, "capabilities", ()))]
+        fitting = set(kit.names_of(what, can=can))
+        entries = [e for e in entries if e.name in fitting]
     rows = [{"name": e.name, "plugin": e.plugin, "domain": getattr(e.value, "domain", ""),
              "description": e.description} for e in entries]
     if what == "models":

@@ -123,6 +123,8 @@ def test_models_can_lists_density_models_of_every_plugin(kit):
     assert {"image-vae", "image-pixelcnn", "image-ddpm", "prior-lstm", "hf-local"} <= rows.keys()
     assert "image-gan" not in rows and "gpt2" not in rows
     assert {row["plugin"] for row in rows.values()} >= {"image", "molecules", "text"}
+    dense_images = kit.names_of("models", items="image", can=["log_prob"])
+    assert "image-vae" in dense_images and "image-gan" not in dense_images and "prior-lstm" not in dense_images
     bad = CliRunner().invoke(make_app(kit.host), ["models", "--can", "log_pdf"])
     assert bad.exit_code != 0 and "log_prob" in str(bad.exception)
 

@@ -39,7 +39,7 @@ CHECKPOINT = "model"
 
 
 def waveform_datasets(toolkit: Any) -> list[str]:
-    return [e.name for e in toolkit.datasets.entries() if e.value.items == "waveform"]
+    return toolkit.names_of("datasets", items="waveform")
 
 
 def load_splits(toolkit: Any, data: dict[str, Any]) -> tuple[Any, Any]:
@@ -57,8 +57,7 @@ def create(runtime: Any, config: dict[str, Any], train: Any) -> Any:
     toolkit = runtime.toolkit
     entry = toolkit.models.entry(config["model"])
     if entry.value.items != "waveform" or "train" not in entry.value.capabilities:
-        trainable = [e.name for e in toolkit.models.entries()
-                     if e.value.items == "waveform" and "train" in e.value.capabilities]
+        trainable = toolkit.names_of("models", items="waveform", can=["train"])
         raise ConfigError(f"model = {config['model']!r} is not a trainable audio model; trainable audio models: "
                           f"{', '.join(trainable)}.")
     spec = train.item_spec

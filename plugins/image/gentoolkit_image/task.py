@@ -54,7 +54,7 @@ def load_splits(toolkit: Any, data: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def image_datasets(toolkit: Any) -> list[str]:
-    return [e.name for e in toolkit.datasets.entries() if e.value.items == "image"]
+    return toolkit.names_of("datasets", items="image")
 
 
 def as_image_dataset(dataset: Any, name: str) -> Any:
@@ -132,8 +132,7 @@ def create(runtime: Any, config: dict[str, Any], train: Any) -> Any:
     toolkit = runtime.toolkit
     entry = toolkit.models.entry(config["model"])
     if entry.value.items != "image" or "train" not in entry.value.capabilities:
-        trainable = [e.name for e in toolkit.models.entries()
-                     if e.value.items == "image" and "train" in e.value.capabilities]
+        trainable = toolkit.names_of("models", items="image", can=["train"])
         raise ConfigError(f"model = {config['model']!r} is not a trainable image model (its items are "
                           f"{entry.value.items or 'unspecified'}, capabilities {', '.join(entry.value.capabilities) or 'none'}); "
                           f"trainable image models: {', '.join(trainable)}.")
