@@ -234,6 +234,30 @@ class _Processes:
         self.workers = []
 
 
+def _client_token_mode(address: str | None) -> None:
+    """Ray 2.60 clusters use token authentication by default, but a Ray Client (``ray://``) sends
+    the token only when ``RAY_AUTH_MODE=token`` was set before Ray was imported, and otherwise
+    times out after a minute without saying why. Where a token is at hand (``RAY_AUTH_TOKEN``,
+    ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``) and the mode is unset, turn token mode on."""
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH", os.path.expanduser("~/.ray/auth_token"))
+    if (address and address.startswith("ray://") and "RAY_AUTH_MODE" not in os.environ
+            and (os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_file))):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def _connect_ray(ray: Any, address: str | None) -> None:
+    """``ray.init`` for this process: a new local instance, or the cluster at ``address``."""
+    local = {} if address else {"num_cpus": os.cpu_count(), "include_dashboard": False}
+    try:
+        ray.init(address=address, log_to_driver=False, **local)
+    except (ConnectionError, TimeoutError) as err:
+        raise ParallelError(
+            f"Could not connect to the Ray cluster at {address!r}: {err}. Check that the head node is "
+            "running (`ray status` there), that the port is reachable from here (a ray:// address needs "
+            "the Ray Client server port, 10001 by default), and, if the cluster uses token authentication, "
+            "that RAY_AUTH_TOKEN (or ~/.ray/auth_token) holds its token.") from None
+
+
 _RAY = {"pools": 0, "owned": False}  # live Ray pools, and whether a pool started the Ray instance
 
 
@@ -246,14 +270,14 @@ class _Ray:
 
     def __init__(self, payload: bytes, workers: int, batched: bool, *, address: str | None, retries: int,
                  worker_cpus: float):
+        _client_token_mode(address)
         try:
             import ray
         except ImportError:
             raise ParallelError(f"--executor ray needs Ray, which is not installed: {RAY_INSTALL}") from None
         self.ray = ray
         if not ray.is_initialized():  # the cluster at ``address`` (auto, ray://host:port), else one here
-            local = {} if address else {"num_cpus": os.cpu_count(), "include_dashboard": False}
-            ray.init(address=address, log_to_driver=False, **local)
+            _connect_ray(ray, address)
             _RAY["owned"] = True
         _RAY["pools"] += 1
         self.actor_class = ray.remote(_RayWorker).options(

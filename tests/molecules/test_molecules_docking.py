@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from gentoolkit_molecules.scoring.components.docking import create, example_path
 from gentoolkit_molecules.scoring.function import build_scoring_function  # noqa: E402
 
 CRYSTAL = example_path("1iep_ligand.sdf")
+ROOT = Path(__file__).resolve().parents[2]
 EXHAUSTIVENESS = 4
 
 
@@ -41,9 +43,9 @@ def test_bad_docking_params_say_what_to_fix(tmp_path):
         create(receptor="1iep", box_file=str(tmp_path / "box.txt"))
 
 
-def test_a_molecule_vina_cannot_dock_scores_0_with_a_reason_and_the_others_dock(tmp_path):
+def test_a_molecule_vina_cannot_dock_scores_0_with_a_reason_and_the_others_dock():
     config = {"components": [{"component": "vina_docking", "params": {
-        "receptor": "1iep", "exhaustiveness": 1, "size": [8, 8, 8], "poses_dir": str(tmp_path)},
+        "receptor": "1iep", "exhaustiveness": 1, "size": [8, 8, 8]},
         "transform": {"type": "reverse_sigmoid", "low": -10, "high": 0, "k": 0.5}}]}
     # a boron atom has no AutoDock type, so meeko/Vina refuse it; methanol docks in a second
     with build_scoring_function(config) as f:
@@ -51,21 +53,23 @@ def test_a_molecule_vina_cannot_dock_scores_0_with_a_reason_and_the_others_dock(
     assert r.reasons[0] == "" and r.raw["vina_docking"][0] < 0 and r.total[0] > 0
     assert r.total[1] == 0 and r.reasons[1].startswith("vina_docking: ") and "Atom type B" in r.reasons[1]
     assert "\n" not in r.reasons[1]  # one line, fit for the CSV
-    poses = list(tmp_path.glob("*.sdf"))
-    assert len(poses) == 1 and Chem.MolFromMolFile(str(poses[0])).GetNumAtoms() == 2
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(r.poses["vina_docking"][0])
+    pose = next(supplier)  # the best pose, back from the worker that docked it
+    assert pose.GetNumAtoms() == 2 and pose.GetDoubleProp("vina_score") == r.raw["vina_docking"][0]
+    assert r.poses["vina_docking"][1] == ""
 
 
 @pytest.mark.slow
-def test_redocking_imatinib_finds_the_crystal_pose(tmp_path):
+def test_redocking_imatinib_finds_the_crystal_pose():
     """Vina's tutorial: imatinib's crystal conformer, placed anew by Vina's random search."""
     crystal = Chem.MolFromMolFile(str(CRYSTAL))
-    scorer = create(receptor="1iep", exhaustiveness=EXHAUSTIVENESS, seed=1, conformer="input", poses_dir=str(tmp_path))
+    scorer = create(receptor="1iep", exhaustiveness=EXHAUSTIVENESS, seed=1, conformer="input")
     energy, pose = scorer.dock(crystal)
     rmsd = rdMolAlign.CalcRMS(Chem.RemoveHs(pose), crystal)  # symmetry-aware, no refitting
     print(f"imatinib redocked: {energy:.2f} kcal/mol, top-pose RMSD {rmsd:.2f} Å")
     assert energy < -12.0  # Vina's tutorial: -13.2 kcal/mol
     assert rmsd < 2.0
-    assert len(list(tmp_path.glob("*.sdf"))) == 1
 
 
 @pytest.mark.slow
@@ -78,25 +82,27 @@ def test_docking_imatinib_from_smiles_scores_strongly_negative():
 
 
 @pytest.mark.slow
-def test_the_docking_example_config_docks_sampled_molecules_in_worker_processes(tmp_path):
+def test_the_docking_example_docks_sampled_molecules_in_worker_processes_and_keeps_their_poses(tmp_path):
+    """The README's example file, as a user runs it; poses land in the run folder, one per docked molecule."""
     import csv
     import tomllib
-    from importlib import resources
 
     import gentoolkit_molecules
     from gentoolkit.api import Toolkit
     from gentoolkit.runtime import RuntimeOptions
 
-    config = tomllib.loads((resources.files("gentoolkit_molecules") / "configs" / "docking_1iep.toml").read_text())
+    config = tomllib.loads((ROOT / "examples" / "docking_1iep.toml").read_text())
     config["rl"].update(max_steps=1, batch_size=3)
-    config["scoring"]["components"][0]["params"].update(exhaustiveness=1, poses_dir=str(tmp_path / "poses"))
+    config["scoring"]["components"][0]["params"].update(exhaustiveness=1)
     options = RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False, threads=1,
                              executor="processes", workers=2, timeout=300)
     Toolkit(plugins=[gentoolkit_molecules], entrypoints=False).run("molecules", config, options=options)
     with open(tmp_path / "run" / "molecules.csv", newline="") as f:
         docked = [r for r in csv.DictReader(f) if r["reason"] == ""]
     assert docked and all(float(r["vina_raw"]) < 0 for r in docked)
-    assert len(list((tmp_path / "poses").glob("*.sdf"))) == len(docked)
+    poses = [m for m in Chem.SDMolSupplier(str(tmp_path / "run" / "poses" / "vina.sdf"))]
+    assert sorted(m.GetProp("SMILES") for m in poses) == sorted(r["smiles"] for r in docked)
+    assert all(m.GetNumConformers() and m.GetConformer().Is3D() for m in poses)
 
 
 def test_docking_is_reproducible_across_workers_with_the_default_seed():

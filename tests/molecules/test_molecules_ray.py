@@ -111,3 +111,21 @@ def test_the_command_line_sends_scoring_to_the_cluster(cluster, prior_path, tmp_
     assert list(tmp_path.glob("node-*"))  # scored in Ray workers, not in this process
     with open(tmp_path / "run" / "molecules.csv", newline="") as f:
         assert all(r["reason"] in ("", "invalid SMILES") for r in csv.DictReader(f))
+
+
+def test_with_only_cheap_components_an_explicit_executor_still_fans_scoring_out(cluster, tmp_path):
+    """`run molecules --executor ray` with the default QED/SA scoring must use the cluster, not ignore it."""
+    from gentoolkit.runtime import Runtime
+    from gentoolkit_molecules.scoring.function import build_scoring_function
+
+    config = {"components": [{"component": "qed"}, {"component": "sa_score", "name": "sa"}]}
+    smiles = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccccc1"]
+    with build_scoring_function(config) as here:
+        assert here.pooled == []
+        expected = here(smiles)
+    options = RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False, threads=1,
+                             executor="ray", executor_address=cluster.address, workers=2)
+    with Runtime(options) as runtime, build_scoring_function(config, runtime=runtime) as fanned:
+        assert fanned.pooled == ["qed", "sa"]
+        result = fanned(smiles)
+    assert result.total.tolist() == expected.total.tolist() and result.reasons == expected.reasons

@@ -169,6 +169,19 @@ def test_user_function_from_file_and_module(builtins, tmp_path, monkeypatch):
     assert "returned 1 values for 2 molecules" in r.reasons[0]
 
 
+def test_a_user_function_file_travels_with_the_scorer_to_workers_without_its_file(builtins, tmp_path):
+    """A Ray worker on another machine has no copy of the user's oracle.py: the scorer carries its code."""
+    import pickle
+
+    path = tmp_path / "oracle.py"
+    path.write_text("import math\nSCALE = 2\ndef score(smiles):\n    return [SCALE * math.log(len(s)) for s in smiles]\n")
+    scorer = builtins["user_function"].create(function=f"{path}:score")
+    shipped = pickle.dumps(scorer)
+    path.unlink()  # the worker's machine: no such file
+    remote = pickle.loads(shipped)
+    assert remote([Chem.MolFromSmiles("CCCC")]).tolist() == pytest.approx([2 * math.log(4)])
+
+
 # --- the scoring function --------------------------------------------------------------------------
 
 MULTI = {

@@ -110,6 +110,8 @@ def _rl(runtime: Runtime, config: dict[str, Any]) -> RunResult:
             scoring.close()  # stops worker processes of parallel scoring
     artifacts = {"agent": agent.save(runtime.out_dir / "agent", card={"trained_by": "gentoolkit molecules rl"},
                                      metadata=_model_card(runtime, agent))}
+    for path in sorted({p for _, _, scoring in stages for p in scoring.pose_files}):
+        artifacts[f"poses/{path.name}"] = runtime.generated(path, "molecules")
     metrics: dict[str, float] = {}
     for result in results:
         folder = result.log_path.parent
@@ -244,7 +246,7 @@ def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
             advance(len(result.smiles))
     smiles, scores = outputs.read_scored(log.path)
     top = outputs.best(smiles, scores, config["output"]["top_n"])
-    artifacts = {"molecules": log.path}
+    artifacts = {"molecules": log.path, **{f"poses/{p.name}": p for p in sorted(scoring.pose_files)}}
     if top:
         artifacts["sdf"] = outputs.write_sdf(runtime.out_dir / "top.sdf", top)
         artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "top.png", top[:config["output"]["grid"]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
@@ -36,6 +37,7 @@ class ScoreResult:
     raw: dict[str, np.ndarray]           # label -> (N,) component values
     transformed: dict[str, np.ndarray]   # label -> (N,) values after the transform
     reasons: list[str] = field(default_factory=list)  # (N,) why a molecule scored 0, "" where it did not
+    poses: dict[str, list[str]] = field(default_factory=dict)  # label -> (N,) SDF records ("" = none)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class ScoringFunction:
         self.terms, self.aggregation, self.parallel, self.runtime = terms, aggregation, parallel, runtime
         self.weights = np.array([t.weight for t in terms], dtype=float)
         self._pool: WorkerPool | None = None
+        self.pose_files: set[Path] = set()  # the poses/<label>.sdf files this function has written to
 
     @property
     def labels(self) -> list[str]:
@@ -70,7 +73,7 @@ class ScoringFunction:
         mols = _parse(smiles)
         valid = np.array([m is not None for m in mols], dtype=bool)
         good = [m for m in mols if m is not None]
-        values, failed = self._score(good, [s for s, m in zip(smiles, mols) if m is not None])
+        values, failed, poses = self._score(good, [s for s, m in zip(smiles, mols) if m is not None])
         raw, transformed = {}, {}
         for term in self.terms:
             raw[term.label] = np.full(len(smiles), np.nan)
@@ -84,18 +87,27 @@ class ScoringFunction:
             with np.errstate(invalid="ignore"):
                 aggregated = AGGREGATIONS[self.aggregation](stacked, self.weights)
             total[valid] = np.where([bool(r) for r in failed], 0.0, aggregated)
-        reasons = iter(failed)
-        return ScoreResult(smiles, valid, total, raw, transformed,
-                           [next(reasons) if ok else "invalid SMILES" for ok in valid])
+        reasons, positions = iter(failed), np.flatnonzero(valid)
+        result = ScoreResult(smiles, valid, total, raw, transformed,
+                             [next(reasons) if ok else "invalid SMILES" for ok in valid],
+                             {label: _scatter(blocks, positions, len(smiles)) for label, blocks in poses.items()})
+        self._write_poses(result)
+        return result
 
-    def _score(self, mols: list, smiles: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
-        """Raw values of every term for the valid molecules, and why each failed ("" if it did not).
-        Cheap terms run here on the whole batch; expensive ones in the worker pool."""
+    def _score(self, mols: list, smiles: list[str]) -> tuple[dict[str, np.ndarray], list[str], dict[str, list[str]]]:
+        """Raw values of every term for the valid molecules, why each failed ("" if it did not), and
+        the poses of the terms that give them. Cheap terms run here on the whole batch; expensive
+        ones in the worker pool."""
         if not mols:
-            return {t.label: np.zeros(0) for t in self.terms}, []
-        values = {t.label: _checked(t, mols, lambda: _run(t.scorer, mols)) for t in self.terms if not t.expensive}
+            return {t.label: np.zeros(0) for t in self.terms}, [], {}
+        values, poses = {}, {}
+        pooled = self._pooled_terms()
+        for t in self.terms:
+            if t not in pooled:
+                values[t.label] = _checked(t, mols, lambda: _run(t.scorer, mols))
+                if getattr(t.scorer, "poses", None):
+                    poses[t.label] = [t.scorer.poses.get(i, "") for i in range(len(mols))]
         reasons = [""] * len(mols)
-        pooled = [t for t in self.terms if t.expensive]
         if pooled:
             pool = self._worker_pool(pooled)
             chunks = 4 * pool.size if pool.size > 1 else 1  # a few chunks per worker balance the load
@@ -104,13 +116,40 @@ class ScoringFunction:
                 reasons[i] = why or (out[1] if out is not None else "")
             columns = np.array([out[0] if out is not None else [np.nan] * len(pooled) for out in result.values])
             values.update({t.label: columns[:, j] for j, t in enumerate(pooled)})
+            blocks = [out[2] if out is not None else [""] * len(pooled) for out in result.values]
+            poses.update({t.label: [b[j] for b in blocks] for j, t in enumerate(pooled) if any(b[j] for b in blocks)})
             failures = sum(bool(r) for r in reasons)
             if failures and self.runtime is not None:
                 from rich.markup import escape
 
                 first = next(r for r in reasons if r)
                 self.runtime.log(f"[yellow]{failures} of {len(mols)} molecules scored 0: {escape(first)}")
-        return {t.label: values[t.label] for t in self.terms}, reasons
+        return {t.label: values[t.label] for t in self.terms}, reasons, poses
+
+    def _write_poses(self, result: ScoreResult) -> None:
+        """Append the batch's poses to ``poses/<label>.sdf`` in the run folder (rank 0 of a run only)."""
+        if self.runtime is None or not self.runtime.is_main:
+            return
+        for label, blocks in result.poses.items():
+            if any(blocks):
+                path = self.runtime.out_dir / "poses" / f"{label}.sdf"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "a", encoding="utf-8") as f:
+                    f.writelines(b for b in blocks if b)
+                self.pose_files.add(path)
+
+    @property
+    def pooled(self) -> list[str]:
+        """Labels of the terms scored in the worker pool (``--executor``), the others run in-process."""
+        return [t.label for t in self._pooled_terms()]
+
+    def _pooled_terms(self) -> list[Term]:
+        """The expensive terms; or, when a run was given an executor other than ``local`` and no
+        term is expensive, all of them: the user asked for scoring to fan out."""
+        expensive = [t for t in self.terms if t.expensive]
+        if expensive or self.runtime is None or self.runtime.options.executor == "local":
+            return expensive
+        return list(self.terms)
 
     def _worker_pool(self, pooled: list[Term]) -> WorkerPool:
         """The pool of the expensive scorers: the runtime's executor, or ``parallel`` local processes
@@ -124,6 +163,8 @@ class ScoringFunction:
             workers = workers or (self.parallel if self.parallel > 1 else None)
             if self.runtime is not None:
                 self._pool = self.runtime.pool(factory, executor=executor, workers=workers, batched=True)
+                self.runtime.log(f"scoring {', '.join(t.label for t in pooled)} on {self._pool.size} "
+                                 f"{executor} worker{'s' if self._pool.size > 1 else ''}")
             else:
                 self._pool = make_pool(factory, executor=executor, workers=workers, batched=True)
         return self._pool
@@ -150,15 +191,16 @@ class _PooledScorers:
     def __init__(self, scorers: list[Callable[[list], np.ndarray]], labels: list[str]):
         self.scorers, self.labels = scorers, labels
 
-    def __call__(self, smiles: list[str]) -> list[tuple[list[float], str]]:
+    def __call__(self, smiles: list[str]) -> list[tuple[list[float], str, list[str]]]:
         mols = _parse(smiles)
-        columns, reasons = [], [[] for _ in smiles]
+        columns, reasons, poses = [], [[] for _ in smiles], []
         for scorer, label in zip(self.scorers, self.labels):
-            column = np.full(len(mols), np.nan)
+            column, blocks = np.full(len(mols), np.nan), [""] * len(mols)
             try:
                 values = _run(scorer, mols)
                 if len(values) == len(mols):
                     column = values
+                    blocks = [getattr(scorer, "poses", {}).get(i, "") for i in range(len(mols))]
                     for i, why in getattr(scorer, "reasons", {}).items():  # NaN, with its scorer's reason
                         reasons[i].append(f"{label}: {why}")
                 else:  # a broken scorer, not a bad molecule: no point in trying them one by one
@@ -174,7 +216,17 @@ class _PooledScorers:
                     except Exception as err:
                         reasons[i].append(f"{label}: {describe_error(err)}")
             columns.append(column)
-        return [([float(c[i]) for c in columns], "; ".join(reasons[i])) for i in range(len(smiles))]
+            poses.append(blocks)
+        return [([float(c[i]) for c in columns], "; ".join(reasons[i]), [b[i] for b in poses])
+                for i in range(len(smiles))]
+
+
+def _scatter(blocks: list[str], positions: np.ndarray, n: int) -> list[str]:
+    """``blocks`` of the valid molecules placed at their ``positions`` in a batch of ``n``."""
+    out = [""] * n
+    for i, block in zip(positions, blocks):
+        out[i] = block
+    return out
 
 
 def _run(scorer: Callable[[list], np.ndarray], mols: list) -> np.ndarray:

@@ -5,11 +5,13 @@ Needs ``pip install 'gentoolkit-molecules[docking]'`` (vina, meeko). Each worker
 receptor and computes Vina's grid maps once, at its first molecule. ``receptor = "1iep"`` is the
 shipped example from AutoDock Vina (ABL kinase, imatinib; Apache 2.0, see data/docking/1iep).
 A molecule that ETKDG, meeko or Vina cannot handle gets NaN and a reason (scored 0 by the run).
+Each docked molecule's best pose comes back (``scorer.poses``, an SDF block) to the process that
+runs the job, which writes ``poses/<label>.sdf`` in the run folder: workers need no shared disk.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -35,7 +37,6 @@ class Parameters:
     poses: int = 1  # poses Vina refines and keeps; the score is the best one's
     seed: int = 1  # for ETKDG and Vina's search: the same molecule docks the same way (Vina: 0 = random)
     cpu: int = 1  # Vina threads per docking; keep 1 and fan out with --workers
-    poses_dir: str = ""  # write each molecule's best pose to POSES_DIR/<InChIKey>.sdf ("" = none)
     conformer: str = "etkdg"  # or "input": keep the 3D coordinates a molecule has (redocking a crystal ligand)
 
 
@@ -46,6 +47,7 @@ class VinaDocking:
     def __init__(self, params: Parameters):
         self.params = params
         self.reasons: dict[int, str] = {}  # index -> why, for the molecules of the last call that failed
+        self.poses: dict[int, str] = {}  # index -> the best pose as an SDF block, for those that docked
         self._vina: Any = None
 
     def __getstate__(self) -> dict:
@@ -55,10 +57,11 @@ class VinaDocking:
         self.__init__(state["params"])
 
     def __call__(self, mols: list[Chem.Mol]) -> np.ndarray:
-        scores, self.reasons = np.full(len(mols), np.nan), {}
+        scores, self.reasons, self.poses = np.full(len(mols), np.nan), {}, {}
         for i, mol in enumerate(mols):
             try:
-                scores[i] = self.dock(mol)[0]
+                scores[i], pose = self.dock(mol)
+                self.poses[i] = pose_block(mol, pose, scores[i])
             except Exception as err:  # one molecule's failure must not cost the others their docking
                 self.reasons[i] = describe_error(err)
         return scores
@@ -75,8 +78,6 @@ class VinaDocking:
         pose = RDKitMolCreate.from_pdbqt_mol(PDBQTMolecule(vina.poses(n_poses=1), skip_typing=True))[0]
         if pose is None:
             raise ValueError("meeko could not rebuild the docked pose")
-        if self.params.poses_dir:
-            write_pose(Path(self.params.poses_dir), mol, pose, energy)
         return energy, pose
 
     def _receptor(self) -> Any:
@@ -112,18 +113,18 @@ def ligand_pdbqt(mol: Chem.Mol, seed: int, embed: bool = True) -> str:
     return text
 
 
-def write_pose(folder: Path, mol: Chem.Mol, pose: Chem.Mol, energy: float) -> Path:
-    """``folder/<InChIKey>.sdf`` with the pose, its SMILES and Vina score."""
-    folder.mkdir(parents=True, exist_ok=True)
+def pose_block(mol: Chem.Mol, pose: Chem.Mol, energy: float) -> str:
+    """The pose as one SDF record (``$$$$``-terminated) named by the molecule's SMILES, with
+    ``SMILES`` and ``vina_score`` properties."""
     smiles = Chem.MolToSmiles(mol)
-    key = Chem.MolToInchiKey(mol) or hashlib.sha1(smiles.encode()).hexdigest()
+    pose = Chem.Mol(pose)
     pose.SetProp("_Name", smiles)
     pose.SetProp("SMILES", smiles)
-    pose.SetDoubleProp("vina_score", energy)
-    path = folder / f"{key}.sdf"
-    with Chem.SDWriter(str(path)) as writer:
+    pose.SetDoubleProp("vina_score", float(energy))
+    text = io.StringIO()
+    with Chem.SDWriter(text) as writer:
         writer.write(pose)
-    return path
+    return text.getvalue()
 
 
 def read_box(path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -171,6 +172,5 @@ def create(**params: Any) -> VinaDocking:
         raise ScoringConfigError(f"vina_docking: conformer must be 'etkdg' or 'input', not {p.conformer!r}.")
     if any(v <= 0 for v in size) or p.exhaustiveness < 1 or p.poses < 1 or p.cpu < 1:
         raise ScoringConfigError("vina_docking: size, exhaustiveness, poses and cpu must be positive.")
-    poses_dir = str(Path(p.poses_dir).resolve()) if p.poses_dir else ""
     return VinaDocking(Parameters(str(Path(receptor).resolve()), tuple(map(float, center)), tuple(map(float, size)),
-                                  "", p.exhaustiveness, p.poses, p.seed, p.cpu, poses_dir, p.conformer))
+                                  "", p.exhaustiveness, p.poses, p.seed, p.cpu, p.conformer))

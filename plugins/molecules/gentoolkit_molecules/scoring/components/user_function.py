@@ -2,15 +2,17 @@
 
 ``function = "package.module:name"`` or ``"path/to/file.py:name"``; it receives a list of SMILES
 (``input = "smiles"``, canonical RDKit SMILES) or of RDKit molecules (``input = "mols"``) and returns
-one number per molecule. Registered as expensive: with ``scoring.parallel > 1`` it runs in worker
-processes, which import it again from the same place.
+one number per molecule. Registered as expensive: it runs in the run's workers (``--executor``).
+A ``module:name`` is imported again there (install it on every node); a ``file.py`` travels with
+the scorer as source, so Ray workers on other machines need no copy of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,21 +24,30 @@ from gentoolkit.errors import GentoolkitError
 from gentoolkit_molecules.scoring.component import ScoringConfigError, parse_params
 
 
-def load_function(spec: str) -> Callable:
-    """Import ``module:name`` or ``file.py:name``; a clear ScoringConfigError when that fails."""
+def read_source(spec: str) -> str | None:
+    """The source text of a ``file.py:name`` spec (None for ``module:name``)."""
     if not isinstance(spec, str) or ":" not in spec:
         raise ScoringConfigError(f"function {spec!r} must look like 'package.module:name' "
                                  "or 'path/to/file.py:name'.")
+    where = spec.rsplit(":", 1)[0]
+    if not where.endswith(".py"):
+        return None
+    if not Path(where).is_file():
+        raise ScoringConfigError(f"file {where!r} (from {spec!r}) does not exist.")
+    return Path(where).read_text(encoding="utf-8")
+
+
+def load_function(spec: str, source: str | None = None) -> Callable:
+    """``name`` from ``module`` (imported) or from a file's ``source`` (executed as a module named
+    after the file); a clear ScoringConfigError when that fails."""
     where, name = spec.rsplit(":", 1)
     try:
-        if where.endswith(".py"):
-            path = Path(where)
-            if not path.is_file():
-                raise ScoringConfigError(f"file {where!r} (from {spec!r}) does not exist.")
-            module_name = f"gentoolkit_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
-            module_spec = importlib.util.spec_from_file_location(module_name, path)
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
+        if source is not None:
+            module_name = f"gentoolkit_user_{Path(where).stem}_{hashlib.sha1(source.encode()).hexdigest()[:8]}"
+            module = types.ModuleType(module_name)
+            module.__file__ = where
+            sys.modules[module_name] = module  # as an import would: dataclasses and pickle look it up
+            exec(compile(source, where, "exec"), module.__dict__)  # noqa: S102 - the user's own oracle
         else:
             module = importlib.import_module(where)
     except ScoringConfigError:
@@ -57,16 +68,15 @@ class Parameters:
 
 
 class UserFunction:
-    def __init__(self, params: Parameters):
-        self.params = params
-        self._function = load_function(params.function)
+    def __init__(self, params: Parameters, source: str | None = None):
+        self.params, self.source = params, source
+        self._function = load_function(params.function, source)
 
     def __getstate__(self) -> dict:
-        return {"params": self.params}  # workers import the function again
+        return {"params": self.params, "source": self.source}  # workers build the function again
 
     def __setstate__(self, state: dict) -> None:
-        self.params = state["params"]
-        self._function = load_function(self.params.function)
+        self.__init__(state["params"], state["source"])
 
     def __call__(self, mols: list[Chem.Mol]) -> np.ndarray:
         batch = [Chem.MolToSmiles(mol) for mol in mols] if self.params.input == "smiles" else mols
@@ -85,7 +95,8 @@ def create(**params) -> UserFunction:
     p = parse_params(Parameters, params, "user_function")
     if p.input not in ("smiles", "mols"):
         raise ScoringConfigError(f"input must be 'smiles' or 'mols', not {p.input!r}.")
-    if isinstance(p.function, str) and ".py:" in p.function:  # absolute, so worker processes find it
+    source = read_source(p.function)
+    if source is not None:  # an absolute path in messages and in the module's __file__
         where, name = p.function.rsplit(":", 1)
         p = Parameters(f"{Path(where).resolve()}:{name}", p.input)
-    return UserFunction(p)
+    return UserFunction(p, source)
