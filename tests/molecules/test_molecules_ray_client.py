@@ -77,7 +77,7 @@ def test_a_run_scores_on_a_cluster_through_ray_client(head, tmp_path):
                           "--device", "cpu", "--out", str(tmp_path / "run"), "--no-progress"],
                          capture_output=True, text=True, timeout=400, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "on 2 ray workers" in run.stdout + run.stderr
+    assert "on 2 Ray workers" in run.stdout + run.stderr
     with open(tmp_path / "run" / "molecules.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows and all(r["reason"] in ("", "invalid SMILES") for r in rows)

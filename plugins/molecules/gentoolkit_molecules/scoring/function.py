@@ -163,8 +163,8 @@ class ScoringFunction:
             workers = workers or (self.parallel if self.parallel > 1 else None)
             if self.runtime is not None:
                 self._pool = self.runtime.pool(factory, executor=executor, workers=workers, batched=True)
-                self.runtime.log(f"scoring {', '.join(t.label for t in pooled)} on {self._pool.size} "
-                                 f"{executor} worker{'s' if self._pool.size > 1 else ''}")
+                where = {"ray": "Ray workers", "processes": "local worker processes"}.get(executor, "workers")
+                self.runtime.log(f"scoring {', '.join(t.label for t in pooled)} on {self._pool.size} {where}")
             else:
                 self._pool = make_pool(factory, executor=executor, workers=workers, batched=True)
         return self._pool
