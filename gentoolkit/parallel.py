@@ -249,7 +249,7 @@ def _connect_ray(ray: Any, address: str | None) -> None:
     """``ray.init`` for this process: a new local instance, or the cluster at ``address``."""
     local = {} if address else {"num_cpus": os.cpu_count(), "include_dashboard": False}
     try:
-        ray.init(address=address, log_to_driver=False, **local)
+        ray.init(address=address or "local", log_to_driver=False, **local)  # "local": never a stray `ray start` cluster
     except (ConnectionError, TimeoutError) as err:
         raise ParallelError(
             f"Could not connect to the Ray cluster at {address!r}: {err}. Check that the head node is "

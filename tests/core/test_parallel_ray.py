@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not ray_available(), reason=f"Ray is not install
 def ray_instance():
     import ray
 
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 

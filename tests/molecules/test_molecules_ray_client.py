@@ -36,7 +36,7 @@ def head(tmp_path_factory):
     client = _free_port()
     log = tmp_path_factory.mktemp("head") / "head.log"
     proc = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--block", f"--port={_free_port()}",
-                             f"--ray-client-server-port={client}", "--num-cpus=2", "--include-dashboard=false",
+                             f"--ray-client-server-port={client}", "--num-cpus=3", "--include-dashboard=false",
                              "--disable-usage-stats"], stdout=open(log, "w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.monotonic() + 120
@@ -95,3 +95,13 @@ def test_an_unreachable_cluster_is_one_clear_error(tmp_path):
     assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Could not connect to the Ray cluster at 'ray://127.0.0.1:" in run.stdout + run.stderr
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_without_an_address_a_run_starts_its_own_ray_and_never_joins_a_cluster_already_here(head):
+    """`ray start` on this machine must not capture `--executor ray` runs that did not ask for it."""
+    code = ("import os, ray\nfrom gentoolkit.parallel import make_pool\n"
+            "pool = make_pool(lambda: (lambda x: 2 * x), executor='ray', workers=1)\n"
+            "print(pool.map([1, 2]).values, ray.cluster_resources()['CPU'] == os.cpu_count() != 3)\npool.close()\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("[2, 4] True")
