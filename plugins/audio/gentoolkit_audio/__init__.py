@@ -29,6 +29,8 @@ EVALUATORS = {
     "bits-per-sample": "a Density model's bits per audio sample on clips, with the 8-bit uniform baseline "
                        "and (given reference=train clips) the mu-law marginal baseline",
     "log-spectral-distance": "log-spectral distance (dB) between clips and their references, paired",
+    "mel-cepstral-distortion": "mel-cepstral distortion (dB, Kubichek 1993, mel-cepstral-distance library) between "
+                               "clips and their references, paired, frames aligned by DTW",
     "mean-spectrum-distance": "RMS dB difference between the average power spectra of two sets of clips",
 }
 
