@@ -15,6 +15,10 @@ DOMAIN = "audio"
 FAMILIES = {
     "wavenet": ("WaveNet on 8-bit mu-law audio: gated dilated causal convolutions, class-conditional, "
                 "exact log-likelihood, Fast WaveNet cached sampling", ("sample", "log_prob", "train")),
+    "mel-vae": ("class-conditional convolutional VAE on log-mel spectrograms with a Griffin-Lim vocoder: "
+                "samples that sound like their class in minutes on a CPU", ("sample", "train")),
+    "wavegan": ("WaveGAN: 1-D DCGAN on raw audio (transposed convolutions, phase shuffle), WGAN-GP, "
+                "optionally class-conditional", ("sample", "train")),
 }
 DATASETS = {
     "spoken-digits": "'zero'..'nine' spoken by eSpeak NG in many voices, 16 kHz one-second clips (SC09 layout), "
