@@ -105,9 +105,10 @@ def register_tasks(register: Callable) -> None:
     from gentoolkit_audio.task import DEFAULTS, RANGES
 
     register(Task(name="audio", run=_run, config=DEFAULTS, domain=DOMAIN, ranges=RANGES,
-                  headline="test_bits_per_sample_given_class",
-                  description="Train a WaveNet (or any registered audio model) on spoken digits, sample WAVs, "
-                              "measure bits per sample; writes index.html to listen to the samples."))
+                  headline="label_accuracy_digitcnn",
+                  description="Train a mel-spectrogram VAE with a Griffin-Lim vocoder (or WaveNet, WaveGAN, any "
+                              "registered audio model) on spoken digits, sample WAVs, score them with the shipped "
+                              "digit classifier (and bits per sample for WaveNet); writes index.html to listen."))
 
 
 @hookimpl

@@ -135,10 +135,10 @@ class WaveGAN(AudioModel):
 
     @torch.no_grad()
     def sample(self, n: int, *, condition: Any = None, generator: torch.Generator | None = None,
-               length: int | None = None) -> Tensor:
-        """``n`` clips (n, length) in [-1, 1] from z ~ N(0, I)."""
+               temperature: float = 1.0, length: int | None = None) -> Tensor:
+        """``n`` clips (n, length) in [-1, 1] from z ~ N(0, temperature**2 I)."""
         if length not in (None, 0, self.length):
             raise ConfigError(f"wavegan draws clips of its training length ({self.length} samples); got length={length}.")
         y = self.labels_for(n, condition, generator)
-        z = torch.randn(n, self.p.latent_dim, generator=generator).to(self.device)
+        z = torch.randn(n, self.p.latent_dim, generator=generator).to(self.device) * temperature
         return self.generate(z, y).float()
