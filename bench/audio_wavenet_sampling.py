@@ -17,9 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from report import write_section  # noqa: E402
 
 from gentoolkit_audio.models import create_model  # noqa: E402
-from gentoolkit_audio.task import DEFAULTS  # noqa: E402
 
-CONFIGS = {"audio task default": DEFAULTS["params"],
+CONFIGS = {"24 channels, 9 layers (bench/audio_models.py)": {"channels": 24, "skip_channels": 48, "layers": 9},
            "2 stacks of 10 layers": {"channels": 32, "skip_channels": 64, "layers": 10, "stacks": 2}}
 
 

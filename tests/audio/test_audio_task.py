@@ -14,7 +14,7 @@ import torch
 
 from gentoolkit import ConfigError, Model, RuntimeOptions, hookimpl
 
-TINY_RUN = {"params": {"channels": 8, "skip_channels": 16, "layers": 3, "crop": 400},
+TINY_RUN = {"model": "audio-wavenet", "params": {"channels": 8, "skip_channels": 16, "layers": 3, "crop": 400},
             "train": {"epochs": 1, "batch_size": 10}, "sample": {"n": 3, "length": 1600}, "evaluate": {"n_clips": 2}}
 
 
@@ -77,6 +77,19 @@ def test_generate_mode_samples_a_saved_model(run, tmp_path):
     assert torch.equal(trained.sample(2, condition=[0, 1], generator=torch.Generator().manual_seed(1), length=300),
                        again.outputs["model"].sample(2, condition=[0, 1], generator=torch.Generator().manual_seed(1),
                                                      length=300))
+
+
+def test_the_default_model_is_the_mel_vae_scored_by_the_digit_classifier(digits_cache, tiny_digits, audio_kit,
+                                                                           tmp_path):
+    tiny = {"params": {"width": 16, "levels": 2, "latent_dim": 4, "griffin_lim_iterations": 4},
+            "train": {"epochs": 2, "batch_size": 10}, "sample": {"n": 10}, "data": {"options": tiny_digits}}
+    result = audio_kit.run("audio", overrides=tiny, options=RuntimeOptions(device="cpu", out=tmp_path, progress=False))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["model"]["name"] == "audio-mel-vae" and "test_bits_per_sample_given_class" not in metrics
+    assert 1 <= metrics["inception_score_digitcnn"] <= 10 and 0 <= metrics["label_accuracy_digitcnn"] <= 1
+    assert metrics["real_label_accuracy_digitcnn"] > 0.5 and metrics["frechet_distance_digitcnn_features"] > 0
+    assert result.outputs["samples"].shape == (10, 16000)
+    assert len(list((tmp_path / "samples").glob("*.wav"))) == 10 and (tmp_path / "learning_curve.png").is_file()
 
 
 def _image_model(image_shape=(1, 8, 8), classes=()):

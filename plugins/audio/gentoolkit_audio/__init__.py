@@ -15,6 +15,10 @@ DOMAIN = "audio"
 FAMILIES = {
     "wavenet": ("WaveNet on 8-bit mu-law audio: gated dilated causal convolutions, class-conditional, "
                 "exact log-likelihood, Fast WaveNet cached sampling", ("sample", "log_prob", "train")),
+    "mel-vae": ("class-conditional convolutional VAE on log-mel spectrograms with a Griffin-Lim vocoder: "
+                "samples that sound like their class in minutes on a CPU", ("sample", "train")),
+    "wavegan": ("WaveGAN: 1-D DCGAN on raw audio (transposed convolutions, phase shuffle), WGAN-GP, "
+                "optionally class-conditional", ("sample", "train")),
 }
 DATASETS = {
     "spoken-digits": "'zero'..'nine' spoken by eSpeak NG in many voices, 16 kHz one-second clips (SC09 layout), "
@@ -29,6 +33,8 @@ EVALUATORS = {
     "bits-per-sample": "a Density model's bits per audio sample on clips, with the 8-bit uniform baseline "
                        "and (given reference=train clips) the mu-law marginal baseline",
     "log-spectral-distance": "log-spectral distance (dB) between clips and their references, paired",
+    "mel-cepstral-distortion": "mel-cepstral distortion (dB, Kubichek 1993, mel-cepstral-distance library) between "
+                               "clips and their references, paired, frames aligned by DTW",
     "mean-spectrum-distance": "RMS dB difference between the average power spectra of two sets of clips",
 }
 
@@ -99,9 +105,10 @@ def register_tasks(register: Callable) -> None:
     from gentoolkit_audio.task import DEFAULTS, RANGES
 
     register(Task(name="audio", run=_run, config=DEFAULTS, domain=DOMAIN, ranges=RANGES,
-                  headline="test_bits_per_sample_given_class",
-                  description="Train a WaveNet (or any registered audio model) on spoken digits, sample WAVs, "
-                              "measure bits per sample; writes index.html to listen to the samples."))
+                  headline="label_accuracy_digitcnn",
+                  description="Train a mel-spectrogram VAE with a Griffin-Lim vocoder (or WaveNet, WaveGAN, any "
+                              "registered audio model) on spoken digits, sample WAVs, score them with the shipped "
+                              "digit classifier (and bits per sample for WaveNet); writes index.html to listen."))
 
 
 @hookimpl

@@ -11,12 +11,12 @@ import typer
 def add_commands(cli: Any) -> None:
     @cli.group("train").command("audio")
     def train_audio(
-        model: str = typer.Option("audio-wavenet", "--model", "-m", help="Any trainable audio model "
-                                  "(gentoolkit models --can train)."),
+        model: str = typer.Option("audio-mel-vae", "--model", "-m", help="Any trainable audio model "
+                                  "(gentoolkit models --can train): audio-mel-vae, audio-wavenet, audio-wavegan."),
         dataset: str = typer.Option("spoken-digits", help="spoken-digits, synthetic-sounds, audio-folder, or a "
                                     "plugin's waveform dataset."),
         path: str = typer.Option("", help="Folder of WAV/FLAC files (audio-folder only)."),
-        epochs: int = typer.Option(15, help="Training epochs."),
+        epochs: int = typer.Option(60, help="Training epochs."),
         conditional: bool = typer.Option(True, help="Class-conditional model."),
         overrides: list[str] = typer.Option([], "--set", "-s", help="Any audio-task key: params.layers=10 (repeatable)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
@@ -36,7 +36,8 @@ def add_commands(cli: Any) -> None:
     def generate_audio(
         model_path: Path = typer.Option(..., "--model-path", "-c", help="A saved audio model (model.json)."),
         n: int = typer.Option(10, "--n", help="How many clips (a conditional model cycles through its classes)."),
-        temperature: float = typer.Option(1.0, help="Softmax temperature (below 1: less noisy, less varied)."),
+        temperature: float = typer.Option(1.0, help="Sampling temperature: WaveNet's softmax, the mel-VAE's and "
+                                          "WaveGAN's latent scale (below 1: less noisy, less varied)."),
         length: int = typer.Option(0, help="Samples per clip (0: the model's clip length)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N | mps"),
         seed: int = typer.Option(0, help="Seed."),

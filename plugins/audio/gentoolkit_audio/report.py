@@ -64,7 +64,8 @@ def save_learning_curve(history: list[dict[str, Any]], path: Path, title: str, k
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     epochs = [r["epoch"] for r in history]
-    key = key if history and key in history[0] else "loss"
+    if history and key not in history[0]:  # no likelihood: the loss, or a GAN's first logged loss
+        key = "loss" if "loss" in history[0] else next(k for k in history[0] if k not in ("epoch", "seconds"))
     ax.plot(epochs, [r.get(key, np.nan) for r in history], marker="o", ms=3, label=f"train {key.replace('_', ' ')}")
     if key == "bits_per_sample":
         ax.axhline(8.0, color="grey", ls="--", lw=1, label="uniform 8-bit (8.0)")

@@ -1,7 +1,7 @@
 """Log-mel spectrograms and the Griffin-Lim vocoder back to audio (torchaudio transforms).
 
-The analysis half of a mel-spectrogram generator: ``mel(x)`` gives the log-mel frames a model
-would generate, ``griffin_lim(frames)`` turns frames into a waveform by inverting the mel
+The two halves around a mel-spectrogram generator (``models/melvae.py``): ``mel(x)`` gives the
+log-mel frames a model generates, ``griffin_lim(frames)`` turns frames into a waveform by inverting the mel
 filterbank (least squares) and estimating the phase (Griffin and Lim 1984, with momentum).
 """
 
@@ -34,13 +34,15 @@ def mel(waveforms: Tensor, config: MelConfig = MelConfig()) -> Tensor:
 def griffin_lim(frames: Tensor, length: int, config: MelConfig = MelConfig(), iterations: int = 64,
                 seed: int = 0) -> Tensor:
     """Waveforms (B, length) in [-1, 1] from log-mel frames: least-squares inverse mel scale, then
-    Griffin-Lim phase estimation from a seeded random start."""
+    Griffin-Lim phase estimation from random start phases drawn from ``seed`` (the global RNG is
+    left as it was)."""
     import torchaudio.transforms as AT
 
     power = (frames.exp() - config.floor).clamp_min(0)
     inverse = AT.InverseMelScale(config.n_fft // 2 + 1, config.n_mels, config.sample_rate)
     linear = inverse(power).clamp_min(0)
-    torch.manual_seed(seed)  # GriffinLim starts from random phases
     vocoder = AT.GriffinLim(n_fft=config.n_fft, hop_length=config.hop_length, power=2.0, n_iter=iterations,
                             length=length, rand_init=True)
-    return vocoder(linear).clamp(-1, 1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # GriffinLim draws its start phases from the global RNG
+        return vocoder(linear).clamp(-1, 1)

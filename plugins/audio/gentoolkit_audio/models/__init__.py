@@ -15,6 +15,8 @@ from gentoolkit import UnknownNameError
 # family: (import path of the class, name of its params dataclass in that module)
 MODEL_FAMILIES: dict[str, tuple[str, str]] = {
     "wavenet": ("gentoolkit_audio.models.wavenet:WaveNet", "WaveNetParams"),
+    "mel-vae": ("gentoolkit_audio.models.melvae:MelVAE", "MelVAEParams"),
+    "wavegan": ("gentoolkit_audio.models.wavegan:WaveGAN", "WaveGANParams"),
 }
 
 __all__ = ["MODEL_FAMILIES", "model_class", "create_model", "param_schema"]
