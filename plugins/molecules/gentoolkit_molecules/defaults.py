@@ -41,6 +41,8 @@ DEFAULTS = {
         "unique_sequences": True,
         "replay_memory": 100,
         "replay_sample": 10,
+        "augmentation_rounds": 0,  # Augmented Memory: extra updates per oracle batch on randomised SMILES; 0 = off
+        "selective_memory_purge": True,  # with augmentation_rounds: stop replaying scaffolds the filter penalised
         "checkpoint_every": 5,
     },
     "diversity_filter": {"type": "IdenticalMurckoScaffold", "bucket_size": 25, "minscore": 0.4},
@@ -64,7 +66,7 @@ DEFAULTS = {
 RANGES = {
     "rl": {"batch_size": ">= 1", "sigma": ">= 0", "learning_rate": "> 0", "max_steps": ">= 1",
            "max_oracle_calls": ">= 0", "patience": ">= 0", "top_k": ">= 1", "score_threshold": "[0, 1]",
-           "min_steps": ">= 0", "temperature": "> 0", "replay_memory": ">= 0", "replay_sample": ">= 0",
+           "min_steps": ">= 0", "temperature": "> 0", "replay_memory": ">= 0", "replay_sample": ">= 0", "augmentation_rounds": ">= 0",
            "checkpoint_every": ">= 1"},
     "diversity_filter": {"bucket_size": ">= 1", "minscore": "[0, 1]"},
     "scoring": {"parallel": ">= 1"},
