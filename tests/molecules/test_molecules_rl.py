@@ -281,3 +281,12 @@ def test_augmented_memory_run_stops_replaying_penalised_scaffolds(tmp_path, prio
     kept = run_with(tmp_path / "b", selective_memory_purge=False)
     kept.run()
     assert {scaffold(c, "IdenticalMurckoScaffold") for c in kept.memory.everything()[0]} & full
+
+
+def test_rl_standardises_samples_with_the_configured_fragment_rule(tmp_path, prior, monkeypatch):
+    from gentoolkit_molecules import rl
+
+    real, used = rl.standardise, set()
+    monkeypatch.setattr(rl, "standardise", lambda s, fragments="largest": used.add(fragments) or real(s, fragments))
+    learning(tmp_path, prior, NitrogenFraction(), max_steps=1, fragments="invalid").run()
+    assert used == {"invalid"}

@@ -41,6 +41,7 @@ DEFAULTS = {
         "unique_sequences": True,
         "replay_memory": 100,
         "replay_sample": 10,
+        "fragments": "largest",  # a sampled "A.B": scored as its largest fragment | keep (whole) | invalid
         "augmentation_rounds": 0,  # Augmented Memory: extra updates per oracle batch on randomised SMILES; 0 = off
         "selective_memory_purge": True,  # with augmentation_rounds: stop replaying scaffolds the filter penalised
         "checkpoint_every": 5,

@@ -53,6 +53,7 @@ class RLConfig:
     unique_sequences: bool = True  # drop repeated token sequences within a batch, as REINVENT does
     replay_memory: int = 100  # best molecules kept for experience replay; 0 = off
     replay_sample: int = 10  # replayed per step
+    fragments: str = "largest"  # a sampled "A.B" is scored as its largest fragment, whole ("keep"), or invalid
     augmentation_rounds: int = 0  # Augmented Memory: extra updates per batch on randomised SMILES; 0 = REINVENT
     selective_memory_purge: bool = True  # Augmented Memory: drop replayed scaffolds the diversity filter penalised
     checkpoint_every: int = 5
@@ -68,6 +69,12 @@ class RLConfig:
 
         if problems := check_ranges(values, RANGES["rl"], where):
             raise ConfigError(" ".join(problems))
+        from gentoolkit_molecules.data import FRAGMENTS
+
+        if values.get("fragments", "largest") not in FRAGMENTS:
+            raise ConfigError(f"[{where}] fragments = {values['fragments']!r} is not one of {', '.join(FRAGMENTS)}: "
+                              "a sampled multi-fragment SMILES is scored as its largest fragment, whole (keep), "
+                              "or counted invalid.")
         return cls(**values)
 
 
@@ -140,7 +147,7 @@ class Learning:
         if cfg.unique_sequences:
             keep = _first_occurrences(sequences)
             sequences, smiles = sequences[keep], [smiles[i] for i in keep]
-        canonical = [standardise(s) for s in smiles]
+        canonical = [standardise(s, cfg.fragments) for s in smiles]
         scores, scored, new, cut = self._score(canonical)
         rewards = self.diversity([c if ok else None for c, ok in zip(canonical, scored)], scores)
         if new is not None:
