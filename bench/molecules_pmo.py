@@ -22,7 +22,7 @@ import json
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -58,8 +58,8 @@ def read_csv(path: Path, column: str) -> tuple[list[str], list[float] | None]:
     return [r[column] for r in rows], [float(r["score"]) for r in rows] if rows and "score" in rows[0] else None
 
 
-def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache_folder: str) -> dict:
-    """One run, on a fresh toolkit: SMILES and scores in call order, wall and CPU seconds."""
+def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache_folder: str, key: str) -> dict:
+    """One run, on a fresh toolkit: its metrics, wall and CPU seconds, also kept in the cache."""
     import torch
 
     from gentoolkit.api import Toolkit
@@ -86,9 +86,11 @@ def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache
             smiles, scores = read_csv(Path(out) / "molecules.csv", "smiles")
     auc = toolkit.evaluate("pmo-auc", smiles, scores=scores, budget=budget, k=10, freq=100)["pmo_auc_top_10"]
     ranked = np.sort(scores)[::-1]
-    return {"auc_top10": auc, "top10": float(ranked[:10].mean()), "top1": float(ranked[0]), "calls": len(smiles),
+    result = {"auc_top10": auc, "top10": float(ranked[:10].mean()), "top1": float(ranked[0]), "calls": len(smiles),
             "scaffolds_top100": scaffolds(smiles, scores, 100), "seconds": time.perf_counter() - start,
             "cpu_seconds": time.process_time() - cpu}
+    ResultCache(Path(cache_folder).parent, code_hash()).put(key, result)
+    return result
 
 
 def prior_sample(toolkit, options, common: list[str], budget: int, seed: int, prior: str, out: Path,
@@ -201,6 +203,7 @@ def main() -> None:
     command = "python " + " ".join(["bench/molecules_pmo.py", *sys.argv[1:]])
     # every oracle and config once before any seed twice: partial results cover them all
     todo = [(c, o, s) for s in range(seeds) for o in args.oracles for c in args.configs]
+    todo.sort(key=lambda run: (run[2], run[0] != "augmented memory"))  # the slowest first, for two or more jobs
     entries: dict = {}
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         futures = {}
@@ -209,10 +212,15 @@ def main() -> None:
             if (entry := cache.get(k)) is not None:
                 entries.setdefault((o, c), []).append(entry)
             else:
-                futures[pool.submit(run_once, c, o, s, budget, args.prior, str(cache.folder))] = (c, o, s, k)
-        for future, (c, o, s, k) in futures.items():
-            result = future.result()
-            entries.setdefault((o, c), []).append(cache.put(k, result))
+                futures[pool.submit(run_once, c, o, s, budget, args.prior, str(cache.folder), k)] = (c, o, s, k)
+        for future in as_completed(futures):  # each worker cached its own run: a failure here loses nothing
+            c, o, s, k = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # one broken run must not hide the others' numbers
+                print(f"{o} {c} seed {s} FAILED: {type(err).__name__}: {err}", flush=True)
+                continue
+            entries.setdefault((o, c), []).append(cache.get(k) | {"cached": False})
             print(f"{o:24s} {c:24s} seed {s}: AUC top-10 {result['auc_top10']:.3f}, top-1 {result['top1']:.3f}, "
                   f"{result['calls']} calls, {result['scaffolds_top100']} scaffolds in the top 100, "
                   f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s CPU)", flush=True)

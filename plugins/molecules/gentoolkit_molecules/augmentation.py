@@ -13,18 +13,20 @@ import torch
 
 
 def randomized_smiles(smiles: Sequence[str], generator: torch.Generator,
-                      encodable: Callable[[str], bool] = lambda s: True, tries: int = 5) -> list[str]:
+                      encodable: Callable[[str], bool] = lambda s: True, tries: int = 5,
+                      fallback: Sequence[str] | None = None) -> list[str]:
     """A random (non-canonical) SMILES of each molecule that ``encodable`` accepts.
 
     A molecule whose random forms the prior cannot encode (a ring-closure digit or a length it
-    never saw) after ``tries`` attempts keeps the SMILES it came with.
+    never saw) after ``tries`` attempts gets its ``fallback`` (the SMILES the prior sampled),
+    else keeps the SMILES it came with.
     """
     from rdkit import Chem
 
     out = []
-    for text in smiles:
+    for i, text in enumerate(smiles):
         mol = Chem.MolFromSmiles(text)
-        chosen = text
+        chosen = fallback[i] if fallback is not None else text
         for _ in range(tries if mol is not None and mol.GetNumAtoms() > 1 else 0):
             order = torch.randperm(mol.GetNumAtoms(), generator=generator).tolist()
             candidate = Chem.MolToSmiles(Chem.RenumberAtoms(mol, order), canonical=False)

@@ -38,9 +38,9 @@ class ReplayMemory:
         picks = torch.randperm(len(self.items), generator=generator)[:n].tolist()
         return [self.items[i][1] for i in picks], [self.items[i][2] for i in picks]
 
-    def everything(self) -> tuple[list[str], list[float]]:
-        """Every molecule held (canonical SMILES) and its score, best first."""
-        return [c for c, _, _ in self.items], [v for _, _, v in self.items]
+    def everything(self) -> tuple[list[str], list[str], list[float]]:
+        """Every molecule held: canonical SMILES, SMILES as sampled, and score, best first."""
+        return [c for c, _, _ in self.items], [s for _, s, _ in self.items], [v for _, _, v in self.items]
 
     def purge(self, penalised: Iterable[str], scaffold: Callable[[str], str]) -> list[str]:
         """Drop every molecule whose scaffold is one of the ``penalised`` molecules'; returns them.

@@ -155,9 +155,10 @@ class Learning:
         mask = torch.as_tensor(scored, device=sequences.device)
         loss = self._update(sequences[mask], rewards[scored])
         kept = [c for c, ok in zip(canonical, scored) if ok]
-        self.memory.add(kept, [s for s, ok in zip(smiles, scored) if ok], rewards[scored])
+        sampled = [s for s, ok in zip(smiles, scored) if ok]
+        self.memory.add(kept, sampled, rewards[scored])
         if cfg.augmentation_rounds:
-            self._augmented_memory(kept, scores[scored], rewards[scored])
+            self._augmented_memory(kept, sampled, scores[scored], rewards[scored])
         batch = np.sort(scores[scored])[::-1]
         best = np.sort(np.fromiter(self.cache.values(), float))[::-1]
         stats = {"step": self.step, "mean_score": float(batch.mean()) if batch.size else 0.0,
@@ -206,7 +207,8 @@ class Learning:
         replay_smiles, replay_scores = self.memory.sample(self.config.replay_sample, self.generator)
         return self._step(sequences, rewards, replay_smiles, replay_scores)
 
-    def _augmented_memory(self, canonical: list[str | None], scores: np.ndarray, rewards: np.ndarray) -> None:
+    def _augmented_memory(self, canonical: list[str | None], sampled: list[str], scores: np.ndarray,
+                          rewards: np.ndarray) -> None:
         """Augmented Memory's k extra updates: the batch's valid molecules and the whole memory as
         randomised SMILES, after purging the memory of scaffolds the diversity filter penalised."""
         from gentoolkit_molecules.augmentation import randomized_smiles
@@ -225,8 +227,9 @@ class Learning:
             return len(tokens) <= longest and all(t in known for t in tokens)
 
         for _ in range(cfg.augmentation_rounds):
-            memory, memory_scores = self.memory.everything()
-            batch = randomized_smiles([canonical[i] for i in valid] + memory, self.generator, encodable)
+            memory, memory_sampled, memory_scores = self.memory.everything()
+            batch = randomized_smiles([canonical[i] for i in valid] + memory, self.generator, encodable,
+                                      fallback=[sampled[i] for i in valid] + memory_sampled)  # encodable: sampled
             sequences = self.agent.encode(batch).to(self.agent.device) if batch else torch.zeros(0, 1, dtype=torch.long)
             self._step(sequences, np.concatenate([rewards[valid], memory_scores]))
 
