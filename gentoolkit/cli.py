@@ -245,8 +245,7 @@ def plugins(ctx: typer.Context, json_: bool = typer.Option(False, "--json", help
     if ctx.invoked_subcommand is not None:
         return
     host = _toolkit().host
-    for what in ("models", "datasets", "evaluators", "tasks"):
-        host.registry(what)  # calling the hooks surfaces plugins whose hooks raise
+    host.fill_registries()  # calling the hooks surfaces plugins whose hooks raise
     infos = list(host.plugins.values())
     if json_:
         print(json.dumps([vars(i) for i in infos], indent=1))

@@ -16,12 +16,12 @@ class GentoolkitError(Exception):
 class UnknownNameError(GentoolkitError, KeyError):
     """A name that nothing registered; the message suggests the close ones."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]):
+    def __init__(self, kind: str, name: str, known: Iterable[str], note: str = ""):
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listing = ", ".join(known) if known else "none are registered"
-        super().__init__(f"Unknown {kind} {name!r}.{hint} Known {kind} names: {listing}.")
+        super().__init__(f"Unknown {kind} {name!r}.{hint} Known {kind} names: {listing}." + (f" {note}" if note else ""))
         self.kind, self.name, self.suggestions = kind, name, close
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message

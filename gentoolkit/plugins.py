@@ -175,7 +175,10 @@ class PluginHost:
                 def register(value: Any, _plugin: str = impl.plugin_name) -> None:
                     registry.add(value, _plugin)
 
-                self._call_impl(impl, hook_name, {"register": register})
+                if failure := self._call_impl(impl, hook_name, {"register": register}):
+                    registry.failures[impl.plugin_name] = failure
+            registry.failures.update({i.name: i.errors[0] for i in self.plugins.values()
+                                      if i.status == "failed" and i.errors})  # never loaded: any name may be theirs
             self._registries[hook_name] = registry
             for name, plugins in registry.conflicts.items():
                 warnings.warn(f"{kind} {name!r} is registered by both {' and '.join(plugins)}; "
@@ -190,7 +193,8 @@ class PluginHost:
             raise PluginError(f"No loaded plugin declares the hook {hook_name!r} (needed for {needed_for}).")
         return caller.get_hookimpls()
 
-    def _call_impl(self, impl: pluggy.HookImpl, hook_name: str, kwargs: dict[str, Any]) -> None:
+    def _call_impl(self, impl: pluggy.HookImpl, hook_name: str, kwargs: dict[str, Any]) -> str:
+        """Call one plugin's hook; returns "" or, when it raised, the message it was recorded with."""
         if self.trace:
             print(f"[gentoolkit trace] {impl.plugin_name}.{hook_name}({', '.join(impl.argnames)})", file=sys.stderr)
         try:
@@ -203,6 +207,17 @@ class PluginHost:
             warnings.warn(f"plugin {info.name!r}: {message}", PluginWarning, stacklevel=2)
             if self.trace:
                 traceback.print_exc(file=sys.stderr)
+            return message
+        return ""
+
+    def fill_registries(self) -> None:
+        """Call every contribution hook, the core's and those plugins declared (``register_<kind>s(register)``),
+        so a plugin whose hook raises shows in listings, not only when one of its names is looked up."""
+        self.check_pending()
+        for hook_name in dir(self.pm.hook):
+            spec = getattr(getattr(self.pm.hook, hook_name), "spec", None)
+            if spec is not None and hook_name.startswith("register_") and tuple(spec.argnames) == ("register",):
+                self.contributions(hook_name, hook_name.removeprefix("register_").removesuffix("s").replace("_", " "))
 
     def registry(self, what: str) -> Registry:
         """One of the core registries: ``models``, ``datasets``, ``evaluators`` or ``tasks``."""

@@ -37,6 +37,7 @@ class Registry(Mapping[str, T]):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
         self.conflicts: dict[str, list[str]] = {}
+        self.failures: dict[str, str] = {}  # plugin -> why its contributions may be missing
 
     def add(self, value: T, plugin: str) -> None:
         """Record ``value`` (anything with a ``name``) as contributed by ``plugin``."""
@@ -58,7 +59,9 @@ class Registry(Mapping[str, T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self._entries) from None
+            note = " ".join(f"Plugin {plugin!r} may provide it but failed: {why}; fix or disable it "
+                            "(GENTOOLKIT_LOAD_PLUGINS)." for plugin, why in self.failures.items())
+            raise UnknownNameError(self.kind, name, self._entries, note) from None
 
     def get(self, name: str, default: Any = None) -> T:  # type: ignore[override]
         """The contribution called ``name``; raises instead of returning a default."""

@@ -12,6 +12,7 @@ import pytest
 import typer
 
 from gentoolkit import GentoolkitError, RunResult, Task, hookimpl
+from gentoolkit.hookspecs import hookspec
 
 
 class Tasks:
@@ -155,6 +156,51 @@ def test_a_hook_that_raises_is_warned_about_in_listings_and_json_agrees_with_the
     assert info["brokenmodels"]["status"] == "error" and info["tasks"]["status"] == "loaded"
     code, out, _ = cli("plugins", plugins=(BrokenModels(), Tasks()))
     assert "error: register_models raised RuntimeError: boom [x]" in out
+
+
+class WidgetSpecs:
+    """A hook a plugin declares for other plugins, as the molecules plugin declares register_scoring_components."""
+
+    @hookspec
+    def register_widgets(self, register):
+        """Contribute widgets."""
+
+
+class DeclaresWidgets:
+    @hookimpl
+    def add_hookspecs(self, pluginmanager):
+        pluginmanager.add_hookspecs(WidgetSpecs)
+
+    @hookimpl
+    def register_widgets(self, register):
+        register(Task("gear", lambda runtime, config: None))  # anything with a name
+
+
+class BrokenWidgets:
+    @hookimpl
+    def register_widgets(self, register):
+        raise RuntimeError("no widgets today")
+
+
+def test_a_plugin_declared_hook_that_raises_is_not_listed_as_loaded(cli):
+    code, out, _ = cli("plugins", "--json", plugins=(DeclaresWidgets(), BrokenWidgets()))
+    info = {p["name"]: p for p in json.loads(out)}
+    assert code == 0 and info["declareswidgets"]["status"] == "loaded"
+    assert info["brokenwidgets"]["status"] == "error"
+    assert info["brokenwidgets"]["errors"] == ["register_widgets raised RuntimeError: no widgets today"]
+
+
+def test_looking_up_a_missing_name_names_the_plugin_whose_hook_raised():
+    from gentoolkit.api import Toolkit
+    from gentoolkit.errors import PluginWarning, UnknownNameError
+
+    kit = Toolkit(plugins=[DeclaresWidgets(), BrokenWidgets()], entrypoints=False)
+    with pytest.warns(PluginWarning):
+        widgets = kit.contributions("register_widgets", "widget")
+    assert widgets["gear"].name == "gear"
+    with pytest.raises(UnknownNameError, match="Unknown widget 'sprocket'.*Plugin 'BrokenWidgets' may provide it "
+                                               "but failed: register_widgets raised RuntimeError: no widgets today"):
+        widgets["sprocket"]
 
 
 def test_python_toolkit_warns_about_a_broken_plugin():

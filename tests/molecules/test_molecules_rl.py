@@ -188,3 +188,107 @@ def test_stages_carry_the_agent_and_stop_at_their_threshold(tmp_path, prior):
     assert (tmp_path / "first" / "molecules.csv").exists() and (tmp_path / "second" / "checkpoint.json").exists()
     changed = any(not torch.equal(a, b) for a, b in zip(agent.network.parameters(), prior.network.parameters()))
     assert changed
+
+
+# --- early stopping on a sparse objective -----------------------------------------------------------
+
+
+class Sparse(NitrogenFraction):
+    """Scores 0 until its ``found_on``-th call (a SMARTS nobody matches yet), then 1."""
+
+    def __init__(self, found_on: int = 10**9):
+        super().__init__()
+        self.found_on = found_on
+
+    def __call__(self, smiles):
+        result = super().__call__(smiles)
+        found = self.calls >= self.found_on
+        result.total = np.full(len(smiles), 1.0 if found else 0.0)
+        return result
+
+
+def test_patience_never_ends_a_run_that_has_found_nothing(tmp_path, prior):
+    result = learning(tmp_path / "nothing", prior, Sparse(), max_steps=6, patience=2).run()
+    assert result.reason == "max_steps=6 reached" and len(result.history) == 6
+    # once something scores, patience counts from there
+    late = learning(tmp_path / "late", prior, Sparse(found_on=4), max_steps=40, patience=2).run()
+    assert "no better top-10" in late.reason and late.history[-3]["top_k"] > 0 == late.history[0]["top_k"]
+
+
+# --- Augmented Memory ------------------------------------------------------------------------------
+
+
+def test_randomized_smiles_are_valid_equivalent_and_seeded():
+    from rdkit import Chem
+
+    from gentoolkit_molecules.augmentation import randomized_smiles
+
+    smiles = ["CC(=O)Oc1ccccc1C(=O)O", "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1", "C[C@H](N)C(=O)O", "C"]
+    first = randomized_smiles(smiles, torch.Generator().manual_seed(0))
+    again = randomized_smiles(smiles, torch.Generator().manual_seed(0))
+    other = randomized_smiles(smiles, torch.Generator().manual_seed(1))
+    canonical = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in smiles]
+    assert [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in first + other] == canonical * 2
+    assert first == again and first != other
+    assert sum(a != b for a, b in zip(first, smiles)) >= 2
+    # a form the prior cannot encode is not used: the molecule gets its fallback (as sampled), else stays
+    assert randomized_smiles(smiles[:2], torch.Generator().manual_seed(0), lambda s: False) == smiles[:2]
+    assert randomized_smiles(smiles[:2], torch.Generator().manual_seed(0), lambda s: False, fallback=["x", "y"]) == [
+        "x", "y"]
+
+
+def _adam_steps(run) -> int:
+    return int(next(iter(run.optimizer.state.values()))["step"])
+
+
+@pytest.mark.parametrize("rounds", [0, 2])
+def test_augmented_memory_updates_the_agent_k_more_times_per_batch(tmp_path, prior, rounds):
+    run = learning(tmp_path, prior, NitrogenFraction(), max_steps=3, augmentation_rounds=rounds)
+    before = [p.detach().clone() for p in run.agent.network.parameters()]
+    run.train_step()
+    assert _adam_steps(run) == 1 + rounds
+    assert any(not torch.equal(a, b) for a, b in zip(before, run.agent.network.parameters()))
+    run.train_step()
+    assert _adam_steps(run) == 2 * (1 + rounds)
+
+
+def test_selective_purge_drops_the_scaffolds_the_filter_penalised():
+    from gentoolkit_molecules.diversity import scaffold
+    from gentoolkit_molecules.replay import ReplayMemory
+
+    memory = ReplayMemory(10)
+    kept = ["Cc1ccccc1", "Oc1ccccc1", "C1CCNCC1", "CC1CCNCC1", "CCO"]
+    memory.add(kept, kept, [0.9, 0.8, 0.7, 0.6, 0.5])
+    dropped = memory.purge(["Nc1ccccc1"], lambda s: scaffold(s, "IdenticalMurckoScaffold"))
+    assert sorted(dropped) == ["Cc1ccccc1", "Oc1ccccc1"]
+    assert memory.everything()[0::2] == (["C1CCNCC1", "CC1CCNCC1", "CCO"], [0.7, 0.6, 0.5])
+    assert memory.purge([], lambda s: s) == []
+
+
+def test_augmented_memory_run_stops_replaying_penalised_scaffolds(tmp_path, prior):
+    from gentoolkit_molecules.diversity import scaffold
+
+    def run_with(out, **extra):
+        rt = runtime(out)
+        config = RLConfig(batch_size=32, learning_rate=1e-3, sigma=60.0, replay_sample=4, max_steps=4,
+                          augmentation_rounds=1, checkpoint_every=2, **extra)
+        return Learning(rt, prior, prior.copy(), NitrogenFraction(), config,
+                        DiversityFilter("IdenticalMurckoScaffold", bucket_size=1, minscore=0.0))
+
+    run = run_with(tmp_path / "a")
+    run.run()
+    full = {s for s, bucket in run.diversity.buckets.items() if len(bucket) > 1}
+    assert full, "the filter penalised no scaffold: the test shows nothing"
+    assert not {scaffold(c, "IdenticalMurckoScaffold") for c in run.memory.everything()[0]} & full
+    kept = run_with(tmp_path / "b", selective_memory_purge=False)
+    kept.run()
+    assert {scaffold(c, "IdenticalMurckoScaffold") for c in kept.memory.everything()[0]} & full
+
+
+def test_rl_standardises_samples_with_the_configured_fragment_rule(tmp_path, prior, monkeypatch):
+    from gentoolkit_molecules import rl
+
+    real, used = rl.standardise, set()
+    monkeypatch.setattr(rl, "standardise", lambda s, fragments="largest": used.add(fragments) or real(s, fragments))
+    learning(tmp_path, prior, NitrogenFraction(), max_steps=1, fragments="invalid").run()
+    assert used == {"invalid"}

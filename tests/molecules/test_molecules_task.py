@@ -240,9 +240,57 @@ def test_importing_the_plugin_imports_neither_torch_nor_rdkit():
     import subprocess
     import sys
 
-    code = "import sys, gentoolkit_molecules; print('torch' in sys.modules, 'rdkit' in sys.modules)"
+    code = ("import sys, gentoolkit_molecules as m; print('torch' in sys.modules, 'rdkit' in sys.modules); "
+            "m.ScoringComponent, m.ScoringConfigError; print('torch' in sys.modules, 'rdkit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False", "False"]
+
+
+def test_the_scoring_api_is_public_at_the_top_level():
+    from gentoolkit_molecules.scoring.component import ScoringComponent, ScoringConfigError
+    from gentoolkit_molecules.scoring.function import ScoreResult, build_scoring_function
+
+    assert gentoolkit_molecules.ScoringComponent is ScoringComponent
+    assert gentoolkit_molecules.ScoringConfigError is ScoringConfigError
+    assert gentoolkit_molecules.ScoreResult is ScoreResult
+    assert gentoolkit_molecules.build_scoring_function is build_scoring_function
+    assert set(gentoolkit_molecules.__all__) >= {"ScoringComponent", "ScoringConfigError", "build_scoring_function"}
+    with pytest.raises(AttributeError, match="ScoringComponnt"):
+        gentoolkit_molecules.ScoringComponnt
+
+
+class BrokenScoring:
+    """A scoring plugin whose hook raises before it registers its component."""
+
+    @gentoolkit_molecules.hookimpl
+    def register_scoring_components(self, register):
+        raise ImportError("No module named 'vina_free'")
+
+
+def test_a_scoring_plugin_whose_hook_raises_is_named_when_its_component_is_missing(prior_path, tmp_path):
+    from gentoolkit.errors import PluginWarning
+
+    kit = Toolkit(plugins=[gentoolkit_molecules, BrokenScoring()], entrypoints=False)
+    with pytest.warns(PluginWarning), pytest.raises(
+            UnknownNameError, match="Unknown scoring component 'my_docking'.*Plugin 'BrokenScoring' may provide it "
+                                    "but failed: register_scoring_components raised ImportError: No module named"):
+        run(kit, tmp_path, prior=prior_path, **{"scoring.components": [{"component": "my_docking"}]})
+    assert kit.host.plugins["BrokenScoring"].status == "error"
+    assert _untouched(tmp_path)
+
+
+def test_an_unknown_objective_says_the_built_in_pmo_set_is_partial(kit, tmp_path):
+    with pytest.raises(UnknownNameError, match="Unknown objective 'zaleplon_mpo'.*qed.*Only these 5 of PMO's 23 "
+                                               "oracles are built in.*scoring component"):
+        run(kit, tmp_path, objective="zaleplon_mpo")
+
+
+def test_multi_fragment_smiles_handling_is_an_option(kit, tmp_path):
+    assert standardise("CCO.[Na+].[Cl-]") == "CCO"
+    assert standardise("CCO.[Na+].[Cl-]", "keep") == "CCO.[Cl-].[Na+]"
+    assert standardise("CCO.[Na+].[Cl-]", "invalid") is None and standardise("CCO", "invalid") == "CCO"
+    with pytest.raises(ConfigError, match="fragments = 'biggest' is not one of largest, keep, invalid"):
+        run(kit, tmp_path, **{"rl.fragments": "biggest"})
 
 
 def test_generate_molecules_command_prints_valid_smiles(kit, prior_path, tmp_path):

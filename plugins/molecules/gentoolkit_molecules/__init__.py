@@ -2,10 +2,13 @@
 
 Only the ``@hookimpl`` functions live here. Everything they register imports torch and RDKit
 inside the registered callables, so importing this package (and ``gentoolkit --help``) stays cheap.
+The public API for scoring-plugin authors (``ScoringComponent``, ``ScoringConfigError``, ...)
+is importable from here; each name loads its module on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -13,6 +16,24 @@ from gentoolkit.contributions import Dataset, Evaluator, Model, Task
 from gentoolkit.hookspecs import hookimpl
 
 DOMAIN = "molecules"
+
+# The public API, by the module that defines each name (loaded on first access, PEP 562).
+_PUBLIC = {
+    "ScoringComponent": "gentoolkit_molecules.scoring.component",
+    "ScoringConfigError": "gentoolkit_molecules.scoring.component",
+    "parse_params": "gentoolkit_molecules.scoring.component",
+    "ScoringFunction": "gentoolkit_molecules.scoring.function",
+    "ScoreResult": "gentoolkit_molecules.scoring.function",
+    "build_scoring_function": "gentoolkit_molecules.scoring.function",
+    "PMO_ORACLES": "gentoolkit_molecules.scoring.pmo",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookimpl

@@ -60,17 +60,23 @@ class MoleculeSet:
         return text
 
 
-def standardise(smiles: str) -> str | None:
-    """RDKit canonical SMILES of the largest fragment; None if RDKit cannot parse it."""
+FRAGMENTS = ("largest", "keep", "invalid")  # what standardise makes of a multi-fragment SMILES ("A.B")
+
+
+def standardise(smiles: str, fragments: str = "largest") -> str | None:
+    """RDKit canonical SMILES; None if RDKit cannot parse it. A multi-fragment SMILES becomes its
+    largest fragment (salts and counter-ions dropped), stays whole (``keep``), or is None (``invalid``)."""
     from rdkit import Chem, RDLogger
 
     RDLogger.DisableLog("rdApp.*")
     mol = Chem.MolFromSmiles(smiles) if smiles else None
     if mol is None or mol.GetNumAtoms() == 0:
         return None
-    fragments = Chem.GetMolFrags(mol, asMols=True)
-    if len(fragments) > 1:
-        mol = max(fragments, key=lambda m: m.GetNumHeavyAtoms())
+    parts = Chem.GetMolFrags(mol, asMols=True)
+    if len(parts) > 1 and fragments != "keep":
+        if fragments == "invalid":
+            return None
+        mol = max(parts, key=lambda m: m.GetNumHeavyAtoms())
     return Chem.MolToSmiles(mol)
 
 

@@ -1,8 +1,12 @@
-"""Experience replay as in REINVENT: the best unique molecules so far, a few replayed each step."""
+"""Experience replay as in REINVENT: the best unique molecules so far, a few replayed each step.
+
+Augmented Memory replays all of them (``everything``) and purges the scaffolds the diversity
+filter penalised (``purge``).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 
 class ReplayMemory:
@@ -33,6 +37,23 @@ class ReplayMemory:
             return [], []
         picks = torch.randperm(len(self.items), generator=generator)[:n].tolist()
         return [self.items[i][1] for i in picks], [self.items[i][2] for i in picks]
+
+    def everything(self) -> tuple[list[str], list[str], list[float]]:
+        """Every molecule held: canonical SMILES, SMILES as sampled, and score, best first."""
+        return [c for c, _, _ in self.items], [s for _, s, _ in self.items], [v for _, _, v in self.items]
+
+    def purge(self, penalised: Iterable[str], scaffold: Callable[[str], str]) -> list[str]:
+        """Drop every molecule whose scaffold is one of the ``penalised`` molecules'; returns them.
+
+        Augmented Memory's selective purge: a scaffold the diversity filter has started to zero
+        out stops being replayed, so the extra updates do not keep pulling the agent back to it.
+        """
+        scaffolds = {scaffold(smiles) for smiles in penalised}
+        if not scaffolds:
+            return []
+        dropped = [c for c, _, _ in self.items if scaffold(c) in scaffolds]
+        self.items = [item for item in self.items if item[0] not in dropped]
+        return dropped
 
     def state_dict(self) -> dict[str, Any]:
         return {"items": [list(item) for item in self.items]}

@@ -3,7 +3,9 @@
 Each step samples a batch from the agent, scores it, and minimises the DAP loss
 ``(prior logL + sigma * score - agent logL)^2``, plus the same loss on a few molecules replayed
 from the best seen so far. A scaffold diversity filter zeroes the score of molecules beyond their
-scaffold's bucket. Oracle calls are counted as PMO counts them: each unique valid molecule is
+scaffold's bucket. With ``augmentation_rounds = k`` (Augmented Memory, Guo & Schwaller 2024) each
+oracle batch also gives k more updates on the batch and the whole replay memory written as
+randomised SMILES, after the memory is purged of scaffolds the diversity filter penalised. Oracle calls are counted as PMO counts them: each unique valid molecule is
 scored once (a canonical-SMILES cache answers repeats) and the run stops exactly at the budget.
 Every step appends the newly scored molecules to ``molecules.csv`` and tracks its scores, loss,
 oracle calls and molecules/s (``runtime.track``); every few steps the agent,
@@ -51,6 +53,9 @@ class RLConfig:
     unique_sequences: bool = True  # drop repeated token sequences within a batch, as REINVENT does
     replay_memory: int = 100  # best molecules kept for experience replay; 0 = off
     replay_sample: int = 10  # replayed per step
+    fragments: str = "largest"  # a sampled "A.B" is scored as its largest fragment, whole ("keep"), or invalid
+    augmentation_rounds: int = 0  # Augmented Memory: extra updates per batch on randomised SMILES; 0 = REINVENT
+    selective_memory_purge: bool = True  # Augmented Memory: drop replayed scaffolds the diversity filter penalised
     checkpoint_every: int = 5
 
     @classmethod
@@ -64,6 +69,12 @@ class RLConfig:
 
         if problems := check_ranges(values, RANGES["rl"], where):
             raise ConfigError(" ".join(problems))
+        from gentoolkit_molecules.data import FRAGMENTS
+
+        if values.get("fragments", "largest") not in FRAGMENTS:
+            raise ConfigError(f"[{where}] fragments = {values['fragments']!r} is not one of {', '.join(FRAGMENTS)}: "
+                              "a sampled multi-fragment SMILES is scored as its largest fragment, whole (keep), "
+                              "or counted invalid.")
         return cls(**values)
 
 
@@ -100,6 +111,7 @@ class Learning:
         agent.network.eval()  # no dropout: sampling and the loss see the same network
         self.optimizer = torch.optim.Adam(agent.network.parameters(), lr=config.learning_rate)
         self.memory = ReplayMemory(config.replay_memory)
+        self.scaffolds: dict[str, str] = {}  # canonical SMILES -> scaffold, for the selective purge
         self.generator = runtime.generator(1000 + seed_offset)
         self.cache: dict[str, float] = {r["smiles"]: float(r["score"]) for r in self.log.rows()}
         self.history: list[dict[str, float]] = []
@@ -135,15 +147,18 @@ class Learning:
         if cfg.unique_sequences:
             keep = _first_occurrences(sequences)
             sequences, smiles = sequences[keep], [smiles[i] for i in keep]
-        canonical = [standardise(s) for s in smiles]
+        canonical = [standardise(s, cfg.fragments) for s in smiles]
         scores, scored, new, cut = self._score(canonical)
         rewards = self.diversity([c if ok else None for c, ok in zip(canonical, scored)], scores)
         if new is not None:
             self._log(new, canonical, rewards)
         mask = torch.as_tensor(scored, device=sequences.device)
         loss = self._update(sequences[mask], rewards[scored])
-        self.memory.add([c for c, ok in zip(canonical, scored) if ok], [s for s, ok in zip(smiles, scored) if ok],
-                        rewards[scored])
+        kept = [c for c, ok in zip(canonical, scored) if ok]
+        sampled = [s for s, ok in zip(smiles, scored) if ok]
+        self.memory.add(kept, sampled, rewards[scored])
+        if cfg.augmentation_rounds:
+            self._augmented_memory(kept, sampled, scores[scored], rewards[scored])
         batch = np.sort(scores[scored])[::-1]
         best = np.sort(np.fromiter(self.cache.values(), float))[::-1]
         stats = {"step": self.step, "mean_score": float(batch.mean()) if batch.size else 0.0,
@@ -189,14 +204,52 @@ class Learning:
 
     def _update(self, sequences: torch.Tensor, rewards: np.ndarray) -> float:
         """One Adam step on the DAP loss of the batch plus replayed molecules."""
+        replay_smiles, replay_scores = self.memory.sample(self.config.replay_sample, self.generator)
+        return self._step(sequences, rewards, replay_smiles, replay_scores)
+
+    def _augmented_memory(self, canonical: list[str | None], sampled: list[str], scores: np.ndarray,
+                          rewards: np.ndarray) -> None:
+        """Augmented Memory's k extra updates: the batch's valid molecules and the whole memory as
+        randomised SMILES, after purging the memory of scaffolds the diversity filter penalised."""
+        from gentoolkit_molecules.augmentation import randomized_smiles
+        from gentoolkit_molecules.tokenizer import tokenize
+
         cfg = self.config
-        replay_smiles, replay_scores = self.memory.sample(cfg.replay_sample, self.generator)
-        if replay_smiles:
-            replay = self.agent.encode(replay_smiles).to(sequences.device)
-            width = max(sequences.shape[1], replay.shape[1])
+        valid = [i for i, c in enumerate(canonical) if c is not None]
+        if cfg.selective_memory_purge and self.diversity.kind != "none":
+            penalised = [canonical[i] for i in valid if scores[i] > 0 and rewards[i] == 0]
+            self.memory.purge(penalised, self._scaffold)
+        known = self.agent.vocabulary.index
+        longest = getattr(self.agent.network, "block_size", 10**6) - 2  # a transformer's positions, less start/end
+
+        def encodable(smiles: str) -> bool:
+            tokens = tokenize(smiles)
+            return len(tokens) <= longest and all(t in known for t in tokens)
+
+        for _ in range(cfg.augmentation_rounds):
+            memory, memory_sampled, memory_scores = self.memory.everything()
+            batch = randomized_smiles([canonical[i] for i in valid] + memory, self.generator, encodable,
+                                      fallback=[sampled[i] for i in valid] + memory_sampled)  # encodable: sampled
+            sequences = self.agent.encode(batch).to(self.agent.device) if batch else torch.zeros(0, 1, dtype=torch.long)
+            self._step(sequences, np.concatenate([rewards[valid], memory_scores]))
+
+    def _scaffold(self, smiles: str) -> str:
+        if smiles not in self.scaffolds:
+            from gentoolkit_molecules.diversity import scaffold
+
+            self.scaffolds[smiles] = scaffold(smiles, self.diversity.kind)
+        return self.scaffolds[smiles]
+
+    def _step(self, sequences: torch.Tensor, rewards: np.ndarray, extra_smiles: list[str] = (),
+              extra_rewards: list[float] = ()) -> float:
+        """One Adam step on the mean DAP loss of ``sequences`` and of ``extra_smiles`` (encoded here)."""
+        cfg = self.config
+        if len(extra_smiles):
+            extra = self.agent.encode(list(extra_smiles)).to(sequences.device)
+            width = max(sequences.shape[1], extra.shape[1])
             pad = self.agent.vocabulary.pad
-            sequences = torch.cat([_pad(sequences, width, pad), _pad(replay, width, pad)])
-            rewards = np.concatenate([rewards, replay_scores])
+            sequences = torch.cat([_pad(sequences, width, pad), _pad(extra, width, pad)])
+            rewards = np.concatenate([rewards, extra_rewards])
         if len(sequences) == 0:
             return 0.0
         reward = torch.as_tensor(rewards, dtype=torch.float32, device=sequences.device)
@@ -224,7 +277,7 @@ class Learning:
             return f"oracle budget of {cfg.max_oracle_calls} calls reached"
         if cfg.score_threshold and self.step >= cfg.min_steps and stats["mean_score"] >= cfg.score_threshold:
             return f"mean score {stats['mean_score']:.3f} reached the threshold {cfg.score_threshold}"
-        if cfg.patience and self.stale >= cfg.patience:
+        if cfg.patience and self.stale >= cfg.patience and self.best > 0:  # a sparse objective explores first
             return f"no better top-{cfg.top_k} mean for {cfg.patience} steps"
         if self.step >= cfg.max_steps:
             return f"max_steps={cfg.max_steps} reached"

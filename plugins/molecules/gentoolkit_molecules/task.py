@@ -90,7 +90,10 @@ def _scoring(config: dict[str, Any]) -> dict[str, Any]:
     if not config["objective"]:
         return config["scoring"]
     if config["objective"] not in PMO_ORACLES:
-        raise UnknownNameError("objective", config["objective"], PMO_ORACLES)
+        raise UnknownNameError("objective", config["objective"], PMO_ORACLES,
+                               f"Only these {len(PMO_ORACLES)} of PMO's 23 oracles are built in. For any other "
+                               "objective, write a [scoring] table of components, or plug your oracle in as a "
+                               "scoring component (plugins/molecules/docs/scoring_components.md).")
     return PMO_ORACLES[config["objective"]]
 
 

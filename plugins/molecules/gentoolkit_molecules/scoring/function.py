@@ -297,6 +297,8 @@ def _term(entry: Any, index: int, components: Mapping[str, ScoringComponent]) ->
     name = entry["component"]
     try:
         component = components[name]
+    except UnknownNameError:
+        raise  # a registry's: it also names plugins that failed to register theirs
     except KeyError:
         raise UnknownNameError("scoring component", str(name), list(components)) from None
     label = entry.get("name", name)
