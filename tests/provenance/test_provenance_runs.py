@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 import gentoolkit_provenance  # noqa: E402
 from gentoolkit.api import Toolkit  # noqa: E402
+from gentoolkit.errors import ConfigError  # noqa: E402
 from gentoolkit.runtime import RuntimeOptions  # noqa: E402
 from gentoolkit_provenance.credentials import mint_credentials  # noqa: E402
 from gentoolkit_provenance.detect import detect  # noqa: E402
@@ -87,3 +88,36 @@ def test_importing_the_plugin_imports_neither_numpy_nor_torch():
     code = "import sys, gentoolkit_provenance; print('numpy' in sys.modules, 'torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
     assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_set_provenance_opts_out_and_sets_the_key_for_a_run_and_keeps_the_key_out_of_config_toml(tmp_path):
+    import tomllib
+
+    import gentoolkit_image
+
+    kit = Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
+    kit.run("image", overrides={**TINY_IMAGE, "provenance.watermark": False, "provenance.key": "run secret"},
+            options=_options(tmp_path))
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["provenance"] == {
+        "watermark": False, "certificate": "", "private_key": ""}
+    [grid] = detect([tmp_path / "samples.png"], key="run secret")
+    assert grid["manifest"]["state"] == "valid" and grid["watermark"]["verdict"] == "unmarked"
+    assert grid["manifest"]["manifest"]["watermark"] == "off (opted out)"
+
+
+def test_a_broken_signing_setup_stops_the_run_before_any_work(tmp_path, user_config):
+    import gentoolkit_image
+
+    folder = mint_credentials(tmp_path / "short", days=0)  # expired the moment it was minted
+    kit = Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
+    broken = {"provenance.certificate": str(folder / "signer-chain.pem"),
+              "provenance.private_key": str(folder / "signer-key.pem")}
+    with pytest.raises(ConfigError, match="expired on .*provenance init --force"):
+        kit.run("image", overrides={**TINY_IMAGE, **broken}, options=_options(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+    done = subprocess.run([sys.executable, "-m", "gentoolkit", "run", "image", "--out", str(tmp_path / "cli"),
+                           "--set", f"provenance.certificate={tmp_path / 'nope.pem'}",
+                           "--set", f"provenance.private_key={folder / 'signer-key.pem'}"],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"}, timeout=120)
+    assert done.returncode == 2 and "nope.pem" in done.stderr and "does not exist" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "cli").exists()

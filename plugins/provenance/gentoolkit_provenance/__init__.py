@@ -12,6 +12,17 @@ from gentoolkit import hookimpl
 
 
 @hookimpl
+def register_settings(register: Any) -> None:
+    from gentoolkit.contributions import Settings as Table
+
+    from gentoolkit_provenance.credentials import check_setup
+    from gentoolkit_provenance.settings import defaults
+
+    register(Table("provenance", defaults(), "Watermarks and signed manifests on generated files",
+                   secret=("key",), check=check_setup))
+
+
+@hookimpl
 def process_artifact(artifact: Any, runtime: Any) -> dict[str, Any]:
     from gentoolkit_provenance.mark import mark_artifact
 
@@ -22,10 +33,10 @@ def process_artifact(artifact: Any, runtime: Any) -> dict[str, Any]:
 def generation_watermark(kind: str, runtime: Any) -> dict[str, Any] | None:
     if kind != "text":
         return None
-    from gentoolkit_provenance.settings import load_settings
+    from gentoolkit_provenance.settings import run_settings
     from gentoolkit_provenance.textmark import text_watermark
 
-    settings = load_settings()
+    settings = run_settings(runtime)
     return text_watermark(settings) if settings.watermark else None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from gentoolkit_provenance import watermark
 from gentoolkit_provenance.credentials import find_credentials
 from gentoolkit_provenance.manifest import write_manifest
-from gentoolkit_provenance.settings import Settings, load_settings
+from gentoolkit_provenance.settings import Settings, run_settings
 from gentoolkit_provenance.textmark import detection_claims
 
 __all__ = ["IMAGE_SUFFIXES", "mark_artifact", "mark_png", "tag_sdf", "run_id"]
@@ -30,7 +30,7 @@ def run_id(runtime: Any) -> str:
 
 def mark_artifact(artifact: Any, runtime: Any, settings: Settings | None = None) -> dict[str, Any]:
     """Mark ``artifact`` in place and sign it; returns what was done, for the run's record."""
-    settings = settings or load_settings()
+    settings = settings or run_settings(runtime)
     path, rid, generator = Path(artifact.path), run_id(runtime), _generator(artifact, runtime)
     done: dict[str, Any] = {"run_id": rid}
     claims: dict[str, Any] = {}
