@@ -121,3 +121,28 @@ def test_a_broken_signing_setup_stops_the_run_before_any_work(tmp_path, user_con
                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"}, timeout=120)
     assert done.returncode == 2 and "nope.pem" in done.stderr and "does not exist" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "cli").exists()
+
+
+def test_an_audio_run_marks_every_wav_and_real_clips_read_unmarked(tmp_path, monkeypatch):
+    import soundfile
+
+    import gentoolkit_audio
+
+    monkeypatch.setenv("GENTOOLKIT_CACHE", str(tmp_path / "cache"))
+    mint_credentials()
+    kit = Toolkit(plugins=[gentoolkit_audio, gentoolkit_provenance], entrypoints=False)
+    tiny = {"params": {"channels": 8, "skip_channels": 16, "layers": 3, "crop": 400},
+            "train": {"epochs": 1, "batch_size": 10}, "sample": {"n": 2, "length": 4800}, "evaluate": {"n_clips": 2},
+            "data": {"options": {"voices": 3, "test_voices": 1, "renditions": 1}}}
+    kit.run("audio", overrides=tiny, options=_options(tmp_path / "run"))
+    real = kit.load_dataset("spoken-digits", split="test", voices=3, test_voices=1, renditions=1)
+    (tmp_path / "real").mkdir()
+    for i in range(3):
+        soundfile.write(tmp_path / "real" / f"real_{i}.wav", real.waveforms[i].numpy(), 16000, subtype="PCM_16")
+    wavs = [r for r in detect([tmp_path / "run" / "samples"]) if r["file"].endswith(".wav")]
+    assert len(wavs) == 2
+    for report in wavs:
+        assert report["status"] == "marked" and report["watermark"]["verdict"] == "marked", report
+        assert report["c2pa"]["state"] == "untrusted" and report["manifest"]["state"] == "untrusted"
+    for report in detect([tmp_path / "real"]):
+        assert report["status"] == "unmarked" and report["watermark"]["verdict"] == "unmarked", report

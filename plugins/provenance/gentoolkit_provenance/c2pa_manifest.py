@@ -1,4 +1,4 @@
-"""C2PA manifests embedded in PNG and JPEG outputs with ``c2pa-python``, offline.
+"""C2PA manifests embedded in PNG, JPEG and WAV outputs with ``c2pa-python``, offline.
 
 Each says ``c2pa.created`` with the ``trainedAlgorithmicMedia`` digital source type, names the
 generator, and carries the run in an ``org.gentoolkit.provenance`` assertion. Reading maps the
@@ -18,13 +18,13 @@ from gentoolkit_provenance.manifest import SOURCE_TYPE
 
 __all__ = ["MIME_TYPES", "ASSERTION", "embed_c2pa", "read_c2pa", "check_signing"]
 
-MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
 ASSERTION = "org.gentoolkit.provenance"
 STATES = {"Trusted": "valid", "Valid": "untrusted", "Invalid": "tampered"}
 
 
 def embed_c2pa(path: Path, credentials: Credentials, generator: dict[str, Any], claims: dict[str, Any]) -> str:
-    """Sign a C2PA manifest into the image at ``path`` (rewritten atomically); returns its label."""
+    """Sign a C2PA manifest into the image or WAV at ``path`` (rewritten atomically); returns its label."""
     import c2pa
 
     agent = f"gentoolkit {generator.get('plugin', '')} {generator.get('plugin_version', '')}".strip()
@@ -84,7 +84,7 @@ def _sign(manifest: dict[str, Any], credentials: Credentials, source: Any, dest:
 
 
 def read_c2pa(path: Path) -> dict[str, Any]:
-    """``{"state": valid|untrusted|tampered|absent, "reason": ..., "claims": ...}`` for an image."""
+    """``{"state": valid|untrusted|tampered|absent, "reason": ..., "claims": ...}`` for an image or WAV."""
     import c2pa
 
     try:

@@ -50,6 +50,8 @@ def add_commands(cli: Any) -> None:
 
 
 def _describe(mark: dict[str, Any]) -> str:
+    if "z_score" in mark and "bigrams_scored" not in mark:
+        return f"{mark['verdict']} (z = {mark['z_score']:.2f}, p = {mark['p_value']:.1e})"
     if "z_score" in mark:
         return (f"{mark['verdict']} (z = {mark['z_score']:.2f}, p = {mark['p_value']:.1e}, "
                 f"{mark['bigrams_scored']} distinct bigrams in {mark['samples']} samples)")

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
 from gentoolkit.errors import GentoolkitError
 
-from gentoolkit_provenance import watermark
+from gentoolkit_provenance import audiomark, watermark
 from gentoolkit_provenance.c2pa_manifest import MIME_TYPES, read_c2pa
 from gentoolkit_provenance.manifest import SUFFIX, verify_manifest
 from gentoolkit_provenance.settings import Settings, load_settings
 from gentoolkit_provenance.textmark import read_text_file
 
-__all__ = ["READABLE_IMAGES", "MANIFEST_ONLY", "detect", "check_file", "expand"]
+__all__ = ["READABLE_IMAGES", "READABLE_AUDIO", "MANIFEST_ONLY", "detect", "check_file", "expand"]
 
 READABLE_IMAGES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+READABLE_AUDIO = (".wav", ".flac", ".ogg")
 MANIFEST_ONLY = {".csv": "molecules", ".sdf": "molecules", ".smi": "molecules"}
 
 
@@ -45,6 +47,10 @@ def check_file(path: Path, settings: Settings) -> dict[str, Any]:
     c2pa = None
     if suffix in READABLE_IMAGES:
         kind, mark = "image", _read_image(path, settings)
+        if suffix in MIME_TYPES:
+            c2pa = read_c2pa(path)
+    elif suffix in READABLE_AUDIO:
+        kind, mark = "audio", _read_audio(path, settings)
         if suffix in MIME_TYPES:
             c2pa = read_c2pa(path)
     elif suffix == ".jsonl":
@@ -82,3 +88,17 @@ def _read_image(path: Path, settings: Settings) -> dict[str, Any]:
     return {"verdict": "marked" if reading.marked else "unmarked", "bit_accuracy": round(reading.bit_accuracy, 4),
             "p_value": reading.p_value, "threshold": watermark.THRESHOLD,
             "payload": reading.payload if reading.marked else None}
+
+
+def _read_audio(path: Path, settings: Settings) -> dict[str, Any]:
+    import soundfile
+
+    try:
+        waveform, rate = soundfile.read(str(path), dtype="float64")
+    except (RuntimeError, soundfile.LibsndfileError, OSError) as err:
+        return {"verdict": "unreadable", "reason": f"not a readable audio file: {err}"}
+    z = audiomark.score(waveform, rate, settings.key)
+    if z is None:
+        return {"verdict": "too short", "reason": f"{len(waveform) / rate:.2f} s at {rate} Hz: too short or silent"}
+    return {"verdict": "marked" if z >= audiomark.Z_THRESHOLD else "unmarked", "z_score": round(z, 2),
+            "p_value": 0.5 * math.erfc(z / math.sqrt(2)), "threshold": audiomark.Z_THRESHOLD}
