@@ -1,6 +1,6 @@
 """gentoolkit-provenance: every generated file is watermarked where a signal can hide, and signed.
 
-Only hook implementations live here; the work is imported inside them, so loading the plugin
+Only hook implementations live here (the hook it declares for others is in ``hookspecs.py``); the work is imported inside them, so loading the plugin
 costs nothing until a task writes a generated file or ``gentoolkit detect`` runs.
 """
 
@@ -9,6 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from gentoolkit import hookimpl
+
+
+@hookimpl
+def add_hookspecs(pluginmanager: Any) -> None:
+    from gentoolkit_provenance import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 @hookimpl

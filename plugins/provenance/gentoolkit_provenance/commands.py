@@ -20,7 +20,7 @@ def add_commands(cli: Any) -> None:
         """Report each file's watermark (bit accuracy, p-value) and signed-manifest state; exit 0 when all were checked."""
         from gentoolkit_provenance.detect import detect
 
-        reports = detect(files, key=key)
+        reports = detect(files, key=key, toolkit=cli.toolkit)
         if as_json:
             typer.echo(json.dumps(reports, indent=1))
             return
@@ -56,6 +56,7 @@ def _describe(mark: dict[str, Any]) -> str:
         return (f"{mark['verdict']} (z = {mark['z_score']:.2f}, p = {mark['p_value']:.1e}, "
                 f"{mark['bigrams_scored']} distinct bigrams in {mark['samples']} samples)")
     if "p_value" not in mark:
-        return f"{mark['verdict']} ({mark['reason']})"
+        details = mark.get("reason") or ", ".join(f"{k} {v}" for k, v in mark.items() if k != "verdict")
+        return f"{mark['verdict']} ({details})"
     run = f", run {mark['payload']}" if mark.get("payload") else ""
     return f"{mark['verdict']} (bit accuracy {mark['bit_accuracy']:.2f}, p = {mark['p_value']:.1e}{run})"

@@ -21,10 +21,15 @@ READABLE_AUDIO = (".wav", ".flac", ".ogg")
 MANIFEST_ONLY = {".csv": "molecules", ".sdf": "molecules", ".smi": "molecules"}
 
 
-def detect(paths: Iterable[str | Path], key: str | None = None) -> list[dict[str, Any]]:
-    """One report per file (folders are walked; sidecar manifests are read with their file)."""
+def detect(paths: Iterable[str | Path], key: str | None = None, toolkit: Any = None) -> list[dict[str, Any]]:
+    """One report per file (folders are walked; sidecar manifests are read with their file). Readers
+    other plugins register (``register_provenance_readers``) in ``toolkit`` read their file types."""
     settings = load_settings(key)
-    return [check_file(path, settings) for path in expand(paths)]
+    readers = {}
+    if toolkit is not None:
+        for reader in toolkit.contributions("register_provenance_readers", "provenance reader").values():
+            readers.update({suffix.lower(): reader for suffix in reader.suffixes})
+    return [check_file(path, settings, readers) for path in expand(paths)]
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -39,7 +44,7 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def check_file(path: Path, settings: Settings) -> dict[str, Any]:
+def check_file(path: Path, settings: Settings, readers: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report for one file: ``status`` is marked, tampered, unmarked or unsupported; ``manifest`` is
     the signed sidecar's state, ``c2pa`` the embedded C2PA manifest's (PNG and JPEG; else None)."""
     suffix = path.suffix.lower() or "(no extension)"
@@ -49,6 +54,8 @@ def check_file(path: Path, settings: Settings) -> dict[str, Any]:
         kind, mark = "image", _read_image(path, settings)
         if suffix in MIME_TYPES:
             c2pa = read_c2pa(path)
+    elif suffix in (readers or {}):
+        kind, mark = readers[suffix].name, dict(readers[suffix].read(path, settings.key))
     elif suffix in READABLE_AUDIO:
         kind, mark = "audio", _read_audio(path, settings)
         if suffix in MIME_TYPES:
