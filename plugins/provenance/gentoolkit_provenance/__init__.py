@@ -30,6 +30,18 @@ def register_settings(register: Any) -> None:
 
 
 @hookimpl
+def register_tasks(register: Any) -> None:
+    from gentoolkit.contributions import Task
+
+    from gentoolkit_provenance import passive
+
+    register(Task("passive-detector", passive.run_passive, passive.DEFAULTS, ranges=passive.RANGES,
+                  domain="provenance", headline="auroc_unseen_mean",
+                  description="Real-vs-generated classifier for digits: trained against one generator "
+                              "family of the registry, AUROC on the families it never saw"))
+
+
+@hookimpl
 def process_artifact(artifact: Any, runtime: Any) -> dict[str, Any]:
     from gentoolkit_provenance.mark import mark_artifact
 
