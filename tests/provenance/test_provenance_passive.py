@@ -18,7 +18,7 @@ def _kit():
     return Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
 
 
-def test_the_task_trains_against_one_family_and_reports_auroc_on_the_others(tmp_path):
+def test_the_task_trains_against_one_family_and_reports_auroc_on_the_others(tmp_path, monkeypatch):
     from sklearn.metrics import roc_auc_score
 
     kit = _kit()
@@ -34,6 +34,18 @@ def test_the_task_trains_against_one_family_and_reports_auroc_on_the_others(tmp_
     scores = score(detector, np.concatenate([real, blurred]))
     assert scores.shape == (2 * len(real),) and ((scores >= 0) & (scores <= 1)).all()
     assert roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(real))], scores) > 0.5  # smoothness is its cue
+
+    from safetensors.numpy import save_file
+
+    from gentoolkit_provenance import passive
+    from gentoolkit_provenance.detect import detect
+
+    monkeypatch.setattr(passive, "SHIPPED", result.artifacts["detector"])  # detect's second opinion
+    save_file({"samples": blurred.astype(np.float32)}, str(tmp_path / "tensors.safetensors"))
+    [report] = detect([tmp_path / "tensors.safetensors"])
+    assert report["status"] == "unmarked" and report["passive"]["flagged"].endswith(f"/{len(real)}")
+    assert report["passive"]["generated_probability"] == pytest.approx(score(detector, blurred).mean(), abs=1e-3)
+    assert "image-vae" in report["passive"]["detector"] and "not proof" in report["passive"]["caveat"]
 
 
 def test_a_family_that_cannot_sample_is_refused_with_the_usable_ones(tmp_path):

@@ -34,6 +34,10 @@ def add_commands(cli: Any) -> None:
             typer.echo(f"  manifest: {manifest['state']} ({manifest['reason']})")
             if report["c2pa"] is not None:
                 typer.echo(f"  c2pa: {report['c2pa']['state']} ({report['c2pa']['reason']})")
+            if report.get("passive"):
+                passive = report["passive"]
+                typer.echo(f"  passive detector: P(generated) {passive['generated_probability']:.2f}, "
+                           f"{passive['flagged']} flagged ({passive['detector']}; {passive['caveat']})")
 
     @cli.group("provenance", help="Provenance settings and signing credentials.").command("init")
     def init(

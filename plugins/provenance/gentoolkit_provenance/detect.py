@@ -11,6 +11,7 @@ from gentoolkit.errors import GentoolkitError
 from gentoolkit_provenance import audiomark, watermark
 from gentoolkit_provenance.c2pa_manifest import MIME_TYPES, read_c2pa
 from gentoolkit_provenance.manifest import SUFFIX, verify_manifest
+from gentoolkit_provenance.passive import opinion
 from gentoolkit_provenance.settings import Settings, load_settings
 from gentoolkit_provenance.textmark import read_text_file
 
@@ -46,10 +47,11 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
 
 def check_file(path: Path, settings: Settings, readers: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report for one file: ``status`` is marked, tampered, unmarked or unsupported; ``manifest`` is
-    the signed sidecar's state, ``c2pa`` the embedded C2PA manifest's (PNG and JPEG; else None)."""
+    the signed sidecar's state, ``c2pa`` the embedded C2PA manifest's (PNG, JPEG, WAV; else None),
+    ``passive`` the passive detector's second opinion on 8x8 digits (else None; never sets ``status``)."""
     suffix = path.suffix.lower() or "(no extension)"
     manifest = verify_manifest(path, settings)
-    c2pa = None
+    c2pa, passive = None, opinion(path)
     if suffix in READABLE_IMAGES:
         kind, mark = "image", _read_image(path, settings)
         if suffix in MIME_TYPES:
@@ -65,11 +67,12 @@ def check_file(path: Path, settings: Settings, readers: dict[str, Any] | None = 
     elif suffix in MANIFEST_ONLY:
         kind, mark = MANIFEST_ONLY[suffix], {"verdict": "none possible",
                                              "reason": f"no invisible watermark for {suffix} files; see the manifest"}
-    elif manifest["state"] != "absent":
+    elif manifest["state"] != "absent" or passive is not None:
         kind, mark = "other", {"verdict": "none possible", "reason": f"no watermark reader for {suffix}"}
     else:
         return {"file": str(path), "kind": "unknown", "status": "unsupported",
-                "reason": f"no provenance marker for {suffix}", "watermark": None, "manifest": manifest, "c2pa": None}
+                "reason": f"no provenance marker for {suffix}", "watermark": None, "manifest": manifest, "c2pa": None,
+                "passive": None}
     states = {manifest["state"], (c2pa or {}).get("state")}
     if "tampered" in states:
         status = "tampered"
@@ -77,7 +80,8 @@ def check_file(path: Path, settings: Settings, readers: dict[str, Any] | None = 
         status = "marked"
     else:
         status = "unmarked"
-    return {"file": str(path), "kind": kind, "status": status, "watermark": mark, "manifest": manifest, "c2pa": c2pa}
+    return {"file": str(path), "kind": kind, "status": status, "watermark": mark, "manifest": manifest, "c2pa": c2pa,
+            "passive": passive}
 
 
 def _read_image(path: Path, settings: Settings) -> dict[str, Any]:
