@@ -121,6 +121,11 @@ def test_a_broken_signing_setup_stops_the_run_before_any_work(tmp_path, user_con
                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"}, timeout=120)
     assert done.returncode == 2 and "nope.pem" in done.stderr and "does not exist" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "cli").exists()
+    (user_config / "config.toml").write_text('[provenance]\nkeys = "typo"\n')  # a broken user config, likewise
+    with pytest.raises(ConfigError, match="Unknown key.*keys.*in \\[provenance\\]"):
+        Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False).run(
+            "image", overrides=TINY_IMAGE, options=_options(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_audio_run_marks_every_wav_and_real_clips_read_unmarked(tmp_path, monkeypatch):

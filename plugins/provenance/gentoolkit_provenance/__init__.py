@@ -21,12 +21,21 @@ def add_hookspecs(pluginmanager: Any) -> None:
 @hookimpl
 def register_settings(register: Any) -> None:
     from gentoolkit.contributions import Settings as Table
+    from gentoolkit.errors import ConfigError
 
     from gentoolkit_provenance.credentials import check_setup
-    from gentoolkit_provenance.settings import defaults
+    from gentoolkit_provenance.settings import DEFAULT_KEY, defaults
 
-    register(Table("provenance", defaults(), "Watermarks and signed manifests on generated files",
-                   secret=("key",), check=check_setup))
+    try:
+        table, check = defaults(), check_setup
+    except ConfigError as err:  # a broken user config is refused when a run starts, not at its first file
+        table = {"key": DEFAULT_KEY, "watermark": True, "certificate": "", "private_key": ""}
+
+        def check(_: dict, problem: ConfigError = err) -> None:
+            raise problem
+
+    register(Table("provenance", table, "Watermarks and signed manifests on generated files",
+                   secret=("key",), check=check))
 
 
 @hookimpl
