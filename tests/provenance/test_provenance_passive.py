@@ -52,3 +52,12 @@ def test_a_family_that_cannot_sample_is_refused_with_the_usable_ones(tmp_path):
     with pytest.raises(ConfigError, match="'image-vea'.*registered ones: image-ddpm"):
         _kit().run("passive-detector", overrides={"families": ["image-vea"]},
                    options=RuntimeOptions(device="cpu", out=tmp_path, progress=False))
+
+
+def test_the_shipped_detector_passes_most_real_test_digits():
+    from gentoolkit_provenance.passive import SHIPPED
+
+    detector, metadata = load_detector(SHIPPED, with_metadata=True)
+    real = _kit().load_dataset("digits", split="test").images.numpy().astype(np.float64)
+    assert (score(detector, real) > 0.5).mean() < 0.05
+    assert metadata["trained_against"] == "image-vae" and metadata["metrics"]["auroc_image-gan"] > 0.9
