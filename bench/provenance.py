@@ -88,7 +88,7 @@ def images(n: int, n_attacked: int, per_grid: int) -> str:
                 f"{np.mean([r.bit_accuracy for r in unmarked]):.3f} | {np.median([r.p_value for r in unmarked]):.1e} |")
     return ("\n".join(rows) + f"\n\n{per_grid} digits a grid, {grids[0].shape[1]}x{grids[0].shape[0]} px; PSNR of the mark {psnr:.1f} dB; "
             f"{embed_ms:.1f} ms to mark, {read_ms:.1f} ms to read a marked image, {unmarked_ms:.1f} ms an unmarked "
-            f"one (9 sizes). Smallest p on unmarked: "
+            f"one (9 sizes, then 5,184 crop alignments). Smallest p on unmarked: "
             f"{min(r.p_value for r in unmarked):.1e}.\n")
 
 
