@@ -136,7 +136,7 @@ def test_an_audio_run_marks_every_wav_and_real_clips_read_unmarked(tmp_path, mon
     monkeypatch.setenv("GENTOOLKIT_CACHE", str(tmp_path / "cache"))
     mint_credentials()
     kit = Toolkit(plugins=[gentoolkit_audio, gentoolkit_provenance], entrypoints=False)
-    tiny = {"params": {"channels": 8, "skip_channels": 16, "layers": 3, "crop": 400},
+    tiny = {"model": "audio-wavenet", "params": {"channels": 8, "skip_channels": 16, "layers": 3, "crop": 400},
             "train": {"epochs": 1, "batch_size": 10}, "sample": {"n": 2, "length": 4800}, "evaluate": {"n_clips": 2},
             "data": {"options": {"voices": 3, "test_voices": 1, "renditions": 1}}}
     kit.run("audio", overrides=tiny, options=_options(tmp_path / "run"))
