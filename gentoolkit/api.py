@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from gentoolkit import config as _config
 from gentoolkit import runlog
-from gentoolkit.contributions import Dataset, Evaluator, Model, RunResult, Task
+from gentoolkit.contributions import Dataset, Evaluator, Model, RunResult, Settings, Task
 from gentoolkit.errors import CheckpointError, ConfigError, PluginError, UnknownNameError
 from gentoolkit.models import ModelCard, card_of, read_card, save_model
 from gentoolkit.plugins import PluginHost, load_plugins
@@ -56,6 +56,11 @@ class Toolkit:
     @property
     def tasks(self) -> Registry[Task]:
         return self.host.registry("tasks")
+
+    @property
+    def settings(self) -> Registry[Settings]:
+        """Plugins' settings tables (``register_settings``), added to every task's config."""
+        return self.contributions("register_settings", "settings table")
 
     def contributions(self, hook_name: str, kind: str) -> Registry:
         """What every plugin registered through ``hook_name(register)``, including hooks that a
@@ -137,7 +142,20 @@ class Toolkit:
                overrides: Iterable[str] | Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The effective, validated config of ``task`` (defaults, then ``config``, then ``overrides``)."""
         spec = self.tasks[task]
-        return _config.resolve(with_tracking(spec.config), config, overrides, spec.ranges)
+        schema, ranges = with_tracking(spec.config), dict(spec.ranges)
+        for table in self.settings.values():  # a task's own table of that name wins, as for tracking
+            if table.name not in schema:
+                schema[table.name] = dict(table.defaults)
+                ranges[table.name] = dict(table.ranges)
+        return _config.resolve(schema, config, overrides, ranges)
+
+    def public(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` without the secret settings (keys), as saved in config.toml, shown and tracked."""
+        public = dict(config)
+        for table in self.settings.values():
+            if table.secret and isinstance(public.get(table.name), Mapping):
+                public[table.name] = {k: v for k, v in public[table.name].items() if k not in table.secret}
+        return public
 
     def run(self, task: str, config: Mapping[str, Any] | str | Path | None = None,
             overrides: Iterable[str] | Mapping[str, Any] | None = None,
@@ -150,11 +168,15 @@ class Toolkit:
         """
         spec = self.tasks[task]
         effective = self.config(task, config, overrides)
-        with (Runtime(options, task=task, toolkit=self, tracking=effective["tracking"]) as runtime,
+        settings = {t.name: effective[t.name] for t in self.settings.values() if t.name in effective}
+        for table in self.settings.values():
+            if table.check is not None and table.name in settings:
+                table.check(settings[table.name])  # a broken setup fails now, not after hours of work
+        with (Runtime(options, task=task, toolkit=self, tracking=effective["tracking"], settings=settings) as runtime,
               runlog.recorded(runtime, task, self.host.plugins, spec.headline) as record):
             if runtime.is_main:
-                _config.write_toml(effective, runtime.out_dir / "config.toml")
-            runtime.track_params(effective)
+                _config.write_toml(self.public(effective), runtime.out_dir / "config.toml")
+            runtime.track_params(self.public(effective))
             result = spec.run(runtime, effective)
             if not isinstance(result, RunResult):
                 raise PluginError(f"Task {task!r} (plugin {self.tasks.entry(task).plugin}) returned "

@@ -148,7 +148,8 @@ def show_config(task: str = typer.Argument(..., help="Task whose default config 
     """Print a task's default config as TOML (a starting point for --config)."""
     from gentoolkit.config import to_toml
 
-    console.print(to_toml(_toolkit().config(task)), markup=False, highlight=False)
+    kit = _toolkit()
+    console.print(to_toml(kit.public(kit.config(task))), markup=False, highlight=False)
 
 
 def runs(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-__all__ = ["Model", "Dataset", "Evaluator", "Task", "RunResult", "Artifact"]
+__all__ = ["Model", "Dataset", "Evaluator", "Task", "RunResult", "Artifact", "Settings"]
 
 if TYPE_CHECKING:
     from gentoolkit.runtime import Runtime
@@ -93,6 +93,25 @@ class Task:
     domain: str = ""
     ranges: Mapping[str, Any] = field(default_factory=dict)
     headline: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A plugin's settings table, added to every task's config as ``[name]`` (``--set name.key=...``).
+
+    ``defaults`` is the schema, validated like a task's config (unknown keys refused with
+    suggestions, types checked, numbers within ``ranges``); the run's values reach the plugin as
+    ``runtime.settings(name)``. Keys in ``secret`` are never written to ``config.toml``, shown or
+    tracked. ``check(table)`` is called by ``Toolkit.run`` before any work starts: raise a
+    ``GentoolkitError`` for a setup that would fail later (an expired certificate).
+    """
+
+    name: str
+    defaults: Mapping[str, Any]
+    description: str = ""
+    ranges: Mapping[str, Any] = field(default_factory=dict)
+    secret: tuple[str, ...] = ()
+    check: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass

@@ -13,11 +13,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from gentoolkit.cli import Commands
-    from gentoolkit.contributions import Artifact, Dataset, Evaluator, Model, Task
+    from gentoolkit.contributions import Artifact, Dataset, Evaluator, Model, Settings, Task
     from gentoolkit.runtime import Runtime
 
 __all__ = ["hookspec", "hookimpl", "PROJECT", "add_hookspecs", "register_models", "register_datasets",
-           "register_evaluators", "register_tasks", "register_commands", "process_artifact",
+           "register_evaluators", "register_tasks", "register_commands", "register_settings", "process_artifact",
            "generation_watermark"]
 
 PROJECT = "gentoolkit"
@@ -82,6 +82,16 @@ def register_commands(cli: Commands) -> None:
 
     Called once by the CLI while it is built, before arguments are parsed. Keep heavy imports
     inside the command functions so ``gentoolkit --help`` stays fast.
+    """
+
+
+@hookspec
+def register_settings(register: Callable[[Settings], None]) -> None:
+    """Declare a settings table every task's run carries: ``register(Settings("provenance", {...}))``.
+
+    Called by the registry the first time a task's config is resolved. The core validates the
+    user's ``[name]`` table and ``--set name.key=...`` against the defaults, saves it in the run's
+    config.toml and hands it to the plugin as ``runtime.settings(name)``. Return nothing.
     """
 
 

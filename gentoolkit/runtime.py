@@ -117,10 +117,11 @@ class Runtime:
     """Device, precision, seeding, run folder, checkpoints, tracking, progress and distributed training."""
 
     def __init__(self, options: RuntimeOptions | None = None, task: str = "run", toolkit: Toolkit | None = None,
-                 tracking: Mapping[str, Any] | None = None):
+                 tracking: Mapping[str, Any] | None = None, settings: Mapping[str, Mapping[str, Any]] | None = None):
         self.options = options or RuntimeOptions()
         self.task = task
         self.tracking = dict(tracking or {})  # the [tracking] table; see gentoolkit.tracking.DEFAULTS
+        self._settings = {name: dict(table) for name, table in (settings or {}).items()}  # plugins' tables
         env = os.environ
         self.world_size = int(env.get("WORLD_SIZE", "1"))
         self.rank = int(env.get("RANK", "0"))
@@ -464,6 +465,14 @@ class Runtime:
             return None
         answers = self.toolkit.host.call_strict("generation_watermark", kind=kind, runtime=self)
         return next(iter(answers.values()), None)
+
+    def settings(self, name: str) -> dict[str, Any]:
+        """The run's ``[name]`` settings table a plugin declared with ``register_settings``: the
+        user's values over the plugin's defaults (just the defaults for a runtime made outside
+        ``Toolkit.run``); an empty dict when no plugin declared ``name``."""
+        if name not in self._settings and self.toolkit is not None and name in self.toolkit.settings:
+            self._settings[name] = dict(self.toolkit.settings[name].defaults)
+        return dict(self._settings.get(name, {}))
 
     # --- tracking -------------------------------------------------------------------------------
 

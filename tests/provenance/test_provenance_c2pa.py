@@ -13,7 +13,7 @@ from PIL import Image
 
 from gentoolkit.errors import ConfigError
 from gentoolkit_provenance.c2pa_manifest import embed_c2pa, read_c2pa
-from gentoolkit_provenance.credentials import find_credentials, mint_credentials
+from gentoolkit_provenance.credentials import check_setup, find_credentials, mint_credentials
 from gentoolkit_provenance.manifest import SOURCE_TYPE
 from gentoolkit_provenance.settings import load_settings
 
@@ -73,3 +73,15 @@ def test_expired_or_missing_certificates_are_clear_errors(tmp_path, user_config)
                                              f'private_key = "{folder / "signer-key.pem"}"\n')
     with pytest.raises(ConfigError, match="nope.pem.*does not exist"):
         find_credentials(load_settings())
+
+
+def test_the_setup_check_signs_once_so_a_key_that_does_not_match_its_certificate_fails_early(tmp_path):
+    one, other = mint_credentials(tmp_path / "one"), mint_credentials(tmp_path / "other")
+    table = {"key": "k", "watermark": True, "certificate": str(one / "signer-chain.pem"),
+             "private_key": str(one / "signer-key.pem")}
+    check_setup(table)  # a working pair passes
+    with pytest.raises(ConfigError, match="do not work: the C2PA SDK refused a test signature"):
+        check_setup({**table, "private_key": str(other / "signer-key.pem")})
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(ConfigError, match="junk.pem is not a PEM certificate"):
+        check_setup({**table, "certificate": str(tmp_path / "junk.pem")})

@@ -93,7 +93,7 @@ def test_detect_reports_each_kind(tmp_path, digits):
     assert reports["notes.xyz"] == {"file": str(tmp_path / "notes.xyz"), "kind": "unknown", "status": "unsupported",
                                     "reason": "no provenance marker for .xyz", "watermark": None,
                                     "manifest": {"state": "absent", "reason": "no notes.xyz.provenance.json beside it"},
-                                    "c2pa": None}
+                                    "c2pa": None, "passive": None}
     assert reports["samples.jsonl"]["status"] == "unmarked"
     with pytest.raises(GentoolkitError, match="missing.png: no such file"):
         detect([tmp_path / "missing.png"])

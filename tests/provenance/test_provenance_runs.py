@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 import gentoolkit_provenance  # noqa: E402
 from gentoolkit.api import Toolkit  # noqa: E402
+from gentoolkit.errors import ConfigError  # noqa: E402
 from gentoolkit.runtime import RuntimeOptions  # noqa: E402
 from gentoolkit_provenance.credentials import mint_credentials  # noqa: E402
 from gentoolkit_provenance.detect import detect  # noqa: E402
@@ -87,3 +88,66 @@ def test_importing_the_plugin_imports_neither_numpy_nor_torch():
     code = "import sys, gentoolkit_provenance; print('numpy' in sys.modules, 'torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
     assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_set_provenance_opts_out_and_sets_the_key_for_a_run_and_keeps_the_key_out_of_config_toml(tmp_path):
+    import tomllib
+
+    import gentoolkit_image
+
+    kit = Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
+    kit.run("image", overrides={**TINY_IMAGE, "provenance.watermark": False, "provenance.key": "run secret"},
+            options=_options(tmp_path))
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["provenance"] == {
+        "watermark": False, "certificate": "", "private_key": ""}
+    [grid] = detect([tmp_path / "samples.png"], key="run secret")
+    assert grid["manifest"]["state"] == "valid" and grid["watermark"]["verdict"] == "unmarked"
+    assert grid["manifest"]["manifest"]["watermark"] == "off (opted out)"
+
+
+def test_a_broken_signing_setup_stops_the_run_before_any_work(tmp_path, user_config):
+    import gentoolkit_image
+
+    folder = mint_credentials(tmp_path / "short", days=0)  # expired the moment it was minted
+    kit = Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False)
+    broken = {"provenance.certificate": str(folder / "signer-chain.pem"),
+              "provenance.private_key": str(folder / "signer-key.pem")}
+    with pytest.raises(ConfigError, match="expired on .*provenance init --force"):
+        kit.run("image", overrides={**TINY_IMAGE, **broken}, options=_options(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+    done = subprocess.run([sys.executable, "-m", "gentoolkit", "run", "image", "--out", str(tmp_path / "cli"),
+                           "--set", f"provenance.certificate={tmp_path / 'nope.pem'}",
+                           "--set", f"provenance.private_key={folder / 'signer-key.pem'}"],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "300"}, timeout=120)
+    assert done.returncode == 2 and "nope.pem" in done.stderr and "does not exist" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "cli").exists()
+    (user_config / "config.toml").write_text('[provenance]\nkeys = "typo"\n')  # a broken user config, likewise
+    with pytest.raises(ConfigError, match="Unknown key.*keys.*in \\[provenance\\]"):
+        Toolkit(plugins=[gentoolkit_image, gentoolkit_provenance], entrypoints=False).run(
+            "image", overrides=TINY_IMAGE, options=_options(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_audio_run_marks_every_wav_and_real_clips_read_unmarked(tmp_path, monkeypatch):
+    import soundfile
+
+    import gentoolkit_audio
+
+    monkeypatch.setenv("GENTOOLKIT_CACHE", str(tmp_path / "cache"))
+    mint_credentials()
+    kit = Toolkit(plugins=[gentoolkit_audio, gentoolkit_provenance], entrypoints=False)
+    tiny = {"model": "audio-wavenet", "params": {"channels": 8, "skip_channels": 16, "layers": 3, "crop": 400},
+            "train": {"epochs": 1, "batch_size": 10}, "sample": {"n": 2, "length": 4800}, "evaluate": {"n_clips": 2},
+            "data": {"options": {"voices": 3, "test_voices": 1, "renditions": 1}}}
+    kit.run("audio", overrides=tiny, options=_options(tmp_path / "run"))
+    real = kit.load_dataset("spoken-digits", split="test", voices=3, test_voices=1, renditions=1)
+    (tmp_path / "real").mkdir()
+    for i in range(3):
+        soundfile.write(tmp_path / "real" / f"real_{i}.wav", real.waveforms[i].numpy(), 16000, subtype="PCM_16")
+    wavs = [r for r in detect([tmp_path / "run" / "samples"]) if r["file"].endswith(".wav")]
+    assert len(wavs) == 2
+    for report in wavs:
+        assert report["status"] == "marked" and report["watermark"]["verdict"] == "marked", report
+        assert report["c2pa"]["state"] == "untrusted" and report["manifest"]["state"] == "untrusted"
+    for report in detect([tmp_path / "real"]):
+        assert report["status"] == "unmarked" and report["watermark"]["verdict"] == "unmarked", report

@@ -32,7 +32,7 @@ def test_the_mark_survives_jpeg(digits, quality, min_accuracy):
         assert reading.marked and reading.bit_accuracy >= min_accuracy
 
 
-def test_the_mark_survives_halving_and_cropping_the_right_and_bottom_edges(digits):
+def test_the_mark_survives_halving_and_cropping_any_edge(digits):
     from PIL import Image
 
     # 16 digits at 7x: halving keeps block means. 100 digits at 3x do not survive it (bench/provenance.py).
@@ -41,7 +41,9 @@ def test_the_mark_survives_halving_and_cropping_the_right_and_bottom_edges(digit
     reading = wm.read(half, KEY)
     assert reading.marked and reading.scale == pytest.approx(2, abs=0.02)  # the payload may lose a bit: no ECC yet
     assert wm.read(marked[:240, :200], KEY).marked
-    assert not wm.read(marked[5:, 5:], KEY).marked  # a shifted block grid: not survived
+    top_left = wm.read(marked[27:, 13:], KEY)  # a shifted block grid: every alignment is tried
+    assert top_left.marked and top_left.payload == "0000beef"
+    assert not wm.read(marked[(wm.MAX_CROP + 2) * wm.BLOCK:], KEY).marked  # more than MAX_CROP blocks: lost
 
 
 def test_the_mark_is_keyed():
@@ -68,9 +70,9 @@ def test_too_small_images_are_refused_not_pretended():
 
 def test_no_false_positives_on_unmarked_digit_grids(digits):
     rng = np.random.default_rng(4)  # bench/provenance.py: 0 of 2,000
-    grids = [digit_grid(digits, rng, n=int(rng.choice([1, 16, 64, 100]))) for _ in range(150)]
+    grids = [digit_grid(digits, rng, n=int(rng.choice([1, 16, 64, 100]))) for _ in range(40)]
     start = time.perf_counter()
     p_values = np.array([wm.read(grid, KEY).p_value for grid in grids])
     per_item_ms = (time.perf_counter() - start) * 1e3 / len(grids)
     assert (p_values < wm.THRESHOLD).sum() == 0 and p_values.min() > 1e-4
-    assert per_item_ms < 200  # 9 sizes read per unmarked image; a marked one is found at the first
+    assert per_item_ms < 2000  # 9 sizes and 5,184 crop alignments per unmarked image (about 0.1 s idle)

@@ -1,4 +1,4 @@
-"""C2PA manifests embedded in PNG and JPEG outputs with ``c2pa-python``, offline.
+"""C2PA manifests embedded in PNG, JPEG and WAV outputs with ``c2pa-python``, offline.
 
 Each says ``c2pa.created`` with the ``trainedAlgorithmicMedia`` digital source type, names the
 generator, and carries the run in an ``org.gentoolkit.provenance`` assertion. Reading maps the
@@ -16,15 +16,15 @@ from typing import Any
 from gentoolkit_provenance.credentials import Credentials
 from gentoolkit_provenance.manifest import SOURCE_TYPE
 
-__all__ = ["MIME_TYPES", "ASSERTION", "embed_c2pa", "read_c2pa"]
+__all__ = ["MIME_TYPES", "ASSERTION", "embed_c2pa", "read_c2pa", "check_signing"]
 
-MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
 ASSERTION = "org.gentoolkit.provenance"
 STATES = {"Trusted": "valid", "Valid": "untrusted", "Invalid": "tampered"}
 
 
 def embed_c2pa(path: Path, credentials: Credentials, generator: dict[str, Any], claims: dict[str, Any]) -> str:
-    """Sign a C2PA manifest into the image at ``path`` (rewritten atomically); returns its label."""
+    """Sign a C2PA manifest into the image or WAV at ``path`` (rewritten atomically); returns its label."""
     import c2pa
 
     agent = f"gentoolkit {generator.get('plugin', '')} {generator.get('plugin_version', '')}".strip()
@@ -37,22 +37,54 @@ def embed_c2pa(path: Path, credentials: Credentials, generator: dict[str, Any], 
             {"label": ASSERTION, "data": json.loads(json.dumps({**claims, "generator": generator}, default=str))},
         ],
     }
-    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, credentials.chain,
-                                                       credentials.private_key, None))
     partial = path.with_name(path.name + ".c2pa-partial")
     try:
-        with c2pa.Builder(json.dumps(manifest)) as builder, open(path, "rb") as source, open(partial, "w+b") as dest:
-            builder.sign(signer, MIME_TYPES[path.suffix.lower()], source, dest)
+        with open(path, "rb") as source, open(partial, "w+b") as dest:
+            _sign(manifest, credentials, source, dest)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
-        signer.close()
     with c2pa.Reader(str(path)) as reader:
         return json.loads(reader.json())["active_manifest"]
 
 
+def check_signing(credentials: Credentials) -> None:
+    """Sign a 8x8 PNG in memory, so a certificate the SDK refuses (a key that does not match it, a
+    self-signed leaf, a wrong key usage) is reported before a run starts, not at its first image."""
+    import io
+
+    from gentoolkit.errors import ConfigError
+    from PIL import Image
+
+    import c2pa
+
+    source, dest = io.BytesIO(), io.BytesIO()
+    Image.new("L", (8, 8)).save(source, format="PNG")
+    source.seek(0)
+    manifest = {"title": "check.png", "format": "image/png", "assertions": [{"label": "c2pa.actions", "data": {
+        "actions": [{"action": "c2pa.created", "digitalSourceType": SOURCE_TYPE}]}}]}
+    try:
+        _sign(manifest, credentials, source, dest)
+    except c2pa.C2paError as err:
+        raise ConfigError(f"The C2PA signing credentials {credentials.source} do not work: the C2PA SDK refused a "
+                          f"test signature ({err}). Mint new ones with `gentoolkit provenance init --force`, or fix "
+                          "certificate and private_key in [provenance].") from None
+
+
+def _sign(manifest: dict[str, Any], credentials: Credentials, source: Any, dest: Any) -> None:
+    import c2pa
+
+    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, credentials.chain,
+                                                       credentials.private_key, None))
+    try:
+        with c2pa.Builder(json.dumps(manifest)) as builder:
+            builder.sign(signer, manifest["format"], source, dest)
+    finally:
+        signer.close()
+
+
 def read_c2pa(path: Path) -> dict[str, Any]:
-    """``{"state": valid|untrusted|tampered|absent, "reason": ..., "claims": ...}`` for an image."""
+    """``{"state": valid|untrusted|tampered|absent, "reason": ..., "claims": ...}`` for an image or WAV."""
     import c2pa
 
     try:

@@ -20,7 +20,7 @@ def add_commands(cli: Any) -> None:
         """Report each file's watermark (bit accuracy, p-value) and signed-manifest state; exit 0 when all were checked."""
         from gentoolkit_provenance.detect import detect
 
-        reports = detect(files, key=key)
+        reports = detect(files, key=key, toolkit=cli.toolkit)
         if as_json:
             typer.echo(json.dumps(reports, indent=1))
             return
@@ -34,6 +34,10 @@ def add_commands(cli: Any) -> None:
             typer.echo(f"  manifest: {manifest['state']} ({manifest['reason']})")
             if report["c2pa"] is not None:
                 typer.echo(f"  c2pa: {report['c2pa']['state']} ({report['c2pa']['reason']})")
+            if report.get("passive"):
+                passive = report["passive"]
+                typer.echo(f"  passive detector: P(generated) {passive['generated_probability']:.2f}, "
+                           f"{passive['flagged']} flagged ({passive['detector']}; {passive['caveat']})")
 
     @cli.group("provenance", help="Provenance settings and signing credentials.").command("init")
     def init(
@@ -50,10 +54,13 @@ def add_commands(cli: Any) -> None:
 
 
 def _describe(mark: dict[str, Any]) -> str:
+    if "z_score" in mark and "bigrams_scored" not in mark:
+        return f"{mark['verdict']} (z = {mark['z_score']:.2f}, p = {mark['p_value']:.1e})"
     if "z_score" in mark:
         return (f"{mark['verdict']} (z = {mark['z_score']:.2f}, p = {mark['p_value']:.1e}, "
                 f"{mark['bigrams_scored']} distinct bigrams in {mark['samples']} samples)")
     if "p_value" not in mark:
-        return f"{mark['verdict']} ({mark['reason']})"
+        details = mark.get("reason") or ", ".join(f"{k} {v}" for k, v in mark.items() if k != "verdict")
+        return f"{mark['verdict']} ({details})"
     run = f", run {mark['payload']}" if mark.get("payload") else ""
     return f"{mark['verdict']} (bit accuracy {mark['bit_accuracy']:.2f}, p = {mark['p_value']:.1e}{run})"

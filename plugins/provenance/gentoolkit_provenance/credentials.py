@@ -15,9 +15,9 @@ from pathlib import Path
 
 from gentoolkit.errors import ConfigError
 
-from gentoolkit_provenance.settings import Settings, config_dir
+from gentoolkit_provenance.settings import Settings, config_dir, from_table
 
-__all__ = ["Credentials", "mint_credentials", "find_credentials"]
+__all__ = ["Credentials", "mint_credentials", "find_credentials", "check_setup"]
 
 CHAIN, KEY, ROOT = "signer-chain.pem", "signer-key.pem", "dev-root-ca.pem"
 
@@ -97,9 +97,23 @@ def find_credentials(settings: Settings) -> Credentials | None:
         if not key_path.is_file():
             return None
     chain = chain_path.read_bytes()
-    leaf = x509.load_pem_x509_certificates(chain)[0]
+    try:
+        leaf = x509.load_pem_x509_certificates(chain)[0]
+    except ValueError as err:
+        raise ConfigError(f"The C2PA certificate chain {chain_path} is not a PEM certificate ({err}). Point "
+                          "[provenance] certificate at a PEM chain, or mint one with `gentoolkit provenance init --force`.") from None
     expires = leaf.not_valid_after_utc
     if expires <= dt.datetime.now(dt.timezone.utc):
         raise ConfigError(f"The C2PA signing certificate {chain_path} expired on {expires:%Y-%m-%d}. Mint a new one "
                           "with `gentoolkit provenance init --force`, or point [provenance] certificate at a valid one.")
     return Credentials(chain, key_path.read_bytes(), str(chain_path))
+
+
+def check_setup(table: dict) -> None:
+    """What the core calls before a run starts (``Settings.check``): the run's ``[provenance]`` table
+    names a usable key, and its C2PA credentials, when there are any, exist, are in date and sign."""
+    credentials = find_credentials(from_table(table))
+    if credentials is not None:
+        from gentoolkit_provenance.c2pa_manifest import check_signing
+
+        check_signing(credentials)

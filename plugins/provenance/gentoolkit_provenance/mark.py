@@ -12,12 +12,13 @@ from typing import Any
 from gentoolkit_provenance import watermark
 from gentoolkit_provenance.credentials import find_credentials
 from gentoolkit_provenance.manifest import write_manifest
-from gentoolkit_provenance.settings import Settings, load_settings
+from gentoolkit_provenance.settings import Settings, run_settings
 from gentoolkit_provenance.textmark import detection_claims
 
-__all__ = ["IMAGE_SUFFIXES", "mark_artifact", "mark_png", "tag_sdf", "run_id"]
+__all__ = ["IMAGE_SUFFIXES", "AUDIO_SUFFIXES", "mark_artifact", "mark_png", "mark_audio", "tag_sdf", "run_id"]
 
 IMAGE_SUFFIXES = (".png",)  # lossless outputs we can rewrite; the detector also reads JPEG/WebP copies
+AUDIO_SUFFIXES = (".wav",)  # rewritten with the same subtype (16-bit PCM, float, ...)
 _RUN_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -30,12 +31,15 @@ def run_id(runtime: Any) -> str:
 
 def mark_artifact(artifact: Any, runtime: Any, settings: Settings | None = None) -> dict[str, Any]:
     """Mark ``artifact`` in place and sign it; returns what was done, for the run's record."""
-    settings = settings or load_settings()
+    settings = settings or run_settings(runtime)
     path, rid, generator = Path(artifact.path), run_id(runtime), _generator(artifact, runtime)
     done: dict[str, Any] = {"run_id": rid}
     claims: dict[str, Any] = {}
     if artifact.kind == "image" and path.suffix.lower() in IMAGE_SUFFIXES:
         done["watermark"] = mark_png(path, settings, int(rid[:8], 16)) if settings.watermark else "off (opted out)"
+        done["c2pa"] = _embed_c2pa(path, settings, generator, rid)
+    elif artifact.kind == "audio" and path.suffix.lower() in AUDIO_SUFFIXES:
+        done["watermark"] = mark_audio(path, settings) if settings.watermark else "off (opted out)"
         done["c2pa"] = _embed_c2pa(path, settings, generator, rid)
     elif artifact.kind == "molecules":
         done["watermark"] = "none: no signal can hide in a SMILES string; the signed manifest is the provenance"
@@ -77,6 +81,21 @@ def mark_png(path: Path, settings: Settings, payload: int) -> str:
                 f"{watermark.MIN_COPIES * 80} blocks of 8x8 pixels); the signed manifest only")
     Image.fromarray(watermark.embed(pixels, settings.key, payload), image.mode).save(path, format="PNG")
     return f"dwt-dct qim, {watermark.SYNC_BITS} sync + {watermark.PAYLOAD_BITS} payload bits ({payload:08x})"
+
+
+def mark_audio(path: Path, settings: Settings) -> str:
+    """Embed the audio watermark in the WAV at ``path`` (same rate, channels and sample format)."""
+    import soundfile
+
+    from gentoolkit_provenance import audiomark
+
+    info = soundfile.info(str(path))
+    waveform, rate = soundfile.read(str(path), dtype="float64")
+    if audiomark.score(waveform, rate, settings.key) is None:
+        return (f"none: {info.duration:.2f} s at {rate} Hz is too short or silent for the watermark; "
+                "the signed manifest only")
+    soundfile.write(str(path), audiomark.embed(waveform, rate, settings.key), rate, subtype=info.subtype)
+    return f"stft spread spectrum, +-{audiomark.DELTA_DB} dB keyed ripple over 200-3800 Hz"
 
 
 def tag_sdf(path: Path, summary: str) -> int:

@@ -1,10 +1,11 @@
-"""The provenance settings every task shares: the signing key and the watermark switch.
+"""The provenance settings every task shares: the signing key, the watermark switch, the C2PA credentials.
 
-The core does not yet hand plugins a config table of their own, so these come, first match wins,
-from the environment (``GENTOOLKIT_PROVENANCE_KEY``, ``GENTOOLKIT_PROVENANCE_WATERMARK=0``), then the
-``[provenance]`` table (``key``, ``watermark``, ``certificate``, ``private_key``) of ``config.toml`` in
-the user's config folder (``GENTOOLKIT_CONFIG_DIR``, else
-``$XDG_CONFIG_HOME/gentoolkit``, else ``~/.config/gentoolkit``), then the defaults below.
+A run's ``[provenance]`` table (``--set provenance.watermark=false``, or the table in a ``--config``
+file) wins; the core validates it against :func:`defaults` and hands it over as
+``runtime.settings("provenance")``. The defaults come, first match wins, from the environment
+(``GENTOOLKIT_PROVENANCE_KEY``, ``GENTOOLKIT_PROVENANCE_WATERMARK=0``), then the ``[provenance]``
+table of ``config.toml`` in the user's config folder (``GENTOOLKIT_CONFIG_DIR``, else
+``$XDG_CONFIG_HOME/gentoolkit``, else ``~/.config/gentoolkit``), then the constants below.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 from gentoolkit.errors import ConfigError
 
-__all__ = ["DEFAULT_KEY", "Settings", "config_dir", "load_settings"]
+__all__ = ["DEFAULT_KEY", "Settings", "config_dir", "defaults", "load_settings", "from_table", "run_settings"]
 
 # Public on purpose: marks made with it are found by anyone's detector, and manifests signed with it
 # are reported "untrusted", since anyone can forge them. Set your own key to make them "valid".
@@ -49,17 +51,37 @@ def config_dir() -> Path:
     return Path(base) / "gentoolkit"
 
 
-def load_settings(key: str | None = None) -> Settings:
-    """The settings in force (an explicit ``key`` wins over every source)."""
+def defaults() -> dict[str, Any]:
+    """The ``[provenance]`` defaults of every run: the environment, else the user config, else the constants."""
     table = _user_table()
-    key = key or os.environ.get("GENTOOLKIT_PROVENANCE_KEY") or table.get("key") or DEFAULT_KEY
+    key = os.environ.get("GENTOOLKIT_PROVENANCE_KEY") or table.get("key") or DEFAULT_KEY
     raw = os.environ.get("GENTOOLKIT_PROVENANCE_WATERMARK")
     watermark = table.get("watermark", True) if raw is None else raw.strip().lower() not in ("0", "false", "no", "off")
-    paths = {name: str(Path(table[name]).expanduser()) if table.get(name) else "" for name in ("certificate", "private_key")}
-    if not isinstance(key, str) or not key or not isinstance(watermark, bool):
+    if not isinstance(key, str) or not isinstance(watermark, bool):
         raise ConfigError(f"The [provenance] table of {config_dir() / 'config.toml'} needs key = \"a non-empty "
                           "string\" and watermark = true|false.")
-    return Settings(key.encode(), watermark, **paths)
+    return {"key": key, "watermark": watermark, "certificate": str(table.get("certificate", "")),
+            "private_key": str(table.get("private_key", ""))}
+
+
+def from_table(table: Mapping[str, Any]) -> Settings:
+    """Settings from a ``[provenance]`` table (a run's, or :func:`defaults`)."""
+    if not table["key"]:
+        raise ConfigError("provenance.key is empty; give a non-empty secret, or leave it out to use the default.")
+    paths = {name: str(Path(table[name]).expanduser()) if table[name] else "" for name in ("certificate", "private_key")}
+    return Settings(table["key"].encode(), table["watermark"], **paths)
+
+
+def load_settings(key: str | None = None) -> Settings:
+    """The settings outside a run (``gentoolkit detect``): the defaults, an explicit ``key`` winning."""
+    table = defaults()
+    return from_table({**table, "key": key or table["key"]})
+
+
+def run_settings(runtime: Any) -> Settings:
+    """The settings of the run ``runtime`` belongs to (its ``[provenance]`` table)."""
+    table = runtime.settings("provenance") if hasattr(runtime, "settings") else {}
+    return from_table(table) if table else load_settings()
 
 
 def _user_table() -> dict:

@@ -11,7 +11,8 @@ The key seeds a per-block dither, the block-to-bit assignment and the sync bits,
 the marks read as noise. Detection needs no original: bit accuracy over the sync bits gives an exact
 binomial p-value. Block means survive JPEG and mild noise. Bits and dither depend on a block's
 position only, so cropping the right or bottom edge keeps the mark; detection also tries undoing a
-0.5x or 0.75x downscale. Crops of the top or left edge shift the block grid and are not survived.
+0.5x or 0.75x downscale, and then every alignment a crop of up to MAX_CROP blocks off the top or
+left edge leaves (64 pixel offsets times 81 block shifts), paying for the search in the p-value.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ LUMA = np.array([0.299, 0.587, 0.114])  # BT.601 luma weights
 TABLE = 512  # blocks per side of the keyed dither table (larger images repeat it)
 RESCALES = (2.0, 4 / 3)  # detection also tries undoing a 0.5x and a 0.75x downscale
 THRESHOLD = 1e-6  # p-value below which an image is called watermarked
+MAX_CROP = 8  # blocks (64 px) a top or left crop may remove and still be found: 10% of a 640 px image
+MESSAGE_BITS = SYNC_BITS + PAYLOAD_BITS
+ALIGNMENTS = BLOCK * BLOCK * (MAX_CROP + 1) ** 2  # pixel offsets within a block, times block shifts
 
 
 @dataclass
@@ -90,19 +94,23 @@ def embed(pixels: np.ndarray, key: bytes, payload: int) -> np.ndarray:
 def read(pixels: np.ndarray, key: bytes) -> Reading:
     """Read the watermark from uint8 ``pixels``: sync-bit accuracy, its p-value and the payload.
 
-    The image is read as it is and, unless that already finds the mark, at each size it may have had
-    before a downscale by 1/``RESCALES``; the best reading is kept, its p-value multiplied by the
-    number of sizes that may be read (Bonferroni).
+    First the image as it is and at each size it may have had before a downscale by 1/``RESCALES``;
+    then, unless that found the mark, every alignment a crop of up to ``MAX_CROP`` blocks off the
+    top and left edges may have left. The best reading is kept. Its p-value is Bonferroni-corrected:
+    half the error budget for the sizes, half for the alignments, each split over those tried.
     """
     sizes = _original_sizes(*pixels.shape[:2])
-    readings = [_read_at(pixels, key)]
-    if readings[0].p_value is None or readings[0].p_value * (1 + len(sizes)) >= THRESHOLD:  # else: found as it is
-        readings += [replace(_read_at(_resize(pixels, size), key), scale=size[0] / pixels.shape[1]) for size in sizes]
-    readings = [r for r in readings if r.p_value is not None]
+    scaled = [_read_at(pixels, key)]
+    if scaled[0].p_value is None or scaled[0].p_value * 2 * (1 + len(sizes)) >= THRESHOLD:  # else: found as it is
+        scaled += [replace(_read_at(_resize(pixels, size), key), scale=size[0] / pixels.shape[1]) for size in sizes]
+    readings = [replace(r, p_value=min(1.0, r.p_value * 2 * (1 + len(sizes)))) for r in scaled if r.p_value is not None]
+    if not any(r.marked for r in readings):
+        cropped = _read_at(pixels, key, search=True)
+        if cropped.p_value is not None:
+            readings.append(replace(cropped, p_value=min(1.0, cropped.p_value * 2 * ALIGNMENTS)))
     if not readings:
         return Reading((pixels.shape[0] // BLOCK) * (pixels.shape[1] // BLOCK), None, None, None)
-    best = min(readings, key=lambda r: r.p_value)
-    return replace(best, p_value=min(1.0, best.p_value * (1 + len(sizes))))
+    return min(readings, key=lambda r: r.p_value)
 
 
 def _original_sizes(height: int, width: int) -> list[tuple[int, int]]:
@@ -121,22 +129,48 @@ def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize(size, Image.BICUBIC))
 
 
-def _read_at(pixels: np.ndarray, key: bytes) -> Reading:
+def _read_at(pixels: np.ndarray, key: bytes, search: bool = False) -> Reading:
+    """The reading at the image's own block grid or, with ``search``, the best over every pixel offset
+    and block shift a top or left crop may have left (p-value not yet corrected for either)."""
     height, width = pixels.shape[:2]
     blocks_n = (height // BLOCK) * (width // BLOCK)
     if not capacity(height, width):
         return Reading(blocks_n, None, None, None)
-    plan = _plan(key, height, width)
-    bh, bw = plan.shape
-    luma = pixels[:bh * BLOCK, :bw * BLOCK, :3] @ LUMA if pixels.ndim == 3 else pixels[:bh * BLOCK, :bw * BLOCK]
-    mean = luma.reshape(bh, BLOCK, bw, BLOCK).mean(axis=(1, 3))
-    soft = np.cos(2 * np.pi * (mean - plan.dither) / STEP)  # +1: bit 0 lattice, -1: bit 1 lattice
-    votes = np.bincount(plan.bit_of_block.ravel(), weights=soft.ravel(), minlength=SYNC_BITS + PAYLOAD_BITS)
-    bits = (votes < 0).astype(np.int64)
-    right = int((bits[:SYNC_BITS] == plan.sync).sum())
+    luma = pixels[..., :3] @ LUMA if pixels.ndim == 3 else pixels.astype(np.float64)
+    shifts = [(0, 0)] if not search else [(a, b) for a in range(MAX_CROP + 1) for b in range(MAX_CROP + 1)]
+    best: tuple[int, np.ndarray] | None = None
+    for dy, dx in [(0, 0)] if not search else [(y, x) for y in range(BLOCK) for x in range(BLOCK)]:
+        bh, bw = (height - dy) // BLOCK, (width - dx) // BLOCK
+        if not capacity(bh * BLOCK, bw * BLOCK):
+            continue
+        mean = luma[dy:dy + bh * BLOCK, dx:dx + bw * BLOCK].reshape(bh, BLOCK, bw, BLOCK).mean(axis=(1, 3))
+        cos_d, sin_d, index, sync = _shifted_plan(key, bh, bw, len(shifts))
+        phase = 2 * np.pi * mean / STEP
+        soft = np.cos(phase) * cos_d + np.sin(phase) * sin_d  # cos(phase - dither): +1 bit 0, -1 bit 1
+        votes = np.bincount(index, weights=soft.ravel(), minlength=len(shifts) * MESSAGE_BITS)
+        bits = (votes.reshape(len(shifts), MESSAGE_BITS) < 0).astype(np.int64)
+        right = (bits[:, :SYNC_BITS] == sync).sum(axis=1)
+        if best is None or right.max() > best[0]:
+            best = (int(right.max()), bits[int(right.argmax())])
+    if best is None:
+        return Reading(blocks_n, None, None, None)
+    right, bits = best
     p_value = sum(math.comb(SYNC_BITS, k) for k in range(right, SYNC_BITS + 1)) / 2 ** SYNC_BITS
     payload = int("".join(map(str, bits[SYNC_BITS:] ^ _whiten(key, 0))), 2)
     return Reading(blocks_n, right / SYNC_BITS, p_value, f"{payload:08x}")
+
+
+@lru_cache(maxsize=16)
+def _shifted_plan(key: bytes, bh: int, bw: int, shifts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For a (bh, bw) block grid read at the first ``shifts`` block shifts (row-major over
+    0..MAX_CROP): cos and sin of each block's dither phase (shifts, bh, bw), the vote index
+    (shift * MESSAGE_BITS + bit, flattened) and the sync bits."""
+    plan = _plan(key, (bh + MAX_CROP) * BLOCK, (bw + MAX_CROP) * BLOCK)  # blocks a crop removed included
+    offsets = [(a, b) for a in range(MAX_CROP + 1) for b in range(MAX_CROP + 1)][:shifts]
+    dither = np.stack([plan.dither[a:a + bh, b:b + bw] for a, b in offsets])
+    bit = np.stack([plan.bit_of_block[a:a + bh, b:b + bw] for a, b in offsets])
+    index = (bit + MESSAGE_BITS * np.arange(shifts)[:, None, None]).ravel()
+    return np.cos(2 * np.pi * dither / STEP), np.sin(2 * np.pi * dither / STEP), index, plan.sync
 
 
 @dataclass
