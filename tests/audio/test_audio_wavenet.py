@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import pytest
 import torch
@@ -70,17 +69,14 @@ def test_cached_steps_give_the_teacher_forced_logits():
     assert torch.allclose(cached, full, atol=1e-5)
 
 
-def test_fast_and_naive_sampling_draw_identical_clips_and_fast_is_faster():
+def test_fast_and_naive_sampling_draw_identical_clips():
+    """Speed is bench/audio_wavenet_sampling.py's job; here only that the two agree exactly."""
     model = tiny(length=200, classes=("a", "b"), layers=5).double()
-    draws = {}
-    for cached in (True, False):
-        began = time.perf_counter()
-        draws[cached] = model.sample(3, condition=[1, 0, 1], generator=torch.Generator().manual_seed(5), cached=cached)
-        draws[f"{cached}_seconds"] = time.perf_counter() - began
+    draws = {cached: model.sample(3, condition=[1, 0, 1], generator=torch.Generator().manual_seed(5), cached=cached)
+             for cached in (True, False)}
     assert torch.equal(draws[True], draws[False])
     assert draws[True].shape == (3, 200) and draws[True].abs().max() <= 1
     assert len(torch.unique(draws[True])) > 20  # a real draw, not a constant
-    assert draws["True_seconds"] < draws["False_seconds"]
     other = model.sample(3, condition=[1, 0, 1], generator=torch.Generator().manual_seed(6))
     assert not torch.equal(other, draws[True])
 

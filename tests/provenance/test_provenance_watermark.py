@@ -1,6 +1,5 @@
 """The image watermark: read back exactly, survives JPEG, keyed, and silent on unmarked digits."""
 
-import time
 
 import numpy as np
 import pytest
@@ -71,8 +70,5 @@ def test_too_small_images_are_refused_not_pretended():
 def test_no_false_positives_on_unmarked_digit_grids(digits):
     rng = np.random.default_rng(4)  # bench/provenance.py: 0 of 2,000
     grids = [digit_grid(digits, rng, n=int(rng.choice([1, 16, 64, 100]))) for _ in range(40)]
-    start = time.perf_counter()
     p_values = np.array([wm.read(grid, KEY).p_value for grid in grids])
-    per_item_ms = (time.perf_counter() - start) * 1e3 / len(grids)
-    assert (p_values < wm.THRESHOLD).sum() == 0 and p_values.min() > 1e-4
-    assert per_item_ms < 2000  # 9 sizes and 5,184 crop alignments per unmarked image (about 0.1 s idle)
+    assert (p_values < wm.THRESHOLD).sum() == 0 and p_values.min() > 1e-4  # reading time: bench/provenance.py
