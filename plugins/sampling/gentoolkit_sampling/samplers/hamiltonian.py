@@ -39,7 +39,8 @@ def velocity(r: torch.Tensor, inv_mass: torch.Tensor) -> torch.Tensor:
 
 
 def kinetic(r: torch.Tensor, inv_mass: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (r * velocity(r, inv_mass)).sum(1)
+    # The diagonal case keeps its original order of operations, so seeded runs reproduce bit for bit.
+    return 0.5 * ((r * r * inv_mass) if inv_mass.dim() == 2 else r * velocity(r, inv_mass)).sum(1)
 
 
 def leapfrog(potential: Potential, p: Point, step: torch.Tensor, inv_mass: torch.Tensor,
@@ -47,7 +48,7 @@ def leapfrog(potential: Potential, p: Point, step: torch.Tensor, inv_mass: torch
     """One leapfrog step of signed size ``step`` (C,); chains outside ``mask`` stay where they are."""
     eps = step[:, None]
     r = p.r + 0.5 * eps * p.grad
-    x = p.x + eps * velocity(r, inv_mass)
+    x = p.x + (eps * inv_mass * r if inv_mass.dim() == 2 else eps * velocity(r, inv_mass))
     log_prob, grad = potential.value_and_grad(x, mask)
     new = Point(x, r + 0.5 * eps * grad, log_prob, grad)
     return new if mask is None else new.where(mask, p)

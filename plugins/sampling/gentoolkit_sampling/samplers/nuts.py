@@ -47,6 +47,8 @@ class Tree:
 
 
 def _turning(left: Point, right: Point, rho: torch.Tensor, inv_mass: torch.Tensor) -> torch.Tensor:
+    if inv_mass.dim() == 2:
+        return ((rho * inv_mass * left.r).sum(1) <= 0) | ((rho * inv_mass * right.r).sum(1) <= 0)
     return ((rho * velocity(left.r, inv_mass)).sum(1) <= 0) | ((rho * velocity(right.r, inv_mass)).sum(1) <= 0)
 
 
