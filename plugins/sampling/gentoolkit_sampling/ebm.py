@@ -58,15 +58,12 @@ class ConvEBM(nn.Module):
 
     def langevin(self, x: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``steps`` of x <- clamp(x - step_size ∇E(x) + noise ξ, 0, 1); the weights get no gradient."""
-        was_training = self.training
-        self.eval()
         for _ in range(steps):
             x = x.detach().requires_grad_(True)
             with torch.enable_grad():
                 (grad,) = torch.autograd.grad(self.energy(x).sum(), x)
             xi = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
             x = (x - self.step_size * grad + self.noise * xi).clamp(0, 1)
-        self.train(was_training)
         return x.detach()
 
     # --- the contract: Sampler and Trainable -----------------------------------------------
