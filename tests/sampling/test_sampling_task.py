@@ -12,7 +12,7 @@ from gentoolkit.errors import GentoolkitError, UnknownNameError
 from gentoolkit_sampling.defaults import DEFAULTS, TASK_OVERRIDES
 from gentoolkit_sampling.samplers.catalog import default_params
 
-SMALL = {"num_chains": 2, "num_warmup": 40, "num_samples": 40, "plot_params": 2}
+SMALL = {"num_chains": 2, "num_warmup": 40, "num_samples": 40, "plot_params": 2, "ebm": {"epochs": 0}}
 
 
 @pytest.fixture(scope="module")

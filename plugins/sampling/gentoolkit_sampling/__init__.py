@@ -43,10 +43,25 @@ def _rbm_schema():
     return DEFAULTS
 
 
+def _create_ebm(**params):
+    from gentoolkit_sampling.ebm import ConvEBM
+
+    return ConvEBM(**params)
+
+
+def _ebm_schema():
+    from gentoolkit_sampling.ebm import DEFAULTS
+
+    return DEFAULTS
+
+
 @hookimpl
 def register_models(register) -> None:
     register(Model("rbm", _create_rbm, "Bernoulli RBM on binarised images, trained by persistent contrastive "
                    "divergence with block Gibbs sampling", DOMAIN, params=_rbm_schema,
+                   capabilities=("sample", "train"), items="image"))
+    register(Model("ebm", _create_ebm, "Convolutional energy-based model on images, trained with short-run "
+                   "Langevin dynamics and a replay buffer (Du & Mordatch 2019)", DOMAIN, params=_ebm_schema,
                    capabilities=("sample", "train"), items="image"))
 
 
@@ -73,7 +88,7 @@ def register_commands(cli) -> None:
     def sample(
         target: str = typer.Option("banana", "--target", "-t",
                                    help="Registered target(s), comma-separated, or model:<name or model.json>."),
-        sampler: str = typer.Option("nuts", "--sampler", help="nuts | hmc | rwmh | mala | ula | gibbs | mwg."),
+        sampler: str = typer.Option("nuts", "--sampler", help="nuts | hmc | rwmh | mala | ula | sgld | gibbs | mwg."),
         chains: int = typer.Option(4, help="Chains, run as one batch."),
         warmup: int = typer.Option(1000, help="Warm-up (adaptation) iterations per chain."),
         samples: int = typer.Option(1000, help="Draws kept per chain."),
@@ -90,5 +105,5 @@ def register_commands(cli) -> None:
                 print(f"{entry.name:26} {entry.value.description} [{entry.plugin}] ({params})")
             return
         overrides = {"target": target, "sampler": sampler, "num_chains": chains, "num_warmup": warmup,
-                     "num_samples": samples}
+                     "num_samples": samples, "ebm": {"epochs": 0}}
         cli.print_result(cli.toolkit.run("sampling", None, overrides, cli.runtime_options(device, seed=seed, out=out)))

@@ -11,8 +11,8 @@ from typing import Any
 TASK_OVERRIDES = {("nuts", "target_accept")}
 
 DEFAULTS: dict[str, Any] = {
-    "target": "banana,logistic-regression",  # registered targets (comma-separated), or model:<name or model.json>
-    "sampler": "nuts,rwmh",  # nuts | hmc | rwmh | mala | ula | gibbs | mwg (comma-separated)
+    "target": "banana,logistic-regression",  # registered targets (comma-separated), model:<name or model.json>; "" none
+    "sampler": "nuts,rwmh",  # nuts | hmc | rwmh | mala | ula | sgld | gibbs | mwg (comma-separated)
     "num_chains": 8,  # one batch: more chains cost little more time per iteration
     "num_warmup": 1000,
     "num_samples": 1000,
@@ -22,12 +22,15 @@ DEFAULTS: dict[str, Any] = {
     # target_accept 0.95, not NUTSParams' 0.8: the banana's curved tails diverge at 0.8 (NumPyro's NUTS too),
     # and raising it is what a Stan user does about divergences (adapt_delta).
     "nuts": {"step_size": 0.1, "max_tree_depth": 10, "target_accept": 0.95, "adapt_step_size": True,
-             "adapt_mass_matrix": True},
+             "adapt_mass_matrix": True, "dense_mass": False},
     "hmc": {"step_size": 0.1, "num_steps": 16, "jitter": 0.2, "target_accept": 0.8, "adapt_step_size": True,
-            "adapt_mass_matrix": True},
+            "adapt_mass_matrix": True, "dense_mass": False},
     "rwmh": {"step_size": 0.5, "target_accept": 0.0, "adapt_step_size": True},
     "mala": {"step_size": 0.1, "target_accept": 0.574, "adapt_step_size": True},
     "ula": {"step_size": 0.01},
+    "sgld": {"step_size": 0.001, "decay_steps": 1000.0, "decay": 0.55, "batch_size": 32},
     "gibbs": {},
     "mwg": {"step_size": 0.5, "target_accept": 0.44, "adapt_step_size": True},
+    # The convolutional EBM trained by short-run Langevin with a replay buffer; epochs = 0 skips it.
+    "ebm": {"dataset": "digits", "epochs": 3, "batch_size": 64, "num_samples": 500, "params": {}},
 }

@@ -34,3 +34,23 @@ def save_plots(idata: Any, names: list[str], out_dir: Path, max_params: int = 4)
         plt.gcf().savefig(paths[kind], dpi=80, bbox_inches="tight")
         plt.close("all")
     return paths
+
+
+def save_image_grid(rows: dict[str, Any], path: Path, per_row: int = 16) -> Path:
+    """One labelled row of ``per_row`` images (N, C, H, W) in [0, 1] per entry of ``rows``, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    fig, axes = plt.subplots(len(rows), 1, figsize=(per_row * 0.5, len(rows) * 0.75), squeeze=False)
+    for ax, (label, images) in zip(axes[:, 0], rows.items()):
+        strip = torch.cat(list(images[:per_row].detach().cpu().float()), dim=2)  # (C, H, N W)
+        ax.imshow(strip.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(label, fontsize=8, loc="left")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

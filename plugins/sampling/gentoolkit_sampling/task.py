@@ -1,5 +1,6 @@
 """The ``sampling`` task: run each configured sampler on each configured target, diagnose the
-chains with arviz, print one table and write plots, draws and ``metrics.json`` to the run folder.
+chains with arviz, print one table and write plots, draws and ``metrics.json`` to the run folder;
+then train the energy-based model on digits and score its samples (``ebm.epochs = 0`` skips it).
 
 Targets come from every plugin's ``register_targets`` hook, or are any registry model with a
 continuous density (``target = "model:<name or saved model.json>"``), reached through the toolkit.
@@ -46,7 +47,8 @@ def run(runtime: Any, config: dict[str, Any]) -> RunResult:
     from gentoolkit_sampling.samplers.base import run_chains
     from gentoolkit_sampling.samplers.catalog import make_sampler
 
-    target_names, sampler_names = names(config["target"], "target"), names(config["sampler"], "sampler")
+    target_names = names(config["target"], "target") if config["target"] else []
+    sampler_names = names(config["sampler"], "sampler")
     samplers = {name: make_sampler(name, config.get(name)) for name in sampler_names}  # refuse bad params early
     rows, metrics, details, artifacts = [], {}, {}, {}
     iterations = config["num_warmup"] + config["num_samples"]
@@ -77,7 +79,14 @@ def run(runtime: Any, config: dict[str, Any]) -> RunResult:
 
                     for kind, path in save_plots(idata, chains.param_names, folder, config["plot_params"]).items():
                         artifacts[f"{key}.{kind}"] = path
-    runtime.console.print(diagnostics_table(rows))
+    if rows:
+        runtime.console.print(diagnostics_table(rows))
+    if config["ebm"]["epochs"] > 0:
+        from gentoolkit_sampling.energy import train_and_score
+
+        ebm_metrics, ebm_artifacts, details["ebm"] = train_and_score(runtime, config["ebm"])
+        metrics.update(ebm_metrics)
+        artifacts.update(ebm_artifacts)
     if runtime.is_main:
         record = {"config": config, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "runs": details}
         (runtime.out_dir / "metrics.json").write_text(json.dumps(record, indent=2, default=str))

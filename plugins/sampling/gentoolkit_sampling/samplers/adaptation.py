@@ -1,9 +1,9 @@
 """Warm-up adaptation shared by the gradient samplers, one state per chain (as Stan).
 
 Dual averaging of the step size towards a target acceptance (Hoffman & Gelman 2014, Algorithm 5)
-and a diagonal inverse mass matrix estimated in Stan's doubling windows: an initial fast buffer
-(step size only), slow windows of 25, 50, 100, ... draws whose variance becomes the new metric,
-and a final fast buffer.
+and an inverse mass matrix, diagonal or dense, estimated in Stan's doubling windows: an initial
+fast buffer (step size only), slow windows of 25, 50, 100, ... draws whose variance (or
+covariance) becomes the new metric, and a final fast buffer.
 """
 
 from __future__ import annotations
@@ -69,17 +69,19 @@ def stan_windows(num_warmup: int, init_buffer: int = 75, term_buffer: int = 50,
 
 
 class WindowedMetric:
-    """Welford variance of each chain's warm-up draws in the current slow window -> diagonal
-    inverse mass, shrunk towards 1e-3 as Stan does (n / (n + 5) var + 1e-3 * 5 / (n + 5))."""
+    """Welford variance (or, ``dense``, covariance) of each chain's warm-up draws in the current slow
+    window -> inverse mass (C, D) or (C, D, D), shrunk towards 1e-3 (times I) as Stan does:
+    n / (n + 5) var + 1e-3 * 5 / (n + 5)."""
 
-    def __init__(self, num_warmup: int, num_chains: int, dim: int, like: torch.Tensor):
+    def __init__(self, num_warmup: int, num_chains: int, dim: int, like: torch.Tensor, dense: bool = False):
         self.start, self.end, self.ends = stan_windows(num_warmup)
-        self.inv_mass = torch.ones(num_chains, dim, dtype=like.dtype, device=like.device)
+        self.dense = dense
+        self.inv_mass = unit_metric(num_chains, dim, like, dense)
         self._reset()
 
     def _reset(self) -> None:
         self.n = 0
-        self.mean = torch.zeros_like(self.inv_mass)
+        self.mean = torch.zeros(self.inv_mass.shape[:2], dtype=self.inv_mass.dtype, device=self.inv_mass.device)
         self.m2 = torch.zeros_like(self.inv_mass)
 
     def update(self, iteration: int, x: torch.Tensor) -> bool:
@@ -89,11 +91,19 @@ class WindowedMetric:
         self.n += 1
         delta = x - self.mean
         self.mean = self.mean + delta / self.n
-        self.m2 = self.m2 + delta * (x - self.mean)
+        after = x - self.mean
+        self.m2 = self.m2 + (delta[:, :, None] * after[:, None, :] if self.dense else delta * after)
         if iteration not in self.ends:
             return False
         n = self.n
         variance = self.m2 / max(n - 1, 1)
-        self.inv_mass = (n / (n + 5)) * variance + 1e-3 * (5 / (n + 5))
+        self.inv_mass = (n / (n + 5)) * variance + 1e-3 * (5 / (n + 5)) * unit_metric(*x.shape, x, self.dense)
         self._reset()
         return True
+
+
+def unit_metric(num_chains: int, dim: int, like: torch.Tensor, dense: bool) -> torch.Tensor:
+    """The identity metric: ones (C, D), or identity matrices (C, D, D) when ``dense``."""
+    if dense:
+        return torch.eye(dim, dtype=like.dtype, device=like.device).expand(num_chains, dim, dim).clone()
+    return torch.ones(num_chains, dim, dtype=like.dtype, device=like.device)

@@ -30,8 +30,8 @@ class Potential:
         self.grad_evals: torch.Tensor | None = None
 
     def reset_counts(self, num_chains: int) -> None:
-        self.log_prob_evals = torch.zeros(num_chains, dtype=torch.long)
-        self.grad_evals = torch.zeros(num_chains, dtype=torch.long)
+        self.log_prob_evals = torch.zeros(num_chains, dtype=torch.float64)  # fractional for minibatch gradients
+        self.grad_evals = torch.zeros(num_chains, dtype=torch.float64)
 
     def _check(self, log_prob: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if log_prob.shape != x.shape[:1]:
@@ -66,6 +66,17 @@ class Potential:
         self.log_prob_evals += counted
         self.grad_evals += counted
         return value, grad
+
+    def minibatch_grad(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The target's unbiased estimate of grad log p(x) (C, D) from data rows ``index`` (C, n); each
+        counts as n / num_data of a gradient evaluation."""
+        with torch.no_grad():
+            grad = self.target.minibatch_grad(x, index)
+        if grad.shape != x.shape:
+            raise GentoolkitError(f"Target {self.target.name!r}: minibatch_grad of a batch of shape {tuple(x.shape)} "
+                                  f"returned shape {tuple(grad.shape)}; it must return one gradient per row.")
+        self.grad_evals += index.shape[1] / self.target.num_data
+        return grad
 
     def _autograd(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():

@@ -12,6 +12,7 @@ from gentoolkit_sampling.samplers.mala import MALA, MALAParams
 from gentoolkit_sampling.samplers.mwg import MetropolisWithinGibbs, MWGParams
 from gentoolkit_sampling.samplers.nuts import NUTS, NUTSParams
 from gentoolkit_sampling.samplers.rwmh import RWMH, RWMHParams
+from gentoolkit_sampling.samplers.sgld import SGLD, SGLDParams
 from gentoolkit_sampling.samplers.ula import ULA, ULAParams
 
 SAMPLERS: dict[str, tuple[type, type]] = {
@@ -20,6 +21,7 @@ SAMPLERS: dict[str, tuple[type, type]] = {
     "rwmh": (RWMH, RWMHParams),
     "mala": (MALA, MALAParams),
     "ula": (ULA, ULAParams),
+    "sgld": (SGLD, SGLDParams),
     "gibbs": (Gibbs, GibbsParams),
     "mwg": (MetropolisWithinGibbs, MWGParams),
 }

@@ -2,7 +2,8 @@
 initial step-size search, and warm-up (dual averaging plus a windowed diagonal metric).
 
 A subclass writes only ``transition(state, generator)``: one move of every chain from
-``state.x`` with ``state.step_size`` (C,) and ``state.inv_mass`` (C, D).
+``state.x`` with ``state.step_size`` (C,) and ``state.inv_mass``: a diagonal (C, D) or, with a
+dense metric, a full inverse mass matrix (C, D, D) per chain.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import torch
 
-from gentoolkit_sampling.samplers.adaptation import DualAveraging, WindowedMetric
+from gentoolkit_sampling.samplers.adaptation import DualAveraging, WindowedMetric, unit_metric
 from gentoolkit_sampling.samplers.base import Potential, normal
 
 
@@ -32,8 +33,14 @@ class Point:
                      torch.where(mask, self.log_prob, other.log_prob), torch.where(m, self.grad, other.grad))
 
 
+def velocity(r: torch.Tensor, inv_mass: torch.Tensor) -> torch.Tensor:
+    """dx/dt = M^-1 r (C, D), for a diagonal (C, D) or dense (C, D, D) inverse mass."""
+    return (inv_mass @ r[:, :, None]).squeeze(-1) if inv_mass.dim() == 3 else inv_mass * r
+
+
 def kinetic(r: torch.Tensor, inv_mass: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (r * r * inv_mass).sum(1)
+    # The diagonal case keeps its original order of operations, so seeded runs reproduce bit for bit.
+    return 0.5 * ((r * r * inv_mass) if inv_mass.dim() == 2 else r * velocity(r, inv_mass)).sum(1)
 
 
 def leapfrog(potential: Potential, p: Point, step: torch.Tensor, inv_mass: torch.Tensor,
@@ -41,14 +48,19 @@ def leapfrog(potential: Potential, p: Point, step: torch.Tensor, inv_mass: torch
     """One leapfrog step of signed size ``step`` (C,); chains outside ``mask`` stay where they are."""
     eps = step[:, None]
     r = p.r + 0.5 * eps * p.grad
-    x = p.x + eps * inv_mass * r
+    x = p.x + (eps * inv_mass * r if inv_mass.dim() == 2 else eps * velocity(r, inv_mass))
     log_prob, grad = potential.value_and_grad(x, mask)
     new = Point(x, r + 0.5 * eps * grad, log_prob, grad)
     return new if mask is None else new.where(mask, p)
 
 
 def draw_momentum(x: torch.Tensor, inv_mass: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return normal(tuple(x.shape), x, generator) / inv_mass.sqrt()
+    """r ~ N(0, M): z / sqrt(diag), or L^-T z where M^-1 = L L^T for a dense metric."""
+    z = normal(tuple(x.shape), x, generator)
+    if inv_mass.dim() == 2:
+        return z / inv_mass.sqrt()
+    lower = torch.linalg.cholesky(inv_mass)
+    return torch.linalg.solve_triangular(lower.transpose(1, 2), z[:, :, None], upper=True).squeeze(-1)
 
 
 def initial_step_size(potential: Potential, x: torch.Tensor, log_prob: torch.Tensor, grad: torch.Tensor,
@@ -81,7 +93,7 @@ class HamiltonianState:
     log_prob: torch.Tensor
     grad: torch.Tensor
     step_size: torch.Tensor  # (C,)
-    inv_mass: torch.Tensor  # (C, D)
+    inv_mass: torch.Tensor  # (C, D), or (C, D, D) dense
     potential: Potential
     iteration: int = 0
     adapter: DualAveraging | None = None
@@ -100,7 +112,7 @@ class Hamiltonian:
     def init_state(self, potential: Potential, x: torch.Tensor, generator: torch.Generator | None,
                    num_warmup: int) -> HamiltonianState:
         log_prob, grad = potential.value_and_grad(x)
-        inv_mass = torch.ones_like(x)
+        inv_mass = unit_metric(*x.shape, x, self.params.dense_mass)
         step = torch.full_like(log_prob, self.params.step_size)
         if num_warmup > 0 and self.params.adapt_step_size:
             step = initial_step_size(potential, x, log_prob, grad, inv_mass, generator, self.params.step_size)
@@ -108,7 +120,7 @@ class Hamiltonian:
         if num_warmup > 0:
             state.adapter = DualAveraging(step, self.params.target_accept)
             if self.params.adapt_mass_matrix:
-                state.metric = WindowedMetric(num_warmup, x.shape[0], x.shape[1], x)
+                state.metric = WindowedMetric(num_warmup, x.shape[0], x.shape[1], x, self.params.dense_mass)
         return state
 
     def step(self, state: HamiltonianState, generator: torch.Generator | None,

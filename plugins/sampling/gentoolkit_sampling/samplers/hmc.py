@@ -24,6 +24,7 @@ class HMCParams:
     target_accept: float = probability(0.8)
     adapt_step_size: bool = True
     adapt_mass_matrix: bool = True
+    dense_mass: bool = False  # adapt a full covariance (Stan's dense_e) instead of a diagonal
 
     def __post_init__(self) -> None:
         check_positive(self)

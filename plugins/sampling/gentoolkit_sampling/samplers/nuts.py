@@ -14,7 +14,7 @@ import torch
 
 from gentoolkit_sampling.samplers.base import check_positive, positive, probability, uniform
 from gentoolkit_sampling.samplers.hamiltonian import Hamiltonian, HamiltonianState, Point, draw_momentum, kinetic, \
-    leapfrog
+    leapfrog, velocity
 from gentoolkit_sampling.samplers.hmc import MAX_ENERGY_ERROR
 
 
@@ -25,6 +25,7 @@ class NUTSParams:
     target_accept: float = probability(0.8)
     adapt_step_size: bool = True
     adapt_mass_matrix: bool = True
+    dense_mass: bool = False  # adapt a full covariance (Stan's dense_e) instead of a diagonal: for correlated targets
 
     def __post_init__(self) -> None:
         check_positive(self)
@@ -46,7 +47,9 @@ class Tree:
 
 
 def _turning(left: Point, right: Point, rho: torch.Tensor, inv_mass: torch.Tensor) -> torch.Tensor:
-    return ((rho * inv_mass * left.r).sum(1) <= 0) | ((rho * inv_mass * right.r).sum(1) <= 0)
+    if inv_mass.dim() == 2:
+        return ((rho * inv_mass * left.r).sum(1) <= 0) | ((rho * inv_mass * right.r).sum(1) <= 0)
+    return ((rho * velocity(left.r, inv_mass)).sum(1) <= 0) | ((rho * velocity(right.r, inv_mass)).sum(1) <= 0)
 
 
 class NUTS(Hamiltonian):

@@ -52,6 +52,19 @@ class LogisticRegression(Target):
         grad = torch.cat([residual.sum(1, keepdim=True), residual @ self.features], 1) - x / self.prior_scale**2
         return self._log_joint(x, logits), grad
 
+    @property
+    def num_data(self) -> int:
+        return self.features.shape[0]
+
+    def minibatch_grad(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """An unbiased estimate of the log-joint's gradient for each chain x (C, D) from its own data rows
+        ``index`` (C, n): the prior's gradient plus N / n times the minibatch's likelihood gradient (SGLD)."""
+        features, labels = self.features[index], self.labels[index]  # (C, n, F), (C, n)
+        logits = x[:, :1] + (features @ x[:, 1:, None]).squeeze(-1)  # (C, n)
+        residual = labels - torch.sigmoid(logits)
+        likelihood = torch.cat([residual.sum(1, keepdim=True), (residual[:, :, None] * features).sum(1)], 1)
+        return self.num_data / index.shape[1] * likelihood - x / self.prior_scale**2
+
     def describe(self) -> dict:
         return {**super().describe(), "observations": int(self.features.shape[0])}
 

@@ -1,6 +1,9 @@
 """Any registry model with a continuous density as an MCMC target, reached only through the
 core's contract (:class:`gentoolkit.protocols.Density`), never through its plugin's classes.
 
+An energy-based model (one with ``energy(x)``, as the ``ebm`` model) is a target too: log p = -E
+up to a constant, which MCMC does not need.
+
 Items with a bounded ``value_range`` (images in [0, 1]) are sampled in an unconstrained space:
 x = lo + (hi - lo) sigmoid(u), with the log-Jacobian added, as Stan does for bounded parameters.
 """
@@ -20,12 +23,14 @@ TENSOR_KINDS = ("image", "tabular", "waveform")
 
 
 class ModelTarget(Target):
-    """The density of ``model`` (a :class:`Density` over tensor items) on flattened items."""
+    """The density of ``model`` (a :class:`Density`, or a model with ``energy``) on flattened items."""
 
     def __init__(self, model: Any, name: str = "model"):
-        if not isinstance(model, Density):
-            raise GentoolkitError(f"Target {name!r}: the model has no log_prob (it is not a gentoolkit Density); "
-                                  "pick a model listed by `gentoolkit models --can log_prob`.")
+        self.energy = None if isinstance(model, Density) else getattr(model, "energy", None)
+        if not isinstance(model, Density) and self.energy is None:
+            raise GentoolkitError(f"Target {name!r}: the model has no log_prob (it is not a gentoolkit Density) "
+                                  "and no energy; pick a model listed by `gentoolkit models --can log_prob`, or an "
+                                  "energy-based model such as `ebm`.")
         spec = model.item_spec
         if spec.kind not in TENSOR_KINDS or not spec.shape:
             raise GentoolkitError(f"Target {name!r}: the model scores {spec.kind} items, not tensors; MCMC here "
@@ -46,7 +51,8 @@ class ModelTarget(Target):
         return (lo + (hi - lo) * torch.sigmoid(u)).view(-1, *self.shape)
 
     def log_prob(self, u: torch.Tensor) -> torch.Tensor:
-        log_density = self.model.log_prob(self.to_items(u))
+        items = self.to_items(u)
+        log_density = -self.energy(items) if self.energy is not None else self.model.log_prob(items)
         if u.requires_grad and not log_density.requires_grad:  # else only the Jacobian would steer the chain
             raise GentoolkitError(f"Target {self.name!r}: the model's log_prob gives no gradient in its input "
                                   f"(a {self.likelihood_kind} likelihood of discrete values, or computed without "
