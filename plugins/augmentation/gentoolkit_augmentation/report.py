@@ -8,7 +8,7 @@ standard deviation: the larger of the two methods' sample SDs (ddof=1) over seed
 
 from __future__ import annotations
 
-import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -106,7 +106,7 @@ class Experiment:
         out = {}
         for method in self.methods():
             mean, sd = self.mean_sd(method)
-            key = f"{prefix}/{method.replace(' ', '_')}"
+            key = f"{prefix}/{slug(method)}"
             out[key], out[f"{key}_sd"] = mean, sd
         return out
 
@@ -156,6 +156,6 @@ class Experiment:
         return "\n".join(lines)
 
 
-def finite(value: float) -> float | None:
-    """``value``, or None where it is NaN (metrics.json never holds NaN)."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+def slug(method: str) -> str:
+    """A method's name as a metric key: ``generated only (CAS)`` -> ``generated_only_cas``."""
+    return re.sub(r"[^a-z0-9]+", "_", method.lower()).strip("_")

@@ -1,0 +1,128 @@
+"""The run's pictures: real vs generated vs kept vs rejected samples per class, accuracy against
+the synthetic ratio, and index.html tying them to the tables."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROWS = 8  # images per row of a sample grid
+
+
+def sample_grids(samples: Any, classes: list[str], folder: Path, prefix: str) -> list[Path]:
+    """One PNG per class: rows of real budget images, generated samples, those the filter kept
+    and those it rejected (the first seed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for c, name in enumerate(classes):
+        mine = samples.fake_y == c
+        rows = {"real": samples.real_x[samples.real_y == c], "generated": samples.fake_x[mine],
+                "kept": samples.fake_x[mine & samples.keep], "rejected": samples.fake_x[mine & ~samples.keep]}
+        fig, axes = plt.subplots(len(rows), ROWS, figsize=(ROWS * 0.8, len(rows) * 0.9))
+        for r, (label, images) in enumerate(rows.items()):
+            for i in range(ROWS):
+                ax = axes[r, i]
+                ax.set_xticks([]), ax.set_yticks([])
+                if i < len(images):
+                    ax.imshow(_displayable(images[i]), cmap="gray_r" if images.shape[1] == 1 else None, vmin=0, vmax=1)
+                else:
+                    ax.axis("off")
+            axes[r, 0].set_ylabel(f"{label}\n({len(images)})", fontsize=7, rotation=0, ha="right", va="center")
+        fig.suptitle(f"class {name}, {prefix.replace('pc', ' per class')}", fontsize=9)
+        path = folder / f"{prefix}_class_{_safe(name)}.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def ratio_plot(curves: dict[int, dict[str, dict[float, list[float]]]], experiments: dict[int, Any],
+               path: Path) -> Path:
+    """Test accuracy (mean ± SD over seeds) against synthetic images per real image, per budget,
+    with real only and classical as horizontal bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gentoolkit_augmentation.report import CLASSICAL, REAL
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
+    for ax, (per_class, by_method) in zip(axes[0], curves.items()):
+        experiment = experiments[per_class]
+        for method, by_ratio in by_method.items():
+            ratios = sorted(by_ratio)
+            mean = np.array([np.mean(by_ratio[r]) for r in ratios])
+            sd = np.array([np.std(by_ratio[r], ddof=1) for r in ratios])
+            ax.errorbar(ratios, mean, yerr=sd, marker="o", capsize=3, label=method)
+        for method, colour in ((REAL, "grey"), (CLASSICAL, "tab:green")):
+            if method in experiment.scores:
+                m, s = experiment.mean_sd(method)
+                ax.axhline(m, color=colour, lw=1, label=method)
+                ax.axhspan(m - s, m + s, color=colour, alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("synthetic images per real image")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{per_class} real images per class")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def index_html(folder: Path, experiments: list[Any], config: dict[str, Any]) -> Path:
+    """index.html: every table (mean ± SD, gains), the ratio plot and the sample grids."""
+    parts = ["<!doctype html><meta charset='utf-8'><title>augmentation</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+             ".gain{color:green;font-weight:bold}.loss{color:#b00}</style>",
+             f"<h1>Generative augmentation: {html.escape(config['dataset'])}</h1>",
+             f"<p>Generator {html.escape(config['generator']['model'])}; every method scored by the same logistic "
+             "regression on the held-out real test split, on the same seeds. A gain (green) is claimed only when "
+             "the difference of means exceeds the larger of the two SDs.</p>"]
+    for experiment in experiments:
+        parts.append(_table_html(experiment))
+    parts.append("<h2>Accuracy against the synthetic ratio</h2><img src='ratio.png' style='max-width:100%'>")
+    parts.append("<h2>Samples (first seed): real, generated, kept and rejected by the filter</h2>")
+    for png in sorted((folder / "samples").glob("*.png")):
+        parts.append(f"<img src='samples/{html.escape(png.name)}' style='width:32%'>")
+    path = folder / "index.html"
+    path.write_text("\n".join(parts) + "\n")
+    return path
+
+
+def _table_html(experiment: Any) -> str:
+    from gentoolkit_augmentation.report import BASELINES
+
+    baselines = [b for b in BASELINES if b in experiment.scores]
+    rows = [f"<h2>{html.escape(experiment.name)}</h2><table><tr><th>method</th><th>{experiment.metric}</th>"
+            + "".join(f"<th>vs {html.escape(b)}</th>" for b in baselines) + "</tr>"]
+    for method in experiment.methods():
+        mean, sd = experiment.mean_sd(method)
+        cells = []
+        for b in baselines:
+            if b == method:
+                cells.append("<td></td>")
+                continue
+            g = experiment.gain(method, b)
+            kind = "gain" if g.significant else ("loss" if -g.difference > g.sd else "")
+            cells.append(f"<td class='{kind}'>{g.difference:+.3f}</td>")
+        rows.append(f"<tr><td>{html.escape(method)}</td><td>{mean:.3f} ± {sd:.3f}</td>{''.join(cells)}</tr>")
+    return "".join(rows) + "</table>"
+
+
+def _displayable(image: np.ndarray) -> np.ndarray:
+    return image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
