@@ -41,3 +41,10 @@ def register_tasks(register: Callable) -> None:
         register(Task(name, _run(module), spec.DEFAULTS, description, DOMAIN, ranges=getattr(spec, "RANGES", {}),
                       headline=getattr(spec, "HEADLINE", "")))
 
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from gentoolkit_augmentation.commands import add_commands
+
+    add_commands(cli)

@@ -22,8 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "per_class": [5, 10],  # real images per class: one table each
     "seeds": [0, 1, 2, 3, 4],  # every method runs on these seeds' budgets
     "classifier": {"C": 1.0, "max_iter": 2000},  # logistic regression on pixels, for every method
-    "generator": {"model": "image-vae", "params": {"latent_dim": 8, "width": 32, "beta": 1.0},
-                  "epochs": 300, "batch_size": 16},
+    # any registered image model that samples, made class-conditional on the data's classes; params: its own
+    "generator": {"model": "image-vae", "params": {}, "epochs": 300, "batch_size": 16},
     "sample": {"k": 10, "near_real": True, "noise": 0.5},  # k samples per real image
     "filter": {"confidence": 0.5, "knn": 3},  # 0 turns a filter off
     "ratio": 1.0,  # synthetic images per real image in the mix

@@ -1,0 +1,39 @@
+"""``gentoolkit augment --data FOLDER --out FOLDER``: an augmented copy of an image folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def add_commands(cli) -> None:
+    @cli.app.command("augment")
+    def augment(
+        data: Path = typer.Option(..., "--data", help="Your image folder: one subfolder of PNG/JPEG images per class."),
+        out: Path = typer.Option(..., "--out", help="A new folder for the augmented copy (never the input)."),
+        model: str = typer.Option("image-vae", "--model", "-m", help="A class-conditional image model that samples "
+                                  "(gentoolkit models --can sample); made class-conditional on your folders."),
+        ratio: float = typer.Option(1.0, help="Synthetic images written per real image (> 0)."),
+        epochs: int = typer.Option(300, help="Generator training epochs."),
+        k: int = typer.Option(10, help="Samples drawn per real image before filtering."),
+        confidence: float = typer.Option(0.5, help="Keep samples a classifier trained on your images gives their "
+                                         "class with at least this probability (0: off)."),
+        knn: int = typer.Option(3, help="Keep samples inside the real images' k-NN manifold of their class (0: off)."),
+        size: int = typer.Option(0, help="Resize images to SIZE x SIZE first (0: keep their size)."),
+        seed: int = typer.Option(0, help="Seed of the generator, its samples and the mixing."),
+        device: str = typer.Option("cpu", help="cpu | cuda | cuda:N | mps"),
+        force: bool = typer.Option(False, "--force", help="Replace a non-empty --out (the input is never touched)."),
+    ) -> None:
+        """Copy an image folder and add filtered samples of a class-conditional generator; manifest.csv
+        marks every image real or synthetic, with the model and seed that made it."""
+        from rich.console import Console
+
+        from gentoolkit_augmentation.folder import AugmentOptions, augment_folder
+
+        options = AugmentOptions(model=model, epochs=epochs, k=k, ratio=ratio, confidence=confidence, knn=knn,
+                                 size=size, seed=seed, device=device)
+        result = augment_folder(cli.toolkit, data, out, options, force=force)
+        added = ", ".join(f"{name}: {n}" for name, n in result["synthetic"].items())
+        Console().print(f"Copied {result['real']} real image(s) and added {sum(result['synthetic'].values())} "
+                        f"synthetic ones ({added}) to {out}; provenance in {result['manifest']}.")

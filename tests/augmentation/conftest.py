@@ -1,0 +1,47 @@
+"""Shared fixtures: a toolkit with only the augmentation and image plugins, and a tiny image folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+
+@pytest.fixture(scope="session")
+def kit():
+    import gentoolkit_augmentation
+    import gentoolkit_image
+    from gentoolkit import Toolkit
+    from gentoolkit.plugins import PluginHost
+
+    host = PluginHost()
+    host.register(gentoolkit_augmentation, name="augmentation")
+    host.register(gentoolkit_image, name="image")
+    return Toolkit(host=host)
+
+
+@pytest.fixture
+def tiny() -> dict:
+    """Overrides for a tiny augmentation run: 3 images per class, a few generator epochs, one ratio."""
+    return {"per_class": [3], "generator.epochs": 3, "generator.params": {"width": 8, "latent_dim": 4}, "sample.k": 2, "ratios": [1.0],
+            "classical.k": 1}
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """Three classes of six 8x8 digit PNGs, one subfolder per class."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    root = tmp_path / "images"
+    for c in range(3):
+        (root / f"digit{c}").mkdir(parents=True)
+        for i, j in enumerate(np.flatnonzero(digits.target == c)[:6]):
+            Image.fromarray((digits.images[j] * 255 / 16).astype(np.uint8)).save(root / f"digit{c}" / f"{i}.png")
+    return root

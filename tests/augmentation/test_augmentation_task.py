@@ -1,0 +1,91 @@
+"""``gentoolkit run augmentation`` end to end on a tiny config, and its refusals of bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gentoolkit import ConfigError, GentoolkitError, Toolkit, UnknownNameError
+from gentoolkit.runtime import RuntimeOptions
+from gentoolkit_augmentation.report import CAS, CEILING, CLASSICAL, FILTERED, GENERATED, METHODS, REAL
+
+THIRDPARTY = Path(__file__).resolve().parents[1] / "core" / "thirdparty" / "pixel_gaussian.py"
+
+
+@pytest.fixture
+def run(tiny):
+    def run(kit, out, **overrides):
+        options = RuntimeOptions(device="cpu", seed=0, out=out, progress=False, threads=1)
+        return kit.run("augmentation", overrides={**tiny, **overrides}, options=options)
+
+    return run
+
+
+def test_run_writes_the_table_samples_ratio_plot_and_index(kit, tmp_path, run):
+    result = run(kit, tmp_path / "run")
+    experiment = result.outputs["experiments"][3]
+    assert experiment.methods() == list(METHODS) and experiment.seeds == [0, 1, 2, 3, 4]
+    for method in METHODS:
+        assert all(0 <= s <= 1 for s in experiment.scores[method])
+    assert len(set(experiment.scores[REAL])) > 1  # each seed draws its own budget
+    assert len(set(experiment.scores[CEILING])) == 1 and experiment.mean_sd(CEILING)[0] > 0.9
+    assert experiment.mean_sd(CEILING)[0] > experiment.mean_sd(REAL)[0]
+    metrics = json.loads((result.out_dir / "metrics.json").read_text())
+    assert metrics["3pc/real_only"] == pytest.approx(experiment.mean_sd(REAL)[0])
+    assert {"3pc/generated_filtered_sd", "3pc/generated_only_cas", "cpu_seconds"} <= set(metrics)
+    assert metrics["experiments"][0]["methods"][FILTERED]["gains"][CLASSICAL].keys() == {"difference", "sd",
+                                                                                         "significant"}
+    assert sorted(p.name for p in (result.out_dir / "samples").glob("*.png")) == [f"3pc_class_{c}.png"
+                                                                                  for c in range(10)]
+    html = (result.out_dir / "index.html").read_text()
+    assert "ratio.png" in html and "3pc_class_7.png" in html and f"{experiment.mean_sd(REAL)[0]:.3f}" in html
+    assert (result.out_dir / "ratio.png").stat().st_size > 1000
+    assert len(list((result.out_dir / "generators").glob("*.safetensors"))) == 5  # one generator per seed
+
+
+def test_a_generator_that_is_not_class_conditional_is_refused(tmp_path, run):
+    import gentoolkit_augmentation
+    import gentoolkit_image
+
+    spec = importlib.util.spec_from_file_location("thirdparty_pixel_gaussian_augmentation", THIRDPARTY)
+    pixel_gaussian = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pixel_gaussian)
+    kit = Toolkit(plugins=[gentoolkit_augmentation, gentoolkit_image, pixel_gaussian], entrypoints=False)
+    with pytest.raises(GentoolkitError, match="'pixel-gaussian' is not class-conditional"):
+        run(kit, tmp_path / "run", **{"generator.model": "pixel-gaussian", "generator.params": {}})
+    assert kit.names_of("models", "image", ["sample"])  # the refusal names the query to pick another
+
+
+def test_unknown_names_and_bad_numbers_are_refused_before_work(kit, tmp_path, run):
+    with pytest.raises(UnknownNameError, match="Did you mean 'image-vae'"):
+        run(kit, tmp_path / "a", **{"generator.model": "image-vea"})
+    with pytest.raises(UnknownNameError, match="Did you mean 'digits'"):
+        run(kit, tmp_path / "b", dataset="digit")
+    with pytest.raises(ConfigError, match="ratio"):
+        run(kit, tmp_path / "c", ratio=0.0)
+    with pytest.raises(GentoolkitError, match="at least 5 seeds"):
+        run(kit, tmp_path / "d", seeds=[0, 1])
+    with pytest.raises(GentoolkitError, match="at least 2 real items per class"):
+        run(kit, tmp_path / "e", per_class=[1])
+
+
+def test_the_filter_drops_samples_the_real_data_classifier_rejects(kit):
+    from gentoolkit_augmentation.experiment import classifier, filter_mask
+
+    data = kit.load_dataset("digits", split="train")
+    x, y = data.images.numpy(), data.labels.numpy()
+    real = np.concatenate([np.flatnonzero(y == c)[:20] for c in (0, 1)])
+    config = {"classifier": {"C": 1.0, "max_iter": 2000}, "filter": {"confidence": 0.9, "knn": 0}}
+    model = classifier(config).fit(x[real].reshape(len(real), -1), y[real])
+    ones = np.flatnonzero(y == 1)[20:30]
+    fake = x[ones]  # real images of 1s, claimed as 0s and as 1s
+    assert not filter_mask(config, model, x[real], y[real], fake, np.zeros(10, int)).any()
+    assert filter_mask(config, model, x[real], y[real], fake, np.ones(10, int)).mean() > 0.7
+    noise = np.random.default_rng(0).random((10, *x.shape[1:])).astype(np.float32)  # far from every real 1
+    manifold = {**config, "filter": {"confidence": 0.0, "knn": 3}}
+    assert not filter_mask(manifold, model, x[real], y[real], noise, np.ones(10, int)).any()
+    assert filter_mask(manifold, model, x[real], y[real], x[real], y[real]).all()
