@@ -36,4 +36,8 @@ def add_commands(cli) -> None:
         result = augment_folder(cli.toolkit, data, out, options, force=force)
         added = ", ".join(f"{name}: {n}" for name, n in result["synthetic"].items())
         Console().print(f"Copied {result['real']} real image(s) and added {sum(result['synthetic'].values())} "
-                        f"synthetic ones ({added}) to {out}; provenance in {result['manifest']}.")
+                        f"synthetic ones ({added}) to {out}; provenance in {result['manifest']}. The filter kept "
+                        f"{result['kept']} of {result['generated']} samples.")
+        if not result["kept"]:
+            Console(stderr=True).print("No sample passed the filter: train longer (--epochs), or loosen it "
+                                       "(--confidence, --knn 0).", style="yellow")

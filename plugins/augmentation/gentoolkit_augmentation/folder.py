@@ -58,7 +58,8 @@ def check_folders(data: Path, out: Path, force: bool) -> None:
 
 
 def augment_folder(toolkit: Any, data: Path, out: Path, options: AugmentOptions, force: bool = False) -> dict[str, Any]:
-    """Write the augmented copy of ``data`` to ``out``; returns counts per class and the manifest path."""
+    """Write the augmented copy of ``data`` to ``out``; returns the manifest path, the real count,
+    synthetic images written per class, and how many were generated and kept by the filter."""
     from gentoolkit.runtime import Runtime, RuntimeOptions
     from gentoolkit_augmentation import experiment, pipeline
 
@@ -87,7 +88,8 @@ def augment_folder(toolkit: Any, data: Path, out: Path, options: AugmentOptions,
     real_model = experiment.classifier(config).fit(x.reshape(len(x), -1), y)
     keep = experiment.filter_mask(config, real_model, x, y, fake, fake_y)
     mixed_x, mixed_y, synthetic = pipeline.mix(x, y, fake[keep], fake_y[keep], options.ratio, options.seed)
-    return _write(data, out, force, classes, mixed_x[synthetic], mixed_y[synthetic], options)
+    return {**_write(data, out, force, classes, mixed_x[synthetic], mixed_y[synthetic], options),
+            "generated": len(fake_y), "kept": int(keep.sum())}
 
 
 def _write(data: Path, out: Path, force: bool, classes: list[str], images: np.ndarray, labels: np.ndarray,
