@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "classifier": {"C": 1.0, "radius": 2, "bits": 2048},
     "strict": False,  # refuse a file with invalid SMILES instead of skipping (and reporting) them
 }
-RANGES = {"threshold": "> -1e9", "pool": ">= 0", "test_fraction": "(0, 1)", "per_class": ">= 2",
+RANGES = {"pool": ">= 0", "test_fraction": "(0, 1)", "per_class": ">= 2",
           "samples_per_class": ">= 1", "ratio": "> 0", "tau": "[0, 1]", "enumerations": ">= 1",
           "bit_dropout": "[0, 1)", "fine_tune": {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0"},
           "classifier": {"C": "> 0", "radius": ">= 1", "bits": ">= 64"}}
@@ -273,7 +273,8 @@ def one_seed(runtime: Any, data: Labelled, pool: np.ndarray, test_idx: np.ndarra
     """Every method's ROC-AUC on the test set for one seed, and what the generators made."""
     from gentoolkit_augmentation.pipeline import budget, confident, mix
 
-    cls, fp = config["classifier"], lambda s: fingerprints(s, config["classifier"]["radius"], cls["bits"])
+    cls = config["classifier"]
+    fp = lambda smiles: fingerprints(smiles, cls["radius"], cls["bits"])  # noqa: E731
     y_test = data.labels[test_idx]
     idx = pool[budget(data.labels[pool], config["per_class"], seed, data.classes)]
     x_real, y_real = fp([data.smiles[i] for i in idx]), data.labels[idx]
