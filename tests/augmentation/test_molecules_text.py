@@ -115,8 +115,8 @@ def test_molecules_task_end_to_end_on_a_tiny_prior(kit, shipped_smiles, tmp_path
     assert experiment.seeds == SEEDS and experiment.metric == "roc_auc"
     for method in (REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING, molecules.FP_DROPOUT):
         assert len(experiment.scores[method]) == 5
-    if result.metrics["molecules/generated_count"] == 0:
-        assert experiment.scores[GENERATED] == experiment.scores[REAL] and experiment.scores[CAS] == [0.5] * 5
+    assert result.metrics["molecules/generated_count"] == 0 and result.metrics["molecules/active/validity"] == 0
+    assert experiment.scores[GENERATED] == experiment.scores[REAL] and experiment.scores[CAS] == [0.5] * 5
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["molecules/skipped_invalid"] == 1 and saved["experiments"][0]["metric"] == "roc_auc"
 

@@ -182,8 +182,8 @@ def language_model(runtime: Any, texts: Sequence[str], config: dict[str, Any]) -
         overrides = {"data.dataset": "jsonl", "data.path": str(folder / "train.jsonl"), "data.holdout": 0.05,
                      "tokenizer.vocab_size": t["vocab_size"], "model.n_layer": t["n_layer"],
                      "model.n_embd": t["n_embd"], "train.steps": t["steps"], "train.batch_size": t["batch_size"],
-                     "train.lr": t["lr"], "train.eval_every": t["steps"],
-                     "train.block_size": t["block_size"], "train.stride": max(1, t["block_size"] // 2), "generate.prompts": [""],
+                     "train.lr": t["lr"], "train.eval_every": t["steps"], "train.block_size": t["block_size"],
+                     "train.stride": max(1, t["block_size"] // 2), "generate.prompts": [""],
                      "generate.samples_per_prompt": 1, "tracking.tensorboard": False}
         options = RuntimeOptions(device=str(runtime.device), seed=runtime.options.seed, out=folder / "run",
                                  progress=False, threads=runtime.options.threads)
