@@ -26,16 +26,13 @@ def sample_grids(samples: Any, classes: list[str], folder: Path, prefix: str) ->
         mine = samples.fake_y == c
         rows = {"real": samples.real_x[samples.real_y == c], "generated": samples.fake_x[mine],
                 "kept": samples.fake_x[mine & samples.keep], "rejected": samples.fake_x[mine & ~samples.keep]}
-        fig, axes = plt.subplots(len(rows), ROWS, figsize=(ROWS * 0.8, len(rows) * 0.9))
-        for r, (label, images) in enumerate(rows.items()):
-            for i in range(ROWS):
-                ax = axes[r, i]
-                ax.set_xticks([]), ax.set_yticks([])
-                if i < len(images):
-                    ax.imshow(_displayable(images[i]), cmap="gray_r" if images.shape[1] == 1 else None, vmin=0, vmax=1)
-                else:
-                    ax.axis("off")
-            axes[r, 0].set_ylabel(f"{label}\n({len(images)})", fontsize=7, rotation=0, ha="right", va="center")
+        fig, ax = plt.subplots(figsize=(ROWS * 0.7, len(rows) * 0.8))
+        grid = _tile(list(rows.values()), samples.real_x.shape[1:])
+        ax.imshow(grid, cmap="gray_r" if grid.ndim == 2 else None, vmin=0, vmax=1)
+        height = samples.real_x.shape[-2] + 1
+        ax.set_yticks([height * (r + 0.5) for r in range(len(rows))],
+                      [f"{label} ({len(images)})" for label, images in rows.items()], fontsize=7)
+        ax.set_xticks([])
         fig.suptitle(f"class {name}, {prefix.replace('pc', ' per class')}", fontsize=9)
         path = folder / f"{prefix}_class_{_safe(name)}.png"
         fig.savefig(path, dpi=100, bbox_inches="tight")
@@ -120,8 +117,15 @@ def _table_html(experiment: Any) -> str:
     return "".join(rows) + "</table>"
 
 
-def _displayable(image: np.ndarray) -> np.ndarray:
-    return image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
+def _tile(rows: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """Rows of up to ``ROWS`` images (C, H, W) as one picture, one pixel apart; blank where a row is short."""
+    channels, height, width = shape
+    grid = np.zeros((len(rows) * (height + 1), ROWS * (width + 1), channels), dtype=np.float32)
+    for r, images in enumerate(rows):
+        for i, image in enumerate(images[:ROWS]):
+            top, left = r * (height + 1), i * (width + 1)
+            grid[top:top + height, left:left + width] = np.transpose(image, (1, 2, 0))
+    return grid[..., 0] if channels == 1 else grid
 
 
 def _safe(name: str) -> str:
