@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -82,7 +83,12 @@ def test_mix_adds_ratio_times_the_real_count_spread_over_classes():
 
 
 def test_importing_the_plugin_imports_no_torch():
-    code = ("import sys, gentoolkit_augmentation as p; from gentoolkit import Toolkit; "
-            "Toolkit(plugins=[p], entrypoints=False).tasks; print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    code = ("import sys; from gentoolkit.cli import make_app; from typer.testing import CliRunner; app = make_app(); "
+            "r = [CliRunner().invoke(app, a) for a in (['--help'], ['plugins'], ['augment', '--help'], ['tasks'])]; "
+            "assert all(x.exit_code == 0 for x in r), [x.output for x in r]; "
+            "assert 'augmentation' in r[1].output and '--ratio' in r[2].output, r[1].output; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sklearn', 'kornia', 'matplotlib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "GENTOOLKIT_LOAD_PLUGINS": "augmentation", "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert out.stdout.strip() == "[]"
