@@ -3,7 +3,8 @@
     python bench/augmentation_digits.py            # 5, 10, 20 real images per class; 5 seeds each
     python bench/augmentation_digits.py --quick    # 5 per class only, 30 generator epochs (a smoke run)
     python bench/augmentation_digits.py --set sample.near_real=false   # any task override
-    python bench/augmentation_digits.py --per-class 20   # one budget (run budgets in parallel, then all: cached)
+    python bench/augmentation_digits.py --per-class 5    # only these budgets
+    python bench/augmentation_digits.py --per-class 20 --part   # fill the cache only (run budgets side by side)
 
 Runs the ``augmentation`` task (digits split 50/50, stratified, seed 0; budgets drawn from one
 half, the other half is the test set) and writes each budget's table (mean ± SD over seeds,
@@ -27,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--per-class", type=int, action="append", help="only these budgets (default 5, 10, 20)")
+    parser.add_argument("--part", action="store_true", help="compute into the cache, write no section")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="a task override, key=value")
     args = parser.parse_args()
 
@@ -65,11 +67,11 @@ def main() -> None:
             "only when it exceeds the larger of the two SDs.\n\n" + "\n\n".join(bodies))
     name = "augmentation digits" + (" (quick)" if args.quick else "") + (f" ({settings})" if extra and not args.quick
                                                                          else "")
-    if args.per_class:  # a part of the benchmark: cache it, leave the section to the full command
+    if args.part:  # a part of the benchmark: cached, the section is left to the whole command
         print(body)
         return
     command = "python bench/augmentation_digits.py" + (" --quick" if args.quick else "") + "".join(
-        f" --set {o}" for o in args.overrides)
+        f" --per-class {n}" for n in args.per_class or ()) + "".join(f" --set {o}" for o in args.overrides)
     write_section(name, command, body)
     print(body)
 
