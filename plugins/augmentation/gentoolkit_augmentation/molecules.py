@@ -136,7 +136,8 @@ def load_labelled(toolkit: Any, config: dict[str, Any]) -> Labelled:
         if label_column:
             raise AugmentationError(f"label_column = {label_column!r}: the registered dataset {name!r} has "
                                     "SMILES only; label it by the property rule (label_column = '') or give a CSV.")
-        rows = [(f"item {i}", s, "") for i, s in enumerate(getattr(datasets[name].load(), "smiles", []), 1)]
+        loaded = datasets[name].load()  # a MoleculeSet (.smiles) or a plain list of SMILES
+        rows = [(f"item {i}", s, "") for i, s in enumerate(getattr(loaded, "smiles", loaded), 1)]
     else:
         rows, _ = _read_rows(Path(name), label_column)
     if config["pool"] and len(rows) > config["pool"]:
