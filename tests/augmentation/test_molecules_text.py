@@ -57,6 +57,22 @@ def test_property_rule_labels_molecules_by_rdkit_qed(kit, shipped_smiles, tmp_pa
     assert 0 < sum(expected) < len(expected)
 
 
+def test_a_registered_smiles_dataset_is_read_through_the_registry(shipped_smiles):
+    from gentoolkit import Dataset, hookimpl
+
+    class Plugin:
+        @hookimpl
+        def register_datasets(self, register):
+            register(Dataset("few", lambda: shipped_smiles[:30] + ["C1CC"], items="smiles"))
+
+    kit = Toolkit(plugins=[Plugin()], entrypoints=False)
+    with pytest.warns(SkippedInputWarning, match="1 of 31 molecules in few.*item 31"):
+        data = molecules.load_labelled(kit, mol_config(data="few", threshold=0.8))
+    assert len(data.smiles) == 30 and data.source == "few"
+    with pytest.raises(AugmentationError, match="SMILES only"):
+        molecules.load_labelled(kit, mol_config(data="few", label_column="active"))
+
+
 def test_invalid_smiles_rows_are_skipped_and_reported_or_refused_when_strict(kit, tmp_path):
     path = write_csv(tmp_path / "mols.csv", ["smiles", "activity"],
                      [["CCO", "a"], ["c1ccccc1O", "a"], ["C1CC", "b"], ["CCN", "b"], ["CCCl", "b"], ["", "a"]])
