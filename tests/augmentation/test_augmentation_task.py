@@ -84,7 +84,9 @@ def test_the_filter_drops_samples_the_real_data_classifier_rejects(kit):
     ones = np.flatnonzero(y == 1)[20:30]
     fake = x[ones]  # real images of 1s, claimed as 0s and as 1s
     assert not filter_mask(config, model, x[real], y[real], fake, np.zeros(10, int)).any()
-    assert filter_mask(config, model, x[real], y[real], fake, np.ones(10, int)).mean() > 0.7
+    proba = model.predict_proba(fake.reshape(10, -1))[:, 1]
+    kept = filter_mask(config, model, x[real], y[real], fake, np.ones(10, int))
+    assert kept.tolist() == (proba >= 0.9).tolist() and 0 < kept.sum() < 10  # exactly the unsure ones dropped
     noise = np.random.default_rng(0).random((10, *x.shape[1:])).astype(np.float32)  # far from every real 1
     manifold = {**config, "filter": {"confidence": 0.0, "knn": 3}}
     assert not filter_mask(manifold, model, x[real], y[real], noise, np.ones(10, int)).any()
