@@ -19,6 +19,14 @@ TASKS = {
     "augmentation": ("images", "Digits at 5 and 10 real images per class: real only, classical (kornia), "
                      "generated (a class-conditional model from the registry), filtered, generated only (CAS) "
                      "and the full-data ceiling, mean ± SD over seeds."),
+    "augmentation-molecules": ("molecules", "Molecules: actives vs inactives by a property threshold (or CSV "
+                               "labels), augmented with SMILES from the prior fine-tuned per class; Morgan-"
+                               "fingerprint logistic regression ROC-AUC vs real only, SMILES enumeration and the "
+                               "full pool, mean ± SD over seeds."),
+    "augmentation-text": ("text", "Text: a CSV of text,label or paragraphs of pydoc topics labelled by reference "
+                          "chapter, augmented with a causal LM's continuations of each real text's opening, "
+                          "filtered; TF-IDF + logistic regression balanced accuracy vs real only and EDA-style "
+                          "swap/deletion, mean ± SD over seeds."),
 }
 
 
