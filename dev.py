@@ -47,7 +47,8 @@ def ensure_environment() -> None:
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip", "setuptools>=68", "wheel"], check=True)
     # every extra of the core and the plugins, so CI runs the tracking, Ray and Vina tests too
-    extras = {ROOT: "[mlflow,ray]", ROOT / "plugins" / "molecules": "[docking]", ROOT / "plugins" / "anomaly": "[pyod]"}
+    extras = {ROOT: "[mlflow,ray]", ROOT / "plugins" / "molecules": "[docking]", ROOT / "plugins" / "anomaly": "[pyod]",
+              ROOT / "plugins" / "augmentation": "[molecules,text]"}
     editable = [arg for path in (ROOT, *PLUGINS) for arg in ("-e", f"{path}{extras.get(path, '')}")]
     subprocess.run([*pip, *editable, "pytest>=8"], check=True)
     STAMP.write_text(wanted)
