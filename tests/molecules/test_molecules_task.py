@@ -129,6 +129,16 @@ def test_rl_steps_are_tracked_in_tensorboard_and_mlflow(kit, prior_path, tmp_pat
         a.path for a in client.list_artifacts(mlrun.info.run_id)}
 
 
+@pytest.mark.parametrize("name", ["rl", "scoring", "transfer_learning"])
+def test_output_grid_0_draws_no_picture_and_still_runs(kit, prior_path, tmp_path, name):
+    """The range allows output.grid = 0: no PNG grid, everything else as usual (RDKit cannot draw 0)."""
+    config = _tiny(tomllib.loads((CONFIGS / f"{name}.toml").read_text()), prior_path, tmp_path)
+    config["output"] = {**config.get("output", {}), "grid": 0}
+    result = run(kit, tmp_path / "run", config)
+    assert (tmp_path / "run" / "metrics.json").exists() and "grid" not in result.artifacts
+    assert not [p for p in (tmp_path / "run").rglob("*.png") if p.name in ("top.png", "samples.png")]
+
+
 def _tiny(config: dict, prior: str, tmp_path: Path) -> dict:
     """An example config shrunk to seconds: tiny prior, few steps and samples, a small input file."""
     molecules = tmp_path / "input.smi"

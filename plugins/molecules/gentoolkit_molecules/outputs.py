@@ -99,13 +99,16 @@ def write_sdf(path: Path, molecules: Sequence[tuple[str, float]]) -> Path:
 
 
 def draw_grid(path: Path, molecules: Sequence[tuple[str, float]], per_row: int = 6,
-              legend: str | None = "score") -> Path:
-    """A PNG grid of molecules with their rank and value (``legend`` names it; None: rank only)."""
+              legend: str | None = "score") -> Path | None:
+    """A PNG grid of molecules with their rank and value (``legend`` names it; None: rank only);
+    None, and no file, when there is nothing to draw (``output.grid = 0``)."""
     from rdkit import Chem
     from rdkit.Chem import Draw
 
     pairs = [(Chem.MolFromSmiles(s), v) for s, v in molecules]
     pairs = [(m, v) for m, v in pairs if m is not None]
+    if not pairs:
+        return None
     legends = [f"#{i} {legend} {v:.3f}" if legend else f"#{i}" for i, (_, v) in enumerate(pairs, 1)]
     image = Draw.MolsToGridImage([m for m, _ in pairs], molsPerRow=per_row, subImgSize=(250, 220),
                                  legends=legends)

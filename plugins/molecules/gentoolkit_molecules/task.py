@@ -258,7 +258,8 @@ def _score(runtime: Runtime, config: dict[str, Any]) -> RunResult:
                "top1_mean": float(ranked[:1].mean()), "top10_mean": float(ranked[:10].mean()),
                "top100_mean": float(ranked[:100].mean())}
     artifacts["metrics"] = outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)
-    return RunResult(TASK, runtime.out_dir, metrics, artifacts, {"best": top[:config["output"]["grid"]]})
+    return RunResult(TASK, runtime.out_dir, metrics, {k: v for k, v in artifacts.items() if v is not None},
+                     {"best": top[:config["output"]["grid"]]})
 
 
 def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
@@ -290,7 +291,8 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     if valid:
         grid = [(s, 0.0) for s in dict.fromkeys(valid)][:config["output"]["grid"]]
         artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "samples.png", grid, legend=None)
-    return RunResult(TASK, runtime.out_dir, metrics, artifacts, {"smiles": smiles, "history": history})
+    return RunResult(TASK, runtime.out_dir, metrics, {k: v for k, v in artifacts.items() if v is not None},
+                     {"smiles": smiles, "history": history})
 
 
 def _dataset(runtime: Runtime, name: str):
