@@ -9,7 +9,8 @@ import torch
 torch.set_num_threads(1)
 
 TINY = {"tabular-tvae": {"embedding_dim": 8, "compress_dims": [32], "decompress_dims": [32]},
-        "tabular-ctgan": {"embedding_dim": 8, "generator_dim": [32], "discriminator_dim": [32], "pac": 2}}
+        "tabular-ctgan": {"embedding_dim": 8, "generator_dim": [32], "discriminator_dim": [32], "pac": 2,
+                          "generator_lr": 1e-3, "discriminator_lr": 1e-3}}
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,6 @@ def trained(kit, mixed, tmp_path_factory):
         out = tmp_path_factory.mktemp(name)
         torch.manual_seed(0)
         model = kit.create_model(name, **params)
-        kit.fit(model, mixed, RuntimeOptions(out=out, progress=False, threads=1), epochs=60, batch_size=32)
+        kit.fit(model, mixed, RuntimeOptions(out=out, progress=False, threads=1), epochs=100, batch_size=32)
         models[name] = (model, out / "model.json")
     return models
