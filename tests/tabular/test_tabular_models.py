@@ -89,3 +89,23 @@ def test_a_model_refuses_a_table_with_other_columns(kit, trained, tmp_path):
     wine = kit.load_dataset("wine", split="train")
     with pytest.raises(GentoolkitError, match="fitted on columns"):
         kit.fit(model, wine, RuntimeOptions(out=tmp_path, progress=False), epochs=1, batch_size=8)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_an_interrupted_run_resumes_exactly(kit, mixed, tmp_path, name):
+    """The transformer fitted in setup is part of the card, so the resumed run matches the checkpoint."""
+    from gentoolkit import RuntimeOptions
+
+    def train(out, epochs):
+        torch.manual_seed(0)
+        model = kit.create_model(name, **TINY[name])
+        history = kit.fit(model, mixed, RuntimeOptions(out=out, progress=False, threads=1), epochs=epochs,
+                          batch_size=32)
+        return model, history
+
+    train(tmp_path / "a", 2)
+    resumed, history = train(tmp_path / "a", 3)
+    straight, _ = train(tmp_path / "b", 3)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    a = resumed.sample(20, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, straight.sample(20, generator=torch.Generator().manual_seed(0)))
