@@ -86,7 +86,7 @@ def main() -> None:
                 "(SDMetrics' definitions, computed with scipy). Efficacy: the same logistic regression "
                 "(standardised inputs) trained on as many synthetic rows as real training rows, or on the real "
                 "training rows (TRTR), tested on the real test split. Imbalance: 10 % of the smallest class kept "
-                "in training (breast-cancer: 15 of 148 malignant rows; wine: 3 of 34 class_2 rows), brought up to "
+                "in training (breast-cancer: 15 of 148 malignant rows; wine: 3 of 33 class_2 rows), brought up to "
                 "the largest class; mean ± SD (ddof 1) over seeds 0-4, each seed a different subsample, SMOTE "
                 "seed and generator.")
     write_section("tabular", f"python bench/tabular.py{' --quick' if args.quick else ''}", "\n".join(body))
