@@ -74,12 +74,22 @@ def test_trains_on_any_dataset_of_feature_label_pairs(kit, tmp_path):
 
     x = torch.cat([torch.randn(60, 2), torch.randn(60, 2) + 4])
     y = torch.cat([torch.zeros(60), torch.ones(60)]).long()
-    model = kit.create_model("tabular-tvae", **TINY["tabular-tvae"])
+    model = kit.create_model("tabular-tvae", classes=["low", "high"], **TINY["tabular-tvae"])
+    assert model.item_spec.classes == ("low", "high")  # class-conditional before training, for a consumer's check
     kit.fit(model, TensorDataset(x, y), RuntimeOptions(out=tmp_path, progress=False, threads=1), epochs=100,
             batch_size=32)
-    assert model.item_spec.shape == (2,) and model.item_spec.classes == ("0", "1")
+    assert model.item_spec.shape == (2,) and model.item_spec.classes == ("low", "high")
+    assert kit.load_model(tmp_path / "model.json").item_spec.classes == ("low", "high")
     low, high = (model.sample(200, condition=c, generator=torch.Generator().manual_seed(0)) for c in (0, 1))
     assert high.mean() - low.mean() > 2.5  # the classes' means differ by 4
+
+
+def test_a_model_created_with_classes_refuses_a_table_with_others(kit, mixed, tmp_path):
+    from gentoolkit import RuntimeOptions
+
+    model = kit.create_model("tabular-ctgan", classes=["yes", "no"], **TINY["tabular-ctgan"])
+    with pytest.raises(GentoolkitError, match=r"created with classes \['yes', 'no'\].*\['no', 'yes'\]"):
+        kit.fit(model, mixed, RuntimeOptions(out=tmp_path, progress=False), epochs=1, batch_size=32)
 
 
 def test_a_model_refuses_a_table_with_other_columns(kit, trained, tmp_path):

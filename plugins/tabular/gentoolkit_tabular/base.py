@@ -38,13 +38,10 @@ class TabularGenerator(torch.nn.Module):
 
     @property
     def item_spec(self) -> ItemSpec:
+        """Before training: the class names given at creation (if any); after: the table's shape and classes."""
         if self.transformer is None:
-            return ItemSpec("tabular")
+            return ItemSpec("tabular", classes=tuple(self.params.classes))
         return ItemSpec("tabular", (len(self.transformer.columns),), classes=tuple(self.transformer.classes))
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.transformer.classes) if self.transformer else []
 
     def build(self) -> None:
         """Make the networks for ``self.transformer`` (subclasses)."""
@@ -52,7 +49,7 @@ class TabularGenerator(torch.nn.Module):
 
     def setup(self, dataset: Any) -> None:
         """Fit the transformer on ``dataset`` (once) and build the networks; keep the table for training."""
-        table = as_table(dataset)
+        table = as_table(dataset, list(self.params.classes))
         if self.transformer is None:
             self.transformer = DataTransformer.fit(table, self.params.max_modes, self.params.seed)
             self.build()
@@ -91,7 +88,7 @@ class TabularGenerator(torch.nn.Module):
         self.train(was_training)
         rows = transformer.decode(encoded, sigmas, generator)
         return Table(rows.numpy(), labels.numpy().astype(np.int64), transformer.columns, transformer.classes,
-                     transformer.label_name, f"{self.name} samples", synthetic=True)
+                     transformer.label_name, f"{self.name} samples")
 
     def generate(self, labels: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, Any]:
         """Encoded rows (n, output_dim) for ``labels`` and the per-dimension noise of numeric values (or None)."""
@@ -112,9 +109,17 @@ class TabularGenerator(torch.nn.Module):
         return torch.randn(shape, generator=generator).to(self.device)
 
 
-def as_table(dataset: Any) -> Table:
+def as_table(dataset: Any, classes: list[str] | None = None) -> Table:
     """``dataset`` as a :class:`Table`: a table itself, a ``Subset`` of one, or any dataset of
-    ``(x, label)`` items (its columns then numeric, named x0, x1, ...)."""
+    ``(x, label)`` items (its columns then numeric, named x0, x1, ...). ``classes``: the class
+    names the model was created with, which a table's must equal."""
+    table = _table_of(dataset, classes)
+    if classes and table.classes != classes:
+        raise ConfigError(f"The model was created with classes {classes}, but the table's are {table.classes}.")
+    return table
+
+
+def _table_of(dataset: Any, classes: list[str] | None) -> Table:
     if isinstance(dataset, Table):
         return dataset
     inner = getattr(dataset, "dataset", None)
@@ -128,7 +133,8 @@ def as_table(dataset: Any) -> Table:
         raise ConfigError(f"A tabular model trains on a table (a tabular dataset) or on (features, label) "
                           f"items; got {type(dataset).__name__} ({err}).") from None
     spec = getattr(dataset, "item_spec", None)
-    classes = list(spec.classes) if spec is not None and spec.classes else [str(c) for c in range(labels.max() + 1)]
+    if not classes:
+        classes = list(spec.classes) if spec is not None and spec.classes else [str(c) for c in range(labels.max() + 1)]
     if labels.min() < 0 or labels.max() >= len(classes):
         raise ConfigError(f"Labels must be in 0..{len(classes) - 1} for a tabular model; got {labels.min()}..{labels.max()}.")
     columns = [Column(f"x{j}", "numeric") for j in range(features.shape[1])]

@@ -40,6 +40,7 @@ class CTGANParams:
     log_frequency: bool = True  # draw conditioned categories by log-frequency (training-by-sampling)
     max_modes: int = 10
     seed: int = 0
+    classes: tuple[str, ...] = ()  # class names, for a consumer to see before training; empty: the table's
 
 
 class Residual(nn.Module):
@@ -83,13 +84,11 @@ class CTGAN(TabularGenerator):
     def build(self) -> None:
         t, p = self.transformer, self.params
         n_classes = len(t.classes)
-        # discrete columns of the conditional vector: the label (appended after the features), then
-        # each categorical feature; as (span in the generator's output, counts per category)
-        label = Span(t.output_dim, n_classes, "softmax", -1)
-        self.discrete = [(label, np.asarray(t.class_counts, dtype=np.float64))]
-        self.discrete += [(s, np.asarray(t.category_counts[s.column], dtype=np.float64)) for s in t.spans
-                          if s.activation == "softmax" and t.columns[s.column].kind == "categorical"]
-        self.cond_offsets = np.cumsum([0] + [s.width for s, _ in self.discrete])
+        # discrete columns of the conditional vector, as spans of the generator's output: the label
+        # (appended after the features), then each categorical feature
+        self.discrete = [Span(t.output_dim, n_classes, "softmax", -1)]
+        self.discrete += [s for s in t.spans if s.activation == "softmax" and t.columns[s.column].kind == "categorical"]
+        self.cond_offsets = np.cumsum([0] + [s.width for s in self.discrete])
         self.data_dim, self.cond_dim = t.output_dim + n_classes, int(self.cond_offsets[-1])
         layers, width = [], p.embedding_dim + self.cond_dim
         for dim in p.generator_dim:
@@ -111,10 +110,10 @@ class CTGAN(TabularGenerator):
         super().setup(dataset)
         table = self._train_table
         self._real, self._labels = torch.as_tensor(table.features), torch.as_tensor(table.labels)
-        codes = [table.labels] + [table.features[:, s.column].astype(np.int64) for s, _ in self.discrete[1:]]
+        codes = [table.labels] + [table.features[:, s.column].astype(np.int64) for s in self.discrete[1:]]
         # rows sorted by category, per discrete column: a category's rows are order[start:start + count]
         self._order = [torch.as_tensor(np.argsort(c, kind="stable")) for c in codes]
-        counts = [np.bincount(c, minlength=s.width) for c, (s, _) in zip(codes, self.discrete)]
+        counts = [np.bincount(c, minlength=s.width) for c, s in zip(codes, self.discrete)]
         self._count = [torch.as_tensor(n) for n in counts]
         self._start = [torch.as_tensor(np.concatenate([[0], np.cumsum(n)[:-1]])) for n in counts]
         weights = [np.log1p(n) if self.params.log_frequency else n.astype(np.float64) for n in counts]
@@ -147,13 +146,13 @@ class CTGAN(TabularGenerator):
     def activate(self, out: torch.Tensor) -> torch.Tensor:
         parts = [torch.tanh(out[:, s.start:s.start + 1]) if s.activation == "tanh"
                  else nn.functional.gumbel_softmax(out[:, s.start:s.start + s.width], tau=0.2)
-                 for s in [*self.transformer.spans, self.discrete[0][0]]]
+                 for s in [*self.transformer.spans, self.discrete[0]]]
         return torch.cat(parts, dim=1)
 
     def condition_loss(self, out: torch.Tensor, column: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the generator's output on each row's conditioned column."""
         loss = out.new_zeros(())
-        for d, (span, _) in enumerate(self.discrete):
+        for d, span in enumerate(self.discrete):
             rows = column == d
             if rows.any():
                 logits = out[rows.to(out.device), span.start:span.start + span.width]

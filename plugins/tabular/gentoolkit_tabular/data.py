@@ -7,7 +7,7 @@ the integer labels, the column metadata and the class names. Its items are ``(x,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,7 +50,6 @@ class Table:
     classes: list[str]
     label_name: str = "label"
     name: str = ""
-    synthetic: bool = field(default=False)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -75,12 +74,12 @@ class Table:
     def subset(self, index: Sequence[int] | np.ndarray) -> Table:
         index = np.asarray(index, dtype=np.int64)
         return Table(self.features[index], self.labels[index], self.columns, self.classes, self.label_name,
-                     self.name, self.synthetic)
+                     self.name)
 
-    def with_rows(self, features: Any, labels: Any, synthetic: bool = True) -> Table:
+    def with_rows(self, features: Any, labels: Any) -> Table:
         """A table of other rows (a model's samples) with this table's columns and classes."""
         return Table(np.asarray(features, dtype=np.float64), np.asarray(labels, dtype=np.int64), self.columns,
-                     self.classes, self.label_name, self.name, synthetic)
+                     self.classes, self.label_name, self.name)
 
     def frame(self) -> Any:
         """A pandas DataFrame: numeric columns, categorical columns as their category strings, the label."""

@@ -44,7 +44,7 @@ def smote(table: Table, minority: int, seed: int) -> Table:
     sampler = (SMOTENC(table.categorical, sampling_strategy=target, k_neighbors=k, random_state=seed)
                if table.categorical else SMOTE(sampling_strategy=target, k_neighbors=k, random_state=seed))
     features, labels = sampler.fit_resample(table.features, table.labels)
-    return table.with_rows(features, labels, synthetic=False)
+    return table.with_rows(features, labels)
 
 
 def oversample(model: Any, table: Table, minority: int, seed: int) -> Table:
@@ -54,7 +54,7 @@ def oversample(model: Any, table: Table, minority: int, seed: int) -> Table:
     n = shortfall(table, minority)
     rows = model.sample(n, condition=minority, generator=torch.Generator().manual_seed(seed)).numpy()
     return table.with_rows(np.concatenate([table.features, rows]),
-                           np.concatenate([table.labels, np.full(n, minority)]), synthetic=False)
+                           np.concatenate([table.labels, np.full(n, minority)]))
 
 
 def minority_index(table: Table, minority: str) -> int:

@@ -34,12 +34,12 @@ class Span:
 
 
 class DataTransformer:
-    """Fitted per-column encodings of a table, plus its class names and class counts."""
+    """Fitted per-column encodings of a table, plus its class names and class counts (the prior)."""
 
     def __init__(self, columns: list[Column], modes: list[dict[str, Any] | None], classes: list[str],
-                 class_counts: list[int], category_counts: list[list[int] | None], label_name: str = "label"):
+                 class_counts: list[int], label_name: str = "label"):
         self.columns, self.modes, self.classes = columns, modes, classes
-        self.class_counts, self.category_counts, self.label_name = class_counts, category_counts, label_name
+        self.class_counts, self.label_name = class_counts, label_name
         self.spans: list[Span] = []
         start = 0
         for j, column in enumerate(columns):
@@ -54,29 +54,21 @@ class DataTransformer:
 
     @classmethod
     def fit(cls, table: Table, max_modes: int = 10, seed: int = 0) -> DataTransformer:
-        modes, category_counts = [], []
-        for j, column in enumerate(table.columns):
-            values = table.features[:, j]
-            if column.kind == "numeric":
-                modes.append(_fit_modes(values, max_modes, seed))
-                category_counts.append(None)
-            else:
-                modes.append(None)
-                category_counts.append(np.bincount(values.astype(np.int64), minlength=len(column.categories)).tolist())
+        modes = [_fit_modes(table.features[:, j], max_modes, seed) if column.kind == "numeric" else None
+                 for j, column in enumerate(table.columns)]
         class_counts = np.bincount(table.labels, minlength=len(table.classes)).tolist()
-        return cls(list(table.columns), modes, list(table.classes), class_counts, category_counts, table.label_name)
+        return cls(list(table.columns), modes, list(table.classes), class_counts, table.label_name)
 
     # --- JSON ----------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
         return {"columns": [c.to_json() for c in self.columns], "modes": self.modes, "classes": self.classes,
-                "class_counts": self.class_counts, "category_counts": self.category_counts,
-                "label_name": self.label_name}
+                "class_counts": self.class_counts, "label_name": self.label_name}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DataTransformer:
         return cls([Column.from_json(c) for c in data["columns"]], data["modes"], list(data["classes"]),
-                   list(data["class_counts"]), data["category_counts"], data.get("label_name", "label"))
+                   list(data["class_counts"]), data.get("label_name", "label"))
 
     def check(self, table: Table, who: str) -> None:
         """Refuse a table whose columns or classes differ from the ones this transformer was fitted on."""

@@ -28,6 +28,7 @@ class TVAEParams:
     weight_decay: float = 1e-5
     max_modes: int = 10  # Gaussian mixture modes per numeric column, at most
     seed: int = 0  # of the mixtures' fitting
+    classes: tuple[str, ...] = ()  # class names, for a consumer to see before training; empty: the table's
 
 
 def mlp(dims: list[int]) -> nn.Sequential:
