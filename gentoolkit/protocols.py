@@ -95,6 +95,8 @@ class Trainable(Protocol):
 
     The model builds its optimizers and does its own backward and optimizer steps in
     ``training_step`` (through ``runtime.optimize``), so a GAN can alternate two networks.
+    An optional ``setup(dataset)``, called by the loop before anything else, builds what depends
+    on the data (a tabular model fits its column encoders there).
     """
 
     def configure_optimizers(self) -> Mapping[str, torch.optim.Optimizer]:

@@ -40,6 +40,7 @@ def fit(model: Any, dataset: Any, runtime: Runtime, *, epochs: int, batch_size: 
         ) -> list[dict[str, Any]]:
     """Train ``model`` on ``dataset`` for ``epochs``, checkpointing to ``runtime.out_dir/NAME``.
 
+    A model with ``setup(dataset)`` gets the dataset first, to build what depends on the data.
     A checkpoint already there (same model card) is resumed exactly: weights, optimizers, the
     epoch, early-stopping state; each epoch's data order and noise come from (seed, epoch).
     With ``val_dataset`` and a model ``validation_step(batch, runtime)``, each epoch also logs
@@ -54,6 +55,8 @@ def fit(model: Any, dataset: Any, runtime: Runtime, *, epochs: int, batch_size: 
                           f"{epochs}, {batch_size} and {checkpoint_every}.")
     if len(dataset) == 0:
         raise ConfigError("The training dataset is empty.")
+    if hasattr(model, "setup"):  # Lightning-style: build what depends on the data (a tabular model's encoders)
+        model.setup(dataset)
     model.to(runtime.device)
     optimizers = dict(model.configure_optimizers())
     loop = {"epoch": 0, "best": math.inf, "stale": 0}

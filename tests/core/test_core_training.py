@@ -88,3 +88,13 @@ def test_each_epoch_is_tracked_to_tensorboard(kit, tmp_path):
     loss = [(e.step, e.value) for e in events.Scalars("train/loss")]
     assert loss == [(row["epoch"], pytest.approx(row["loss"])) for row in history]
     assert [e.step for e in events.Scalars("val/nll")] == [1, 2, 3]
+
+
+def test_fit_calls_a_models_setup_with_the_dataset_before_building_optimizers(kit, tmp_path):
+    """Lightning-style setup: a model whose layers depend on the data builds them there."""
+    model = kit.create_model("pixel-gaussian", image_shape=[1, 4, 4])
+    seen, build = [], model.configure_optimizers
+    model.setup = lambda dataset: seen.append(len(dataset))
+    model.configure_optimizers = lambda: (seen.append("optimizers"), build())[1]
+    kit.fit(model, data(64), options(tmp_path), epochs=1, batch_size=32)
+    assert seen == [64, "optimizers"]
