@@ -19,6 +19,8 @@ DETECTORS = {
                            "any registered model as a detector: -log_prob, reconstruction error or typicality"),
     "anomaly-likelihood-ratio": ("generative", "LikelihoodRatioDetector", "image",
                                  "log p(x) - log p_background(x) of any density model (Ren et al. 2019)"),
+    "anomaly-f-anogan": ("fanogan", "FAnoGANDetector", "image",
+                         "f-AnoGAN: residual + critic-feature residual of an encoder inverting a GAN (Schlegl et al. 2019)"),
     "anomaly-ensemble": ("ensemble", "EnsembleDetector", "image",
                          "mean score of a detector fitted from several seeds (default: the VAE's reconstruction error)"),
     "anomaly-deep-svdd": ("deep_svdd", "DeepSVDDDetector", "image",
