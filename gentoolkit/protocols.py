@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, runtime_check
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "LatentGenerator", "CAPABILITIES",
+__all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "LatentGenerator", "PartialDenoiser",
+           "CAPABILITIES",
            "LIKELIHOOD_KINDS", "capabilities_of"]
 
 ItemKind = Literal["image", "text", "smiles", "waveform", "tabular"]
@@ -121,6 +122,18 @@ class LatentGenerator(Protocol):
 
     def critic_features(self, x: Any) -> torch.Tensor:
         """The discriminator's features of items ``x`` (B, F), differentiable in ``x``."""
+
+
+@runtime_checkable
+class PartialDenoiser(Protocol):
+    """A diffusion model that noises items part way and denoises them back (AnoDDPM)."""
+
+    item_spec: ItemSpec
+    num_timesteps: int
+
+    def denoise_from(self, x: Any, t: int, *, generator: torch.Generator | None = None) -> Any:
+        """Items ``x`` noised to step ``t`` (0 <= t < num_timesteps), then denoised by the reverse
+        process from ``t`` to 0; the same noise for every item, so an item's result is batch-free."""
 
 
 CAPABILITIES: dict[str, type] = {"sample": Sampler, "log_prob": Density, "encode": Autoencoder,

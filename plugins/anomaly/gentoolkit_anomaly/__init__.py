@@ -21,6 +21,8 @@ DETECTORS = {
                                  "log p(x) - log p_background(x) of any density model (Ren et al. 2019)"),
     "anomaly-f-anogan": ("fanogan", "FAnoGANDetector", "image",
                          "f-AnoGAN: residual + critic-feature residual of an encoder inverting a GAN (Schlegl et al. 2019)"),
+    "anomaly-anoddpm": ("anoddpm", "AnoDDPMDetector", "image",
+                        "AnoDDPM: error of a diffusion model's partial noising and denoising (Wyatt et al. 2022)"),
     "anomaly-ensemble": ("ensemble", "EnsembleDetector", "image",
                          "mean score of a detector fitted from several seeds (default: the VAE's reconstruction error)"),
     "anomaly-deep-svdd": ("deep_svdd", "DeepSVDDDetector", "image",
