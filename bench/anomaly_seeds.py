@@ -105,7 +105,8 @@ def main() -> None:
         means = table.mean(1)
         per_digit = table.mean(0)
         above = int((per_digit > np.array(pca) + 1e-12).sum())
-        lines.append(f"| {label} | {len(table)} | {means.mean():.4f} ± {means.std(ddof=1) if len(means) > 1 else 0:.4f}"
+        sd = means.std(ddof=1) if len(means) > 1 else 0.0
+        lines.append(f"| {label} | {len(table)} | {means.mean():.4f} ± {sd:.4f}"
                      f" | {per_digit.min():.4f} (digit {per_digit.argmin()}) | {above} of 10 |")
     per_digit = ["| digit | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     per_digit += [f"| {d} | " + " | ".join(f"{t[:, d].mean():.4f}" for t in columns.values()) + " |" for d in range(10)]

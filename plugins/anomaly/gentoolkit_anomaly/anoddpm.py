@@ -51,5 +51,6 @@ class AnoDDPMDetector(GenerativeDetector):
                 chunk = items[start:start + self.batch_size]
                 generator = torch.Generator().manual_seed(self.seed * 1000 + repeat)
                 restored = self.model_.denoise_from(chunk, self.noise_step, generator=generator)
-                errors[start:start + len(chunk)] += ((restored.double() - chunk.double()) ** 2).flatten(1).sum(1).cpu().numpy()
+                error = ((restored.double() - chunk.double()) ** 2).flatten(1).sum(1)
+                errors[start:start + len(chunk)] += error.cpu().numpy()
         return errors / self.repeats
