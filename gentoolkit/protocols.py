@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, runtime_check
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "CAPABILITIES", "LIKELIHOOD_KINDS",
-           "capabilities_of"]
+__all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "LatentGenerator", "PartialDenoiser",
+           "CAPABILITIES",
+           "LIKELIHOOD_KINDS", "capabilities_of"]
 
 ItemKind = Literal["image", "text", "smiles", "waveform", "tabular"]
 LIKELIHOOD_KINDS = ("exact", "bound", "dequantized")
@@ -105,6 +106,36 @@ class Trainable(Protocol):
     def training_step(self, batch: Any, optimizers: Mapping[str, torch.optim.Optimizer],
                       runtime: Any) -> Mapping[str, float]:
         """One update on ``batch`` (already on the device); returns the losses to log, by name."""
+
+
+@runtime_checkable
+class LatentGenerator(Protocol):
+    """A GAN's generator and critic, for detectors that invert the generator (f-AnoGAN).
+
+    ``generate(z)`` maps codes of shape (B, *latent_shape) to items, differentiably in ``z``;
+    ``critic_features(x)`` (B, F) are the features the discriminator scores items from.
+    """
+
+    item_spec: ItemSpec
+    latent_shape: tuple[int, ...]
+
+    def generate(self, z: torch.Tensor) -> Any:
+        """Items (B, ...) in the model's value range from codes ``z``."""
+
+    def critic_features(self, x: Any) -> torch.Tensor:
+        """The discriminator's features of items ``x`` (B, F), differentiable in ``x``."""
+
+
+@runtime_checkable
+class PartialDenoiser(Protocol):
+    """A diffusion model that noises items part way and denoises them back (AnoDDPM)."""
+
+    item_spec: ItemSpec
+    num_timesteps: int
+
+    def denoise_from(self, x: Any, t: int, *, generator: torch.Generator | None = None) -> Any:
+        """Items ``x`` noised to step ``t`` (0 <= t < num_timesteps), then denoised by the reverse
+        process from ``t`` to 0; the same noise for every item, so an item's result is batch-free."""
 
 
 CAPABILITIES: dict[str, type] = {"sample": Sampler, "log_prob": Density, "encode": Autoencoder,

@@ -1,8 +1,10 @@
-"""Reading the items a user wants scored from files: arrays (.npy, .csv), images, strings.
+"""Reading items from files: arrays (.npy, .csv, ODDS .mat), images, strings, labelled tables.
 
 ``.npy`` holds an array (n, ...) (loaded without pickle); ``.csv``/``.tsv`` one item per row of
-numbers (a non-numeric first row is taken as a header); ``.png``/``.jpg``/... one image each, in
-[0, 1], grey or RGB as the detector's items are; ``.smi``/``.txt`` one string per line.
+numbers (a non-numeric first row is taken as a header); ``.mat`` an ODDS benchmark file (its
+``X``; scipy.io.loadmat); ``.png``/``.jpg``/... one image each, in [0, 1], grey or RGB as the
+detector's items are; ``.smi``/``.txt`` one string per line. :func:`read_labelled` reads a table
+with anomaly labels (ODDS ``.mat``: ``X`` and ``y``; ``.csv``: a label column) for ``run anomaly``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def _read(path: Path, item_shape: tuple[int, ...]) -> Any:
             return array.reshape(1, -1) if array.ndim == 1 else array
         if suffix in (".csv", ".tsv"):
             return _read_table(path, "," if suffix == ".csv" else "\t")
+        if suffix == ".mat":
+            return _read_mat(path)[0]
         if suffix in IMAGES:
             return _read_image(path, item_shape)
         if suffix in STRINGS:
@@ -43,7 +47,7 @@ def _read(path: Path, item_shape: tuple[int, ...]) -> Any:
                     if line.strip()]
     except (OSError, ValueError) as err:
         raise AnomalyInputError(f"{path} could not be read as {suffix} ({err}).") from None
-    raise AnomalyInputError(f"{path}: unknown file type {suffix!r}; give .npy, .csv, .tsv, an image "
+    raise AnomalyInputError(f"{path}: unknown file type {suffix!r}; give .npy, .csv, .tsv, .mat, an image "
                             f"({', '.join(IMAGES)}) or strings ({', '.join(STRINGS)}).")
 
 
@@ -68,3 +72,60 @@ def _read_image(path: Path, item_shape: tuple[int, ...]) -> np.ndarray:
         array = np.asarray(image, dtype=np.float64) / 255.0
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return array[None]
+
+
+def read_labelled(path: Path, label_column: str = "label") -> tuple[np.ndarray, np.ndarray]:
+    """Items (n, features) and labels (n,), 1 = anomaly, from an ODDS ``.mat`` file (``X``, ``y``)
+    or a ``.csv``/``.tsv`` table with a header row whose column ``label_column`` holds the labels."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise AnomalyInputError(f"{path}: no such file. Give an ODDS .mat file or a .csv table with a "
+                                f"{label_column!r} column.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".mat":
+            X, y = _read_mat(path)
+        elif suffix in (".csv", ".tsv"):
+            X, y = _read_labelled_table(path, "," if suffix == ".csv" else "\t", label_column)
+        else:
+            raise AnomalyInputError(f"{path}: a labelled table is an ODDS .mat file or a .csv/.tsv table, not "
+                                    f"{suffix!r}.")
+    except (OSError, ValueError) as err:
+        raise AnomalyInputError(f"{path} could not be read as {suffix} ({err}).") from None
+    if y is None:
+        raise AnomalyInputError(f"{path} has no labels (y): the benchmark needs them (1 = anomaly, 0 = normal).")
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if len(y) != len(X) or len(X) == 0:
+        raise AnomalyInputError(f"{path} holds {len(X)} items and {len(y)} labels: give one label per item.")
+    if not np.isin(y, (0, 1)).all() or not 0 < y.sum() < len(y):
+        raise AnomalyInputError(f"{path}: labels must be 0 (normal) or 1 (anomaly), with some of each; got "
+                                f"values {sorted(set(y.tolist()))[:5]}.")
+    return X, y.astype(int)
+
+
+def _read_mat(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """``X`` (n, features) and ``y`` (or None) of an ODDS .mat file (MATLAB 5; not v7.3 HDF5)."""
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    try:
+        data = loadmat(path)
+    except (MatReadError, NotImplementedError, TypeError) as err:
+        raise AnomalyInputError(f"{path} is not a MATLAB 5 .mat file scipy can read ({err}). A v7.3 file is HDF5: "
+                                "convert it, e.g. to .csv with a label column.") from None
+    if "X" not in data:
+        keys = ", ".join(k for k in data if not k.startswith("__")) or "none"
+        raise AnomalyInputError(f"{path} has no variable X (ODDS files hold X and y); its variables: {keys}.")
+    X = np.asarray(data["X"], dtype=np.float64)
+    return (X.reshape(len(X), -1) if X.ndim != 2 else X), data.get("y")
+
+
+def _read_labelled_table(path: Path, delimiter: str, label_column: str) -> tuple[np.ndarray, np.ndarray]:
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    header = [name.strip() for name in lines[0].split(delimiter)] if lines else []
+    if label_column not in header:
+        raise AnomalyInputError(f"{path} has no {label_column!r} column in its header row ({', '.join(header[:8])}"
+                                f"{', ...' if len(header) > 8 else ''}); name the label column with label_column.")
+    table = np.loadtxt(lines[1:], delimiter=delimiter, ndmin=2) if len(lines) > 1 else np.empty((0, len(header)))
+    column = header.index(label_column)
+    return np.delete(table, column, axis=1), table[:, column]

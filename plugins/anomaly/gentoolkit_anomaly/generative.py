@@ -26,7 +26,30 @@ STRING_KINDS = ("text", "smiles")
 _default_toolkit: Any = None
 
 
-class GenerativeDetector(BaseDetector):
+class UsesToolkit:
+    """For detectors with a ``toolkit`` param: where models come from (default: one with every
+    installed plugin). A clone shares the toolkit (a service, not state) and copies the rest."""
+
+    toolkit: Any
+
+    def __sklearn_clone__(self) -> Any:
+        from sklearn.base import clone
+
+        params = self.get_params(deep=False)
+        return type(self)(**{k: v if k == "toolkit" else clone(v, safe=False) for k, v in params.items()})
+
+    def _toolkit(self) -> Any:
+        global _default_toolkit
+        if self.toolkit is not None:
+            return self.toolkit
+        if _default_toolkit is None:
+            from gentoolkit.api import Toolkit
+
+            _default_toolkit = Toolkit()
+        return _default_toolkit
+
+
+class GenerativeDetector(UsesToolkit, BaseDetector):
     """Anomaly score from one generative model: ``nll``, ``reconstruction`` or ``typicality``.
 
     ``model`` is a registered name (built with ``params``, trained for ``epochs``) or the path of
@@ -50,13 +73,6 @@ class GenerativeDetector(BaseDetector):
         self.seed = seed
         self.contamination = contamination
         self.toolkit = toolkit
-
-    def __sklearn_clone__(self) -> GenerativeDetector:
-        """A clone shares the toolkit (a service, not state) and copies every other parameter."""
-        from sklearn.base import clone
-
-        params = self.get_params(deep=False)
-        return type(self)(**{k: v if k == "toolkit" else clone(v, safe=False) for k, v in params.items()})
 
     # --- fit and score -------------------------------------------------------------------------
 
@@ -90,16 +106,6 @@ class GenerativeDetector(BaseDetector):
         return score
 
     # --- the model -----------------------------------------------------------------------------
-
-    def _toolkit(self) -> Any:
-        global _default_toolkit
-        if self.toolkit is not None:
-            return self.toolkit
-        if _default_toolkit is None:
-            from gentoolkit.api import Toolkit
-
-            _default_toolkit = Toolkit()
-        return _default_toolkit
 
     def _trained_model(self, X: Any, train_items: Any, params: dict | None = None) -> Any:
         """The model built from ``self.model`` for items like ``X``, trained on ``train_items``."""
@@ -230,7 +236,8 @@ class LikelihoodRatioDetector(GenerativeDetector):
 # --- the model contract, used generically ---------------------------------------------------------
 
 def train(model: Any, items: Any, toolkit: Any, epochs: int, batch_size: int, device: str, seed: int) -> None:
-    """Train a Trainable model on ``items`` with the core loop, checkpointing to a temporary folder."""
+    """Train a Trainable model on ``items`` with the core loop; its one checkpoint, at the end, goes to a
+    temporary folder (nothing resumes it, and a save per epoch doubled the fit time of a small VAE)."""
     import tempfile
 
     import torch
@@ -244,7 +251,8 @@ def train(model: Any, items: Any, toolkit: Any, epochs: int, batch_size: int, de
         options = RuntimeOptions(device=device, seed=seed, threads=torch.get_num_threads(), out=Path(folder),
                                  progress=False)
         with Runtime(options, task="anomaly-fit", toolkit=toolkit) as runtime:
-            fit(model, dataset, runtime, epochs=epochs, batch_size=batch_size, resume=False)
+            fit(model, dataset, runtime, epochs=epochs, batch_size=batch_size, resume=False,
+                checkpoint_every=max(epochs, 1))
 
 
 def negative_log_likelihood(model: Any, items: Any, batch_size: int, **options: Any) -> np.ndarray:

@@ -63,3 +63,16 @@ def extremes_grid(images: np.ndarray, scores: np.ndarray, anomalous: np.ndarray,
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def extremes_table(scores: np.ndarray, anomalous: np.ndarray, path: Path, n: int = 16) -> Path:
+    """The ``n`` most and least anomalous test items of a table, as CSV: rank, row, score, label."""
+    import csv
+
+    order = np.argsort(scores)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["extreme", "rank", "test_row", "score", "anomaly"])
+        for name, picks in (("most anomalous", order[::-1][:n]), ("least anomalous", order[:n])):
+            writer.writerows([name, rank, int(i), float(scores[i]), int(anomalous[i])] for rank, i in enumerate(picks))
+    return path

@@ -1,8 +1,11 @@
 """``gentoolkit run anomaly``: the one-class protocol (Ruff et al. 2018) on a labelled image dataset.
 
 The dataset (any registered one with labels; digits by default) is split 50/50, stratified, seed
-0. Each class in turn is normal: every detector is fitted on the normal training items only and
-scores every test item; the other classes are the anomalies. Writes metrics.json (per class and
+0, or by its own train and test splits (``split = "dataset"``: MNIST idx files, as in Ruff et al.).
+Each class in turn is normal: every detector is fitted on the normal training items only and
+scores every test item; the other classes are the anomalies. With ``data`` (an ODDS ``.mat`` file
+or a ``.csv`` table with a label column, 1 = anomaly) the labels say which items are anomalies:
+the detectors are fitted on the normal items of the training half. Writes metrics.json (per class and
 mean AUROC, AUPRC, F1, recall at a fixed FPR, fit and score seconds), score histograms and the
 most/least anomalous test images of ``show_class``, and optionally the fitted detectors.
 """
@@ -11,12 +14,18 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 # Each detector: a registered detector name, a column label and its params (the detector's own
 # schema checks them). Generative detectors get the run's toolkit, device and seed.
+SPLITS = ("stratified", "dataset")
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits",  # a registered image dataset with labels, loaded with split="all"
+    "dataset_params": {},  # more keywords for the dataset's load, e.g. {path = "~/mnist"}
+    "split": "stratified",  # stratified: a test_size share of split="all"; dataset: its own train and test
+    "data": "",  # instead of dataset: an ODDS .mat file or a .csv table of items with anomaly labels
+    "label_column": "label",  # the .csv column that holds the labels (1 = anomaly, 0 = normal)
     "test_size": 0.5,
     "split_seed": 0,
     "classes": [],  # the normal classes to run, by index; empty: all
@@ -35,18 +44,55 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def one_class_split(toolkit: Any, dataset: str, test_size: float, seed: int) -> tuple:
+def one_class_split(toolkit: Any, dataset: str, test_size: float, seed: int, split: str = "stratified",
+                    **params: Any) -> tuple:
     """(train images, train labels, test images, test labels, class names) as numpy arrays."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    data = toolkit.load_dataset(dataset, split="all")
-    images = np.asarray(data.images, dtype=np.float64)
-    labels = np.asarray(data.labels)
-    x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=test_size, stratify=labels,
-                                                        random_state=seed)
+    from gentoolkit import ConfigError
+
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {split!r}.")
+    if split == "dataset":
+        train, test = (toolkit.load_dataset(dataset, split=name, **params) for name in ("train", "test"))
+        x_train, x_test = (np.asarray(part.images, dtype=np.float64) for part in (train, test))
+        y_train, y_test = (np.asarray(part.labels) for part in (train, test))
+        data, labels = train, y_train
+    else:
+        data = toolkit.load_dataset(dataset, split="all", **params)
+        images = np.asarray(data.images, dtype=np.float64)
+        labels = np.asarray(data.labels)
+        x_train, x_test, y_train, y_test = train_test_split(images, labels, test_size=test_size, stratify=labels,
+                                                            random_state=seed)
     classes = getattr(data, "classes", None) or [str(c) for c in np.unique(labels)]
     return x_train, y_train, x_test, y_test, list(classes)
+
+
+def cases(toolkit: Any, config: dict[str, Any]) -> tuple:
+    """(test items, [(name, normal training items, anomaly mask of the test items)], shown case,
+    number of training items): one case per normal class of a dataset, or one for a labelled
+    table (``data``)."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from gentoolkit import ConfigError
+    from gentoolkit_anomaly.data import read_labelled
+
+    if config["data"]:
+        X, y = read_labelled(Path(config["data"]), config["label_column"])
+        x_train, x_test, y_train, y_test = train_test_split(X, y, test_size=config["test_size"], stratify=y,
+                                                            random_state=config["split_seed"])
+        return x_test, [("normal", x_train[y_train == 0], y_test == 1)], "normal", len(x_train)
+    x_train, y_train, x_test, y_test, names = one_class_split(toolkit, config["dataset"], config["test_size"],
+                                                              config["split_seed"], config["split"],
+                                                              **config["dataset_params"])
+    classes = config["classes"] or list(range(len(names)))
+    if any(c not in range(len(names)) for c in classes) or config["show_class"] not in range(len(names)):
+        raise ConfigError(f"classes and show_class are among 0..{len(names) - 1}; got classes={config['classes']}, "
+                          f"show_class={config['show_class']}.")
+    return (x_test, [(names[c], x_train[y_train == c], y_test != c) for c in classes],
+            names[config["show_class"]], len(x_train))
 
 
 def build_detector(toolkit: Any, runtime: Any, spec: dict[str, Any]) -> Any:
@@ -65,49 +111,48 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
     from gentoolkit_anomaly import metrics, plots
 
     kit = runtime.toolkit
-    x_train, y_train, x_test, y_test, class_names = one_class_split(kit, config["dataset"], config["test_size"],
-                                                                    config["split_seed"])
-    classes = config["classes"] or list(range(len(class_names)))
-    if not config["detectors"] or any(c not in range(len(class_names)) for c in classes):
-        raise ConfigError(f"Give at least one detector, and classes among 0..{len(class_names) - 1}; got "
-                          f"classes={config['classes']}.")
+    if not config["detectors"]:
+        raise ConfigError("Give at least one detector ([[detectors]] with a registered name).")
+    x_test, normal_cases, show, n_train = cases(kit, config)
     labels = [spec.get("label") or spec["name"] for spec in config["detectors"]]
     results: dict[str, dict[str, dict[str, float]]] = {label: {} for label in labels}
     shown: dict[str, np.ndarray] = {}
     artifacts = {}
-    with runtime.progress(len(classes) * len(labels), "one-class") as advance:
-        for normal in classes:
-            anomalous = y_test != normal
+    with runtime.progress(len(normal_cases) * len(labels), "one-class") as advance:
+        for name, x_fit, anomalous in normal_cases:
             for label, spec in zip(labels, config["detectors"]):
                 detector = build_detector(kit, runtime, spec)
                 began = time.perf_counter()
-                detector.fit(x_train[y_train == normal])
+                detector.fit(x_fit)
                 fitted = time.perf_counter()
                 scores = detector.decision_function(x_test)
                 row = {**metrics.all_metrics(scores, anomalous.astype(int), config["fpr"]),
                        "fit_seconds": fitted - began, "score_seconds": time.perf_counter() - fitted}
-                results[label][class_names[normal]] = row
-                if normal == config["show_class"]:
+                results[label][name] = row
+                if name == show:
                     shown[label] = scores
                     if config["save_detectors"] and runtime.is_main:
                         artifacts[f"detector_{label}"] = kit.save_model(detector, runtime.out_dir / "detectors"
                                                                         / _slug(label))
-                advance(1, digit=normal, auroc=row["auroc"])
+                advance(1, normal=name, auroc=row["auroc"])
     means = {label: {k: float(np.mean([r[k] for r in rows.values()])) for k in next(iter(rows.values()))}
              for label, rows in results.items()}
     if runtime.is_main:
         runtime.console.print(auroc_table(results, means, config["dataset"]))
         path = runtime.out_dir / "metrics.json"
-        path.write_text(json.dumps({"protocol": _protocol(config, len(x_train), len(x_test)), "mean": means,
+        path.write_text(json.dumps({"protocol": _protocol(config, n_train, len(x_test)), "mean": means,
                                     "per_class": results}, indent=1))
         artifacts["metrics"] = path
         if shown:
-            anomalous = y_test != config["show_class"]
-            title = f"{config['dataset']}: normal = {class_names[config['show_class']]}"
+            anomalous = next(mask for name, _, mask in normal_cases if name == show)
+            title = f"{Path(config['data']).name if config['data'] else config['dataset']}: normal = {show}"
             artifacts["histogram"] = plots.score_histograms(shown, anomalous, runtime.out_dir / "scores.png", title)
             first = next(iter(shown))
-            artifacts["extremes"] = plots.extremes_grid(x_test, shown[first], anomalous,
-                                                        runtime.out_dir / "extremes.png", f"{title}, {first}")
+            if x_test.ndim == 4:
+                artifacts["extremes"] = plots.extremes_grid(x_test, shown[first], anomalous,
+                                                            runtime.out_dir / "extremes.png", f"{title}, {first}")
+            else:
+                artifacts["extremes"] = plots.extremes_table(shown[first], anomalous, runtime.out_dir / "extremes.csv")
     flat = {f"{_slug(label)}_{key}": value for label, row in means.items() for key, value in row.items()
             if key in ("auroc", "auprc")}
     return RunResult("anomaly", runtime.out_dir, flat, artifacts, outputs={"per_class": results, "mean": means})
@@ -128,7 +173,7 @@ def auroc_table(results: dict, means: dict, dataset: str) -> Any:
 
 
 def _protocol(config: dict[str, Any], n_train: int, n_test: int) -> dict[str, Any]:
-    return {"dataset": config["dataset"], "split": f"stratified, test_size={config['test_size']}, "
+    return {"dataset": config["data"] or config["dataset"], "split": f"stratified, test_size={config['test_size']}, "
             f"seed={config['split_seed']}", "train_items": n_train, "test_items": n_test,
             "detectors": config["detectors"]}
 

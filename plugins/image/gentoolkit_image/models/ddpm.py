@@ -204,6 +204,33 @@ class DDPM(ImageModel):
                 x = ddim.step(eps, t, x, self.p.ddim_eta if eta is None else eta, generator)
         return ((x + 1) / 2).clamp(0, 1)
 
+    @property
+    def num_timesteps(self) -> int:
+        return self.p.num_timesteps
+
+    @torch.no_grad()
+    def denoise_from(self, x: Tensor, t: int, *, condition: Tensor | None = None,
+                     generator: torch.Generator | None = None) -> Tensor:
+        """AnoDDPM's reconstruction (Wyatt et al. 2022): images noised to step ``t`` by q(x_t | x0),
+        then ``t + 1`` ancestral steps back to x0. Every image gets the same noise draws, so its
+        result does not depend on the rest of the batch."""
+        if not 0 <= t < self.p.num_timesteps:
+            raise ConfigError(f"ddpm: denoise_from needs 0 <= t < {self.p.num_timesteps}, got {t}.")
+        net = self.ema if self.ema is not None else self.unet
+        sched, n = self.scheduler, len(x)
+        y = self.labels_for(n, condition, generator)
+
+        def noise() -> Tensor:
+            return torch.randn((1, *self.image_shape), generator=generator).to(self.device).expand(n, -1, -1, -1)
+
+        x_t = sched.add_noise(x.to(self.device).float() * 2 - 1, noise(), torch.full((n,), t))
+        for s in range(t, -1, -1):
+            x0 = sched.predict_x0(net(x_t, torch.full((n,), s, device=self.device), y).float(), s, x_t)
+            x_t = float(sched.coef_x0[s]) * x0 + float(sched.coef_xt[s]) * x_t
+            if s > 0:
+                x_t = x_t + math.sqrt(float(sched.posterior_variance[s])) * noise()
+        return ((x_t + 1) / 2).clamp(0, 1)
+
     # --- Density: the variational bound (Ho et al. 2020, eq. 5) ---
 
     @torch.no_grad()  # a score of discrete items: no gradient to keep

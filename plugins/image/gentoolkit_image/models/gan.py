@@ -78,6 +78,9 @@ class Discriminator(nn.Module):
         self.minibatch = MinibatchDiscrimination(features) if diversity == "minibatch-discrimination" else None
         self.head = nn.Linear(features + (self.minibatch.out_features if self.minibatch else 0), 1)
 
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # (B, F), before the batch-level layers
+        return self.encoder(with_labels(x * 2 - 1, y, self.num_classes)).flatten(1)
+
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # (B,)
         h = self.encoder(with_labels(x * 2 - 1, y, self.num_classes))
         if self.stddev is not None:
@@ -121,6 +124,15 @@ class GAN(ImageModel):
         if self.num_classes:
             z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], 1)
         return torch.sigmoid(self.generator(z))
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.p.latent_dim,)
+
+    def critic_features(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
+        """The discriminator's convolutional features (B, F) of images x (f-AnoGAN's feature residual)."""
+        y = self.labels_for(len(x), condition) if self.num_classes else None
+        return self.discriminator.features(x.to(self.device).float(), y)
 
     @torch.no_grad()
     def discriminator_score(self, x: Tensor, *, condition: Tensor | None = None) -> Tensor:
