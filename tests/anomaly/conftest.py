@@ -32,6 +32,13 @@ def digits(kit):
 
 
 @pytest.fixture(scope="session")
+def zero_images(digits):
+    """As ``zeros``, but images (N, 1, 8, 8): for detectors built on image models."""
+    x_train, y_train, x_test, y_test = digits
+    return x_train[y_train == 0], x_test, (y_test != 0).astype(int)
+
+
+@pytest.fixture(scope="session")
 def zeros(digits):
     """Normal training items (digit 0, flat vectors), test items and their anomaly labels."""
     x_train, y_train, x_test, y_test = digits
