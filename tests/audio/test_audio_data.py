@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -128,3 +129,18 @@ def test_datasets_are_registered_as_waveform_items(audio_kit, digits_cache, tiny
         warnings.simplefilter("error")
         digits = audio_kit.load_dataset("spoken-digits", split="test", **tiny_digits)
     assert len(digits) == 10
+
+
+def test_a_script_without_a_main_guard_can_build_the_digit_cache(tmp_path):
+    """Rendering runs eSpeak in a fresh interpreter; it must not re-run the user's script (spawn would)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "make_digits.py"
+    script.write_text("from gentoolkit_audio.digits import load_spoken_digits\n"
+                      "data = load_spoken_digits('all', voices=2, renditions=1, test_voices=1)\n"
+                      "print('clips', len(data))\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "GENTOOLKIT_CACHE": str(tmp_path / "cache")})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "clips 20"

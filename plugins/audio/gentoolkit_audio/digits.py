@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from gentoolkit import ConfigError
 
 from gentoolkit_audio.audio_io import fit_length, resample
 from gentoolkit_audio.datasets import WaveformDataset, check_split
-from gentoolkit_audio.espeak import render
+from gentoolkit_audio.espeak import render_in_fresh_process
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ACCENTS = ("en-us", "en-gb-x-rp", "en-gb-scotland", "en-029")
@@ -74,8 +72,7 @@ def _write_cache(path: Path, voices: int, renditions: int, seed: int, sample_rat
             for v in range(voices) for d in range(len(DIGITS)) for _ in range(renditions)]
     names = globals()["voices"](voices)
     spec = [(DIGITS[d], names[v], rate, pitch) for v, d, rate, pitch in jobs]
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        espeak_rate, raw = pool.submit(render, spec).result()
+    espeak_rate, raw = render_in_fresh_process(spec)
     clips = _to_clips(raw, espeak_rate, sample_rate)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")

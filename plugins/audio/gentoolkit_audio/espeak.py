@@ -8,7 +8,12 @@ the library keeps global state, so calls are serialised with a lock.
 from __future__ import annotations
 
 import ctypes
+import json
+import subprocess
+import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -90,3 +95,26 @@ def render(spec: list[tuple[str, str, int, int]], seed: int = 0) -> tuple[int, l
     utterances, so run this in a fresh process for the same samples every time."""
     reset_random(seed)
     return sample_rate(), [synthesize(text, voice, rate, pitch) for text, voice, rate, pitch in spec]
+
+
+def render_in_fresh_process(spec: list[tuple[str, str, int, int]], seed: int = 0) -> tuple[int, list[np.ndarray]]:
+    """``render`` in a new interpreter (``python -m gentoolkit_audio.espeak``): eSpeak's state starts
+    fresh, and unlike multiprocessing's spawn the caller's script is not run again (so a script
+    without an ``if __name__ == "__main__":`` guard works)."""
+    with tempfile.TemporaryDirectory() as folder:
+        request, answer = Path(folder) / "spec.json", Path(folder) / "clips.npz"
+        request.write_text(json.dumps({"spec": spec, "seed": seed}))
+        done = subprocess.run([sys.executable, "-m", "gentoolkit_audio.espeak", str(request), str(answer)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise GentoolkitError(f"eSpeak NG failed while rendering speech:\n{done.stderr.strip()[-2000:]}")
+        with np.load(answer, allow_pickle=False) as data:
+            rate, lengths, samples = int(data["rate"]), data["lengths"], data["samples"]
+    return rate, np.split(samples, np.cumsum(lengths)[:-1])
+
+
+if __name__ == "__main__":  # the fresh process of render_in_fresh_process: spec.json -> clips.npz
+    job = json.loads(Path(sys.argv[1]).read_text())
+    rate, clips = render([tuple(item) for item in job["spec"]], job["seed"])
+    np.savez(sys.argv[2], rate=rate, lengths=np.array([len(c) for c in clips]),
+             samples=np.concatenate(clips) if clips else np.zeros(0, np.int16))
