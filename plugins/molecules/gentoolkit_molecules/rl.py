@@ -122,8 +122,11 @@ class Learning:
 
     def run(self) -> StageResult:
         cfg, start = self.config, time.perf_counter()
-        with self.runtime.progress(cfg.max_steps, f"{self.name}") as advance:
-            advance(self.step)
+        by_calls = cfg.max_oracle_calls > 0  # then the budget, not max_steps, normally ends the run
+        total, unit = (cfg.max_oracle_calls, "oracle calls") if by_calls else (cfg.max_steps, "steps")
+        with self.runtime.progress(total, f"{self.name} ({unit})") as advance:
+            done = len(self.cache) if by_calls else self.step
+            advance(done)
             while not self.reason:
                 step_started = time.perf_counter()
                 stats = self.train_step()
@@ -131,7 +134,9 @@ class Learning:
                 self.reason = self._stop_reason(stats)
                 if self.reason or self.step % cfg.checkpoint_every == 0:
                     self.save()
-                advance(1, score=stats["mean_score"], top10=stats["top10"], calls=int(stats["oracle_calls"]))
+                now = int(stats["oracle_calls"]) if by_calls else self.step
+                advance(now - done, step=self.step, score=stats["mean_score"], top10=stats["top10"])
+                done = now
         if self.history:
             self.runtime.log(f"{self.name}: stopped after step {self.step}: {self.reason}")
         return StageResult(self.name, self.log.path, self.history, self.reason, len(self.cache),
