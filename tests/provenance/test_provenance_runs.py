@@ -65,7 +65,7 @@ def test_opting_out_of_the_watermark_keeps_the_manifest(tmp_path, monkeypatch):
     assert done["watermark"] == "off (opted out)" and done["c2pa"].startswith("none: no signing certificate")
 
 
-def test_a_molecules_run_signs_its_csv_and_tags_its_sdf(tmp_path):
+def test_a_molecules_run_signs_its_csv_tags_its_sdf_and_marks_its_grid(tmp_path):
     pytest.importorskip("rdkit")
     import gentoolkit_molecules
     from gentoolkit_molecules.prior import Prior
@@ -82,6 +82,7 @@ def test_a_molecules_run_signs_its_csv_and_tags_its_sdf(tmp_path):
         assert reports[name]["status"] == "marked" and reports[name]["manifest"]["state"] == "untrusted", name
         assert reports[name]["watermark"]["verdict"] == "none possible"
     assert (out / "top.sdf").read_text().count(">  <AI_GENERATED>") == (out / "top.sdf").read_text().count("$$$$")
+    assert reports["top.png"]["status"] == "marked"  # a picture of generated molecules is generated content too
 
 
 def test_importing_the_plugin_imports_neither_numpy_nor_torch():

@@ -140,7 +140,8 @@ def _write_design(folder: Path, result, output: dict[str, int], runtime: Runtime
     runtime.generated(result.log_path, "molecules")
     if top:
         runtime.generated(outputs.write_sdf(folder / "top.sdf", top), "molecules")
-        outputs.draw_grid(folder / "top.png", top[:output["grid"]])
+        if grid := outputs.draw_grid(folder / "top.png", top[:output["grid"]]):
+            runtime.generated(grid, "image")  # a picture of generated molecules is generated content too
     if result.history:
         outputs.plot_learning_curve(folder / "learning_curve.png", result.history,
                                     f"{result.name}: {', '.join(result.labels)}")
@@ -212,7 +213,8 @@ def _sample(runtime: Runtime, config: dict[str, Any]) -> RunResult:
     likely = outputs.best(canonical, [-v for v in nll], config["output"]["grid"])
     artifacts = {"molecules": runtime.generated(log.path, "molecules")}
     if likely:
-        artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "top.png", likely, legend="logL")
+        artifacts["grid"] = runtime.generated(outputs.draw_grid(runtime.out_dir / "top.png", likely, legend="logL"),
+                                              "image")
     artifacts["metrics"] = outputs.write_metrics(runtime.out_dir / "metrics.json", metrics)
     return RunResult(TASK, runtime.out_dir, metrics, artifacts, {"smiles": smiles})
 
@@ -290,7 +292,8 @@ def _transfer_learning(runtime: Runtime, config: dict[str, Any]) -> RunResult:
         artifacts["learning_curve"] = outputs.plot_training(runtime.out_dir / "learning_curve.png", history)
     if valid:
         grid = [(s, 0.0) for s in dict.fromkeys(valid)][:config["output"]["grid"]]
-        artifacts["grid"] = outputs.draw_grid(runtime.out_dir / "samples.png", grid, legend=None)
+        if drawn := outputs.draw_grid(runtime.out_dir / "samples.png", grid, legend=None):
+            artifacts["grid"] = runtime.generated(drawn, "image")
     return RunResult(TASK, runtime.out_dir, metrics, {k: v for k, v in artifacts.items() if v is not None},
                      {"smiles": smiles, "history": history})
 
