@@ -10,7 +10,10 @@ from gentoolkit.api import Toolkit
 from gentoolkit.errors import ConfigError
 
 SHIPPED = {"molecules": "gentoolkit_molecules", "text": "gentoolkit_text", "image": "gentoolkit_image",
-           "audio": "gentoolkit_audio"}
+           "audio": "gentoolkit_audio", "anomaly": "gentoolkit_anomaly", "sampling": "gentoolkit_sampling",
+           "passive-detector": "gentoolkit_provenance", "augmentation": "gentoolkit_augmentation",
+           "augmentation-molecules": "gentoolkit_augmentation", "augmentation-text": "gentoolkit_augmentation",
+           "tabular": "gentoolkit_tabular"}
 
 
 def numeric_keys(config, where=""):
@@ -42,3 +45,12 @@ def test_every_number_of_a_shipped_task_has_a_range_and_is_checked(task):
         with pytest.raises(ConfigError, match=f"'{key}' must be"):
             kit.config(task, overrides={key: -(10**9)} if not lookup(spec.ranges, key).startswith("<")
                        else {key: 10**9})
+
+
+def test_the_list_above_covers_every_task_of_every_built_in_plugin():
+    from gentoolkit.catalog import read_catalog
+
+    builtins = [f"gentoolkit_{name}" for name, entry in read_catalog().items() if entry.builtin]
+    tasks = {name for module in builtins
+             for name in Toolkit(plugins=[importlib.import_module(module)], entrypoints=False).tasks}
+    assert tasks == set(SHIPPED), "add the new tasks to SHIPPED so their ranges are checked"

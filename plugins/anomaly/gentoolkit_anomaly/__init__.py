@@ -108,10 +108,10 @@ def register_evaluators(register: Callable) -> None:
 
 @hookimpl
 def register_tasks(register: Callable) -> None:
-    from gentoolkit_anomaly.task import DEFAULTS
+    from gentoolkit_anomaly.task import DEFAULTS, RANGES
 
     register(Task("anomaly", _run, DEFAULTS, "One-class digits: each digit in turn is normal; per-class and mean "
-                  "AUROC of a generative detector beside PCA, OC-SVM, Isolation Forest and KDE.", DOMAIN))
+                  "AUROC of a generative detector beside PCA, OC-SVM, Isolation Forest and KDE.", DOMAIN, RANGES))
 
 
 @hookimpl

@@ -20,6 +20,7 @@ from typing import Any
 # Each detector: a registered detector name, a column label and its params (the detector's own
 # schema checks them). Generative detectors get the run's toolkit, device and seed.
 SPLITS = ("stratified", "dataset")
+RANGES = {"test_size": "(0, 1)", "split_seed": ">= 0", "fpr": "(0, 1)", "show_class": ">= 0"}
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits",  # a registered image dataset with labels, loaded with split="all"
     "dataset_params": {},  # more keywords for the dataset's load, e.g. {path = "~/mnist"}

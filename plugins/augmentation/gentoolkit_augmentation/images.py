@@ -30,9 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "ratios": [0.5, 1.0, 2.0, 4.0],  # the accuracy-against-ratio plot
     "classical": {"k": 5, "degrees": 10.0, "translate": 0.0625, "scale": 0.05, "elastic": 0.5},
 }
-RANGES = {"test_size": "> 0", "ratio": "> 0", "sample": {"k": ">= 1", "noise": ">= 0"},
-          "filter": {"confidence": ">= 0", "knn": ">= 0"}, "generator": {"epochs": ">= 0", "batch_size": ">= 1"},
-          "classical": {"k": ">= 1"}, "classifier": {"C": "> 0"}}
+RANGES = {"test_size": "(0, 1)", "split_seed": ">= 0", "ratio": "> 0", "sample": {"k": ">= 1", "noise": ">= 0"},
+          "filter": {"confidence": "[0, 1]", "knn": ">= 0"}, "generator": {"epochs": ">= 0", "batch_size": ">= 1"},
+          "classical": {"k": ">= 1", "degrees": "[0, 180]", "translate": "[0, 1]", "scale": "[0, 1)", "elastic": ">= 0"},
+          "classifier": {"C": "> 0", "max_iter": ">= 1"}}
 HEADLINE = "5pc/generated_filtered"
 
 

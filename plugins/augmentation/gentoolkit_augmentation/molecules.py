@@ -35,7 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "classifier": {"C": 1.0, "radius": 2, "bits": 2048},
     "strict": False,  # refuse a file with invalid SMILES instead of skipping (and reporting) them
 }
-RANGES = {"pool": ">= 0", "test_fraction": "(0, 1)", "per_class": ">= 2",
+RANGES = {"threshold": "[-100, 100000]", "pool": ">= 0",  # threshold: wide enough for QED, logP, MW (Da), TPSA
+           "test_fraction": "(0, 1)", "per_class": ">= 2",
           "samples_per_class": ">= 1", "ratio": "> 0", "tau": "[0, 1]", "enumerations": ">= 1",
           "bit_dropout": "[0, 1)", "fine_tune": {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0"},
           "classifier": {"C": "> 0", "radius": ">= 1", "bits": ">= 64"}}

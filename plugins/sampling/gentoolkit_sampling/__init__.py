@@ -73,11 +73,11 @@ def _run_task(runtime, config):
 
 @hookimpl
 def register_tasks(register) -> None:
-    from gentoolkit_sampling.defaults import DEFAULTS
+    from gentoolkit_sampling.defaults import DEFAULTS, RANGES
 
     register(Task("sampling", _run_task, DEFAULTS,
                   "MCMC: NUTS and random-walk MH on a banana and a Bayesian logistic regression by default, "
-                  "with R-hat/ESS diagnostics, trace/rank/pair plots", DOMAIN))
+                  "with R-hat/ESS diagnostics, trace/rank/pair plots", DOMAIN, RANGES))
 
 
 @hookimpl

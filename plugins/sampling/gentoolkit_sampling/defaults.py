@@ -34,3 +34,11 @@ DEFAULTS: dict[str, Any] = {
     # The convolutional EBM trained by short-run Langevin with a replay buffer; epochs = 0 skips it.
     "ebm": {"dataset": "digits", "epochs": 3, "batch_size": 64, "num_samples": 500, "params": {}},
 }
+_ADAPTED = {"step_size": "> 0", "target_accept": "[0, 1)"}
+RANGES: dict[str, Any] = {
+    "num_chains": ">= 1", "num_warmup": ">= 0", "num_samples": ">= 1", "plot_params": ">= 1",
+    "nuts": {**_ADAPTED, "max_tree_depth": ">= 1"}, "hmc": {**_ADAPTED, "num_steps": ">= 1", "jitter": "[0, 1)"},
+    "rwmh": _ADAPTED, "mala": _ADAPTED, "mwg": _ADAPTED, "ula": {"step_size": "> 0"},
+    "sgld": {"step_size": "> 0", "decay_steps": "> 0", "decay": "(0.5, 1]", "batch_size": ">= 1"},
+    "ebm": {"epochs": ">= 0", "batch_size": ">= 1", "num_samples": ">= 1"},
+}

@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "imbalance": {"minority": "", "keep": 0.1, "seeds": 5},  # minority "": the smallest class
     "plot_columns": 4,
 }
-RANGES = {"test_size": "(0, 1)", "epochs": ">= 1", "batch_size": ">= 1",
+RANGES = {"test_size": "(0, 1)", "split_seed": ">= 0", "epochs": ">= 1", "batch_size": ">= 1",
           "imbalance": {"keep": "(0, 1]", "seeds": ">= 0"}, "plot_columns": ">= 1"}
 
 
