@@ -98,21 +98,12 @@ def index_html(folder: Path, experiments: list[Any], config: dict[str, Any]) -> 
 
 
 def _table_html(experiment: Any) -> str:
-    from gentoolkit_augmentation.report import BASELINES
-
-    baselines = [b for b in BASELINES if b in experiment.scores]
     rows = [f"<h2>{html.escape(experiment.name)}</h2><table><tr><th>method</th><th>{experiment.metric}</th>"
-            + "".join(f"<th>vs {html.escape(b)}</th>" for b in baselines) + "</tr>"]
-    for method in experiment.methods():
-        mean, sd = experiment.mean_sd(method)
-        cells = []
-        for b in baselines:
-            if b == method:
-                cells.append("<td></td>")
-                continue
-            g = experiment.gain(method, b)
-            kind = "gain" if g.significant else ("loss" if -g.difference > g.sd else "")
-            cells.append(f"<td class='{kind}'>{g.difference:+.3f}</td>")
+            + "".join(f"<th>vs {html.escape(b)}</th>" for b in experiment.baselines()) + "</tr>"]
+    for method, mean, sd, gains in experiment.rows():
+        cells = ["<td></td>" if g is None else
+                 f"<td class='{'gain' if g.significant else 'loss' if g.loss else ''}'>{g.difference:+.3f}</td>"
+                 for g in gains]
         rows.append(f"<tr><td>{html.escape(method)}</td><td>{mean:.3f} ± {sd:.3f}</td>{''.join(cells)}</tr>")
     return "".join(rows) + "</table>"
 

@@ -37,8 +37,13 @@ class Gain:
         """A gain is claimed only when the difference of means exceeds one SD."""
         return self.difference > self.sd
 
+    @property
+    def loss(self) -> bool:
+        """Worse than the baseline by more than one SD."""
+        return -self.difference > self.sd
+
     def __str__(self) -> str:
-        verdict = "gain" if self.significant else ("loss" if -self.difference > self.sd else "within 1 SD")
+        verdict = "gain" if self.significant else ("loss" if self.loss else "within 1 SD")
         return f"{self.difference:+.3f} vs {self.baseline} (SD {self.sd:.3f}): {verdict}"
 
 
@@ -79,9 +84,19 @@ class Experiment:
         """Recorded methods: the standard ones in table order, then the others as added."""
         return [m for m in METHODS if m in self.scores] + [m for m in self.scores if m not in METHODS]
 
+    def baselines(self) -> list[str]:
+        """The recorded baselines (real only, classical) that every method is compared with."""
+        return [b for b in BASELINES if b in self.scores]
+
+    def rows(self) -> list[tuple[str, float, float, list[Gain | None]]]:
+        """Per method: mean, SD and its Gain against each baseline (None against itself); what the
+        rich, Markdown and HTML tables show."""
+        return [(m, *self.mean_sd(m), [None if b == m else self.gain(m, b) for b in self.baselines()])
+                for m in self.methods()]
+
     def gains(self, method: str) -> list[Gain]:
         """``method`` against each recorded baseline (real only, classical) other than itself."""
-        return [self.gain(method, b) for b in BASELINES if b in self.scores and b != method]
+        return [self.gain(method, b) for b in self.baselines() if b != method]
 
     def to_json(self) -> dict[str, Any]:
         rows = {}
@@ -119,39 +134,22 @@ class Experiment:
                               "loss in red", caption_justify="left")
         table.add_column("method")
         table.add_column(self.metric, justify="right")
-        for baseline in BASELINES:
-            if baseline in self.scores:
-                table.add_column(f"vs {baseline}", justify="right")
-        for method in self.methods():
-            mean, sd = self.mean_sd(method)
-            cells = [method, f"{mean:.3f} ± {sd:.3f}"]
-            for baseline in BASELINES:
-                if baseline not in self.scores:
-                    continue
-                if baseline == method:
-                    cells.append("")
-                    continue
-                g = self.gain(method, baseline)
-                style = "bold green" if g.significant else ("red" if -g.difference > g.sd else "")
-                text = f"{g.difference:+.3f}"
-                cells.append(f"[{style}]{text}[/]" if style else text)
-            table.add_row(*cells)
+        for baseline in self.baselines():
+            table.add_column(f"vs {baseline}", justify="right")
+        for method, mean, sd, gains in self.rows():
+            cells = [f"{g.difference:+.3f}" if g else "" for g in gains]
+            styles = ["bold green" if g and g.significant else "red" if g and g.loss else "" for g in gains]
+            table.add_row(method, f"{mean:.3f} ± {sd:.3f}", *(f"[{s}]{c}[/]" if s else c for c, s in zip(cells, styles)))
         return table
 
     def markdown(self) -> str:
         """The same table as Markdown (docs/benchmarks.md)."""
-        baselines = [b for b in BASELINES if b in self.scores]
+        baselines = self.baselines()
         lines = [f"| method | {self.metric} (mean ± SD) | " + " | ".join(f"vs {b}" for b in baselines) + " |",
                  "|---|---|" + "---|" * len(baselines)]
-        for method in self.methods():
-            mean, sd = self.mean_sd(method)
-            cells = []
-            for b in baselines:
-                if b == method:
-                    cells.append("")
-                    continue
-                g = self.gain(method, b)
-                cells.append(f"**{g.difference:+.3f}**" if g.significant else f"{g.difference:+.3f}")
+        for method, mean, sd, gains in self.rows():
+            cells = ["" if g is None else f"**{g.difference:+.3f}**" if g.significant else f"{g.difference:+.3f}"
+                     for g in gains]
             lines.append(f"| {method} | {mean:.3f} ± {sd:.3f} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
