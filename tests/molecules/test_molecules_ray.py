@@ -16,8 +16,6 @@ pytest.importorskip("rdkit")
 import gentoolkit_molecules  # noqa: E402
 from gentoolkit.api import Toolkit  # noqa: E402
 from gentoolkit.runtime import RuntimeOptions  # noqa: E402
-from gentoolkit_molecules.prior import Prior  # noqa: E402
-from gentoolkit_molecules.tokenizer import Vocabulary  # noqa: E402
 
 TRAIN = ["CCO", "CCN", "CCCO", "CCCN", "OCCO", "NCCN", "CC(C)O", "c1ccccc1", "c1ccncc1", "Cc1ccccc1",
          "Oc1ccccc1", "CC(=O)O", "C1CCCCC1", "C1CCNCC1", "CCCCC", "NCCO", "CC(=O)Nc1ccccc1"]
@@ -38,16 +36,8 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def prior_path(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    prior = Prior.create(Vocabulary.from_smiles(TRAIN), kind="gru", embedding=16, hidden=32, layers=1)
-    optimizer = torch.optim.Adam(prior.network.parameters(), lr=1e-2)
-    batch = prior.encode(TRAIN)
-    for _ in range(60):
-        loss = -prior.log_likelihood(batch).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+def prior_path(tmp_path_factory, train_tiny_prior) -> str:
+    prior = train_tiny_prior(TRAIN, steps=60, embedding=16, hidden=32)
     return str(prior.save(tmp_path_factory.mktemp("prior") / "tiny").with_suffix(""))
 
 

@@ -15,32 +15,16 @@ from gentoolkit_molecules.diversity import DiversityFilter  # noqa: E402
 from gentoolkit_molecules.prior import Prior  # noqa: E402
 from gentoolkit_molecules.rl import Learning, RLConfig, dap_loss, run_stages  # noqa: E402
 from gentoolkit_molecules.scoring.function import ScoreResult  # noqa: E402
-from gentoolkit_molecules.tokenizer import Vocabulary  # noqa: E402
 
 TRAIN = ["CCO", "CCN", "CCC", "CCCO", "CCCN", "OCCO", "NCCN", "CC(C)O", "CC(N)C", "CCOC", "CNC", "COC",
          "c1ccccc1", "c1ccncc1", "Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "CC(=O)O", "CC(=O)N", "C1CCCCC1",
          "C1CCNCC1", "C1CCOCC1", "CCCCC", "NCCO", "OCCCN", "CCNCC", "COCCN", "CC(C)N"]
 
 
-def tiny_prior(seed: int = 0, steps: int = 150) -> Prior:
-    """A 1-layer GRU trained for a few seconds on small molecules: mostly valid SMILES."""
-    torch.manual_seed(seed)
-    prior = Prior.create(Vocabulary.from_smiles(TRAIN), kind="gru", embedding=32, hidden=64, layers=1)
-    optimizer = torch.optim.Adam(prior.network.parameters(), lr=1e-2)
-    batch = prior.encode(TRAIN)
-    for _ in range(steps):
-        loss = -prior.log_likelihood(batch).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    prior.network.eval()
-    return prior
-
-
 @pytest.fixture(scope="module")
-def prior() -> Prior:
+def prior(train_tiny_prior) -> Prior:
     torch.set_num_threads(1)
-    return tiny_prior()
+    return train_tiny_prior(TRAIN)
 
 
 class NitrogenFraction:

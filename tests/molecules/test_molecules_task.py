@@ -19,7 +19,6 @@ from gentoolkit.errors import ConfigError, GentoolkitError, UnknownNameError  # 
 from gentoolkit.runtime import RuntimeOptions  # noqa: E402
 from gentoolkit_molecules.data import standardise  # noqa: E402
 from gentoolkit_molecules.prior import Prior  # noqa: E402
-from gentoolkit_molecules.tokenizer import Vocabulary  # noqa: E402
 
 TRAIN = ["CCO", "CCN", "CCCO", "CCCN", "OCCO", "NCCN", "CC(C)O", "CC(N)C", "CCOC", "CNC", "COC",
          "c1ccccc1", "c1ccncc1", "Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "CC(=O)O", "CC(=O)N", "C1CCCCC1",
@@ -29,19 +28,10 @@ CONFIGS = Path(str(resources.files("gentoolkit_molecules") / "configs"))
 
 
 @pytest.fixture(scope="module")
-def prior_path(tmp_path_factory) -> str:
-    """A 1-layer GRU trained for a few seconds on small molecules, saved like any prior."""
+def prior_path(tmp_path_factory, train_tiny_prior) -> str:
+    """A tiny prior trained on small molecules, saved like any prior."""
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    prior = Prior.create(Vocabulary.from_smiles(TRAIN), kind="gru", embedding=32, hidden=64, layers=1)
-    optimizer = torch.optim.Adam(prior.network.parameters(), lr=1e-2)
-    batch = prior.encode(TRAIN)
-    for _ in range(150):
-        loss = -prior.log_likelihood(batch).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return str(prior.save(tmp_path_factory.mktemp("prior") / "tiny").with_suffix(""))
+    return str(train_tiny_prior(TRAIN).save(tmp_path_factory.mktemp("prior") / "tiny").with_suffix(""))
 
 
 @pytest.fixture(scope="module")
