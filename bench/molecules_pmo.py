@@ -147,14 +147,16 @@ def cell(runs: list[dict], name: str, seeds: int, digits: int = 3) -> str:
     return text if len(values) == seeds else f"{text} (n={len(values)})"
 
 
-def table(entries: dict, seeds: int, budget: int) -> str:
+def table(entries: dict, seeds: int, budget: int, shared: list[str] = ()) -> str:
     results = {k: [e["result"] for e in v] for k, v in entries.items()}
     names = list(CONFIGS)
     lines = [f"Top-10 AUC within {budget:,} oracle calls (PMO's metric), mean ± std over {seeds} seed(s), then the "
              "distinct Murcko scaffolds among each run's best 100 and the mean wall / CPU seconds per run. "
              "Configs: *defaults* changes nothing but the budget; *REINVENT (PMO hparams)* is "
              f"`{' '.join(PMO_REINVENT)}`; *augmented memory* adds `rl.augmentation_rounds=2`. "
-             "REINVENT as published in PMO (Gao et al. 2022, Table 2) at 10,000 calls.", "",
+             "REINVENT as published in PMO (Gao et al. 2022, Table 2) at 10,000 calls."
+             + (f" {' and '.join(f'*{c}*' for c in shared)} have the same effective config, so one run fills them all."
+                if shared else ""), "",
              "| oracle | REINVENT (PMO paper) | " + " | ".join(names) + " | measured |",
              "|---|---|" + "---|" * len(names) + "---|"]
     for oracle in ORACLES:
@@ -205,27 +207,36 @@ def main() -> None:
     todo = [(c, o, s) for s in range(seeds) for o in args.oracles for c in args.configs]
     todo.sort(key=lambda run: (run[2], run[0] != "augmented memory"))  # the slowest first, for two or more jobs
     entries: dict = {}
+    cells: dict = {}  # cache key -> the (config, oracle, seed) cells it fills: equal effective configs run once
+    for c, o, s in todo:
+        cells.setdefault(key(toolkit, c, o, s, budget, args.prior), []).append((c, o, s))
+    shared = sorted({c for filled in cells.values() if len(filled) > 1 for c, _, _ in filled})
+    runs: dict = {}
+    for k, filled in cells.items():
+        if (entry := cache.get(k)) is None:
+            runs[k] = filled
+        for c, o, _ in filled if entry is not None else ():
+            entries.setdefault((o, c), []).append(entry)
+    if shared:
+        print(f"Same effective config, run once: {', '.join(shared)}", flush=True)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = {}
-        for c, o, s in todo:
-            k = key(toolkit, c, o, s, budget, args.prior)
-            if (entry := cache.get(k)) is not None:
-                entries.setdefault((o, c), []).append(entry)
-            else:
-                futures[pool.submit(run_once, c, o, s, budget, args.prior, str(cache.folder), k)] = (c, o, s, k)
+        futures = {pool.submit(run_once, *cells[0], budget, args.prior, str(cache.folder), k): k
+                   for k, cells in runs.items()}
         for future in as_completed(futures):  # each worker cached its own run: a failure here loses nothing
-            c, o, s, k = futures[future]
+            k = futures[future]
+            c, o, s = runs[k][0]
             try:
                 result = future.result()
             except Exception as err:  # one broken run must not hide the others' numbers
                 print(f"{o} {c} seed {s} FAILED: {type(err).__name__}: {err}", flush=True)
                 continue
-            entries.setdefault((o, c), []).append(cache.get(k) | {"cached": False})
+            for cell_config, _, _ in runs[k]:
+                entries.setdefault((o, cell_config), []).append(cache.get(k) | {"cached": False})
             print(f"{o:24s} {c:24s} seed {s}: AUC top-10 {result['auc_top10']:.3f}, top-1 {result['top1']:.3f}, "
                   f"{result['calls']} calls, {result['scaffolds_top100']} scaffolds in the top 100, "
                   f"{result['seconds']:.0f} s ({result['cpu_seconds']:.0f} s CPU)", flush=True)
-            write_section(name, command, table(entries, seeds, budget))
-    write_section(name, command, table(entries, seeds, budget))
+            write_section(name, command, table(entries, seeds, budget, shared))
+    write_section(name, command, table(entries, seeds, budget, shared))
 
 
 if __name__ == "__main__":

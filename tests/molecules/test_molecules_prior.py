@@ -2,6 +2,8 @@
 
 import json
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -82,6 +84,18 @@ def test_training_lowers_nll_and_resumes(tmp_path, kind):
     more = train_prior(resumed, SMILES, runtime(tmp_path), epochs=4, batch_size=8, lr=1e-2, valid_fraction=0.1)
     assert len(more) == 4 and more[:3] == history
     assert Prior.load(tmp_path / "prior").config == prior.config
+
+
+def test_a_time_limit_decays_the_learning_rate_within_it(tmp_path, monkeypatch):
+    """A run cut short by ``time_limit`` must still end at the schedule's floor (a tenth of ``lr``), not mid-way."""
+    import gentoolkit_molecules.training as training
+
+    clock = iter(range(0, 10_000, 10))  # every reading of the clock is 10 s later than the last
+    monkeypatch.setattr(training, "time", SimpleNamespace(monotonic=lambda: float(next(clock))))
+    history = train_prior(tiny(), SMILES * 4, runtime(tmp_path), epochs=1, batch_size=8, lr=1e-2,
+                          valid_fraction=0.0, time_limit=35.0)
+    assert history[0]["step"] < len(SMILES * 4) // 8  # stopped by the time limit
+    assert 1e-3 <= history[0]["lr"] < 1.5e-3  # near the floor; without the time term it would be ~1e-2
 
 
 def test_fine_tuning_leaves_out_unknown_tokens(tmp_path):

@@ -101,7 +101,8 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
     """Train ``prior`` in place on ``smiles``; returns one history row per epoch.
 
     ``time_limit`` (seconds) ends training early at the first step past it, after which that
-    epoch is validated, checkpointed and counted as done. Resumes from ``runtime.out_dir /
+    epoch is validated, checkpointed and counted as done; the cosine learning-rate decay then runs
+    over whichever ends first, the steps or the time, so a run cut short still ends annealed. Resumes from ``runtime.out_dir /
     checkpoint_name`` when it exists.
     """
     name = checkpoint_name or "prior"
@@ -140,8 +141,12 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
         running, seen, stopped = 0.0, 0, False
         with runtime.progress(len(loader), f"epoch {epoch + 1}/{epochs}") as advance:
             for batch in loader:
+                progress = step / total_steps
+                if time_limit is not None:
+                    progress = max(progress, (time.monotonic() - started) / time_limit)
+                current_lr = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0))))
                 for group in optimizer.param_groups:
-                    group["lr"] = lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(step / total_steps, 1.0))))
+                    group["lr"] = current_lr
                 with runtime.autocast():
                     nll = -sequence_log_likelihood(model, batch.to(runtime.device), prior.vocabulary).mean()
                 optimizer.zero_grad(set_to_none=True)
@@ -160,7 +165,8 @@ def train_prior(prior: Prior, smiles: list[str], runtime, epochs: int, batch_siz
         row = {"epoch": epoch + 1, "step": step, "train_nll": runtime.all_reduce_mean(running / max(seen, 1)),
                "valid_nll": validation_nll(model, LengthBatches(valid, batch_size, vocabulary, 0), runtime)
                if valid is not None else float("nan"),
-               "molecules": seen * runtime.world_size, "seconds": time.monotonic() - started}
+               "molecules": seen * runtime.world_size, "seconds": time.monotonic() - started,
+               "lr": optimizer.param_groups[0]["lr"]}
         history.append(row)
         runtime.log(f"epoch {row['epoch']}: train NLL {row['train_nll']:.3f}, valid NLL {row['valid_nll']:.3f}"
                     + (" (time limit reached)" if stopped else ""))

@@ -46,6 +46,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--precision", default="bf16")
     parser.add_argument("--samples", type=int, default=10_000, help="molecules sampled for the card")
     parser.add_argument("--out", type=Path, default=Path("runs/default_prior"))
+    parser.add_argument("--pool", choices=["unseen", "all"], default="unseen", help="anneal: which molecules")
+    parser.add_argument("--seed", type=int, default=1, help="anneal: shuffling and validation split")
     return parser.parse_args()
 
 
@@ -97,21 +99,28 @@ def train(args: argparse.Namespace) -> None:
 
 
 def anneal(args: argparse.Namespace) -> None:
-    """Continue the shipped prior on MOSES molecules it has not seen, at a low learning rate."""
-    runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, seed=1, threads=1,
+    """Continue the shipped prior at a lower learning rate, decayed over ``--minutes``.
+
+    ``--pool unseen`` draws only MOSES train molecules outside the phase-1 subset; ``--pool all``
+    the whole of MOSES train (a further epoch). Each pass is appended to the card.
+    """
+    runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, seed=args.seed, threads=1,
                                      out=args.out / "anneal", progress=False), task="default_prior").start()
     prior = Prior.load(SHIPPED)
     card = prior.card
     moses = moses_smiles("train")
-    seen = set(random.Random(0).sample(moses, card["subset_size"]))
-    fresh = [s for s in moses if s not in seen]
-    rate = card["molecules_seen"] / card["train_seconds"]
-    n = min(len(fresh), int(0.92 * rate * args.minutes * 60))
-    fresh = random.Random(1).sample(fresh, n)
-    runtime.log(f"Annealing on {n:,} unseen molecules at lr {args.lr} within {args.minutes:.0f} min")
-    history = train_prior(prior, fresh, runtime, epochs=1, batch_size=card["batch_size"], lr=args.lr,
+    if args.pool == "unseen":
+        seen = set(random.Random(0).sample(moses, card["subset_size"]))
+        pool = [s for s in moses if s not in seen]
+    else:
+        pool = list(moses)
+    runtime.log(f"Annealing on up to {len(pool):,} molecules ({args.pool}) at lr {args.lr} within {args.minutes:.0f} min")
+    history = train_prior(prior, pool, runtime, epochs=1, batch_size=card["batch_size"], lr=args.lr,
                           valid_fraction=0.01, time_limit=args.minutes * 60)
-    card["anneal"] = {"molecules": n, "lr": args.lr, "seconds": round(history[-1]["seconds"])}
+    passes = card.get("anneal", [])
+    passes = [passes] if isinstance(passes, dict) else passes
+    card["anneal"] = [*passes, {"molecules": history[-1]["molecules"], "lr": args.lr, "pool": args.pool,
+                                "seconds": round(history[-1]["seconds"])}]
     card["history"] += [{**row, "epoch": len(card["history"]) + 1} for row in history]
     card["molecules_seen"] += sum(r["molecules"] for r in history)
     card["train_seconds"] += round(history[-1]["seconds"])
@@ -156,9 +165,11 @@ def write_card(n: int, train: set[str] | None = None, path: Path = SHIPPED) -> N
 def render_card(card: dict) -> str:
     m, c = card["metrics"], card["config"]
     size = f"{c['layers']}-layer {card['kind'].upper()}, hidden {c.get('hidden', c['embedding'])}, embedding {c['embedding']}"
-    annealed = ("" if "anneal" not in card else f"\n- **Annealing**: then {card['anneal']['molecules']:,} MOSES train molecules "
-                f"it had not seen, lr {card['anneal']['lr']} with cosine decay, {card['anneal']['seconds'] / 60:.1f} min "
-                "(included above).")
+    passes = card.get("anneal", [])
+    passes = [passes] if isinstance(passes, dict) else passes
+    annealed = "".join(f"\n- **Annealing pass {i}**: {p['molecules']:,} MOSES train molecules "
+                       f"({'all of train' if p.get('pool') == 'all' else 'outside the phase-1 subset'}), lr {p['lr']} "
+                       f"with cosine decay, {p['seconds'] / 60:.1f} min (included above)." for i, p in enumerate(passes, 1))
     rows = "\n".join(f"| {r['epoch']} | {r['step']} | {r['molecules']:,} | {r['train_nll']:.2f} | {r['valid_nll']:.2f} |"
                      for r in card["history"])
     return f"""# gentoolkit-molecules default prior
