@@ -63,4 +63,6 @@ def _describe(mark: dict[str, Any]) -> str:
         details = mark.get("reason") or ", ".join(f"{k} {v}" for k, v in mark.items() if k != "verdict")
         return f"{mark['verdict']} ({details})"
     run = f", run {mark['payload']}" if mark.get("payload") else ""
+    if mark["verdict"] == "marked" and not mark.get("payload"):
+        run = ", run id too damaged to correct"
     return f"{mark['verdict']} (bit accuracy {mark['bit_accuracy']:.2f}, p = {mark['p_value']:.1e}{run})"

@@ -96,9 +96,11 @@ def _read_image(path: Path, settings: Settings) -> dict[str, Any]:
     reading = watermark.read(np.asarray(image), settings.key)
     if reading.p_value is None:
         return {"verdict": "too small", "reason": f"{image.width}x{image.height} holds too few 8x8 blocks"}
-    return {"verdict": "marked" if reading.marked else "unmarked", "bit_accuracy": round(reading.bit_accuracy, 4),
-            "p_value": reading.p_value, "threshold": watermark.THRESHOLD,
-            "payload": reading.payload if reading.marked else None}
+    found = {"verdict": "marked" if reading.marked else "unmarked", "bit_accuracy": round(reading.bit_accuracy, 4),
+             "p_value": reading.p_value, "threshold": watermark.THRESHOLD, "payload": reading.payload}
+    if reading.marked:  # the payload is the run id's first 8 hex digits, or None when too damaged to correct
+        found["payload_bytes_corrected"] = reading.corrected
+    return found
 
 
 def _read_audio(path: Path, settings: Settings) -> dict[str, Any]:

@@ -78,9 +78,10 @@ def mark_png(path: Path, settings: Settings, payload: int) -> str:
     pixels = np.asarray(image)
     if not watermark.capacity(*pixels.shape[:2]):
         return (f"none: {image.width}x{image.height} is too small for the watermark (it needs "
-                f"{watermark.MIN_COPIES * 80} blocks of 8x8 pixels); the signed manifest only")
+                f"{watermark.MIN_COPIES * watermark.MESSAGE_BITS} blocks of 8x8 pixels); the signed manifest only")
     Image.fromarray(watermark.embed(pixels, settings.key, payload), image.mode).save(path, format="PNG")
-    return f"dwt-dct qim, {watermark.SYNC_BITS} sync + {watermark.PAYLOAD_BITS} payload bits ({payload:08x})"
+    return (f"dwt-dct qim, {watermark.SYNC_BITS} sync + {watermark.PAYLOAD_BITS} payload bits ({payload:08x}) "
+            f"+ {watermark.CODE_BITS - watermark.PAYLOAD_BITS} Reed-Solomon parity bits")
 
 
 def mark_audio(path: Path, settings: Settings) -> str:
