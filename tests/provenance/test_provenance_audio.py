@@ -46,10 +46,25 @@ ATTACKS = {"none": lambda x: x, "resample to 8 kHz and back": resample_8k, "nois
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_the_mark_survives_offline_degradations(attack):
     found = [audiomark.score(ATTACKS[attack](audiomark.embed(voice(s), RATE, b"key")), RATE, b"key") for s in range(8)]
-    if attack.startswith("noise"):  # the weak spot: z drops, often below the threshold (63% found on real speech)
+    if attack.startswith("noise"):  # the weak spot: z drops, often below the threshold (80% found on real speech)
         assert np.mean(found) > 2.0, found
     else:
         assert min(found) >= audiomark.Z_THRESHOLD, found
+
+
+def test_noise_at_20_db_snr_is_read_through_the_pauses_of_speech():
+    # Speech in silence, as the spoken digits are: the quiet frames give the noise floor, and cells
+    # under it are weighted down. The plain energy-weighted sum found 5 of these 12 (bench: 63% -> 80%).
+    def spoken(seed):
+        x = np.zeros(RATE)
+        x[3200:12800] = voice(seed, 0.6)
+        return x
+
+    found = [audiomark.score(noise(audiomark.embed(spoken(s), RATE, b"key"), 20, s), RATE, b"key") for s in range(12)]
+    assert sum(z >= audiomark.Z_THRESHOLD for z in found) >= 8, np.round(found, 1)
+    unmarked = [audiomark.score(noise(spoken(s), 20, s), RATE, b"key") for s in range(100, 120)]
+    assert max(unmarked) < audiomark.Z_THRESHOLD
+    assert audiomark.p_value(audiomark.Z_THRESHOLD) == pytest.approx(2 * 3.17e-5, rel=0.01)  # two sums tried
 
 
 def test_unmarked_audio_and_other_keys_read_unmarked_and_the_mark_is_quiet():

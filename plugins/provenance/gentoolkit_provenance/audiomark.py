@@ -6,9 +6,12 @@ pattern is smeared by the analysis window) from 200 to 3800 Hz (below 4 kHz, so 
 8 kHz keeps it). Marking scales every STFT bin by
 10^(+-DELTA_DB/20): a fixed keyed ripple of the spectrum, the same in every frame, so cropping and
 shifting in time need no synchronisation. The detector removes each frame's smooth spectrum
-(each cell's log power minus the mean of the cells either side), averages frames
-weighted by energy into D, and correlates with the pattern: z = sum(w D) / sqrt(sum D^2).
-Over random keys z has mean 0 and variance 1 whatever the audio is; a file reads as marked at z >= Z_THRESHOLD.
+(each cell's log power minus the mean of the cells either side), sums the frames into D, and
+correlates with the pattern: z = sum(w D) / sqrt(sum D^2). It sums twice: every frame alike, and
+each time-frequency cell weighted by how far it stands above the noise floor (the mean spectrum of
+the quietest fifth of the frames), since where added noise dominates, the ripple is gone. Over
+random keys each z has mean 0 and variance 1 whatever the audio is; the larger one is reported and
+a file reads as marked at z >= Z_THRESHOLD, p-value doubled for the two tries (``p_value``).
 Limits: the ripple is a fixed linear filter, so many files marked with one key reveal it by
 averaging; pitch shifting or time stretching moves the bins and erases it.
 """
@@ -22,14 +25,17 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["DELTA_DB", "Z_THRESHOLD", "BAND_HZ", "GRID_HZ", "embed", "score"]
+__all__ = ["DELTA_DB", "Z_THRESHOLD", "BAND_HZ", "GRID_HZ", "embed", "score", "p_value"]
 
 DELTA_DB = 1.5  # ripple depth: about 17 dB signal-to-watermark ratio on speech
-Z_THRESHOLD = 4.0  # one-sided normal tail about 3e-5
+Z_THRESHOLD = 4.0  # one-sided normal tail about 3e-5, doubled for the two sums: 6e-5
 BAND_HZ = (200.0, 3800.0)
 BIN_HZ = 16000 / 2048  # the STFT's resolution at every sample rate: one bin at 16 kHz, n_fft 2048
 GRID_HZ = 2 * BIN_HZ  # the pattern's: a finer one is smeared by the analysis window and lost
 NEIGHBOURS = 1  # cells each side whose mean is a cell's smooth spectrum (1 measured best of 1-6)
+QUIET_PERCENT = 20  # the quietest frames, in percent, whose mean spectrum is the noise floor
+OVERSUBTRACT = 4.0  # a cell's weight is 1 - OVERSUBTRACT * floor / power, clipped to [0, 1] (2-8 measured)
+SOFT_DB = (6.0, 4.0)  # residuals are compressed by tanh(dB / SOFT_DB) (plain sum, floor-weighted sum)
 MIN_SECONDS = 0.25  # shorter files are not scored
 MIN_BINS = 64  # nor files whose sample rate leaves fewer pattern bins (below about 1.5 kHz)
 
@@ -50,7 +56,8 @@ def embed(waveform: np.ndarray, sample_rate: int, key: bytes) -> np.ndarray:
 
 
 def score(waveform: np.ndarray, sample_rate: int, key: bytes) -> float | None:
-    """The detection z-score of ``waveform`` (T,) or (T, C); None when it is too short or silent."""
+    """The detection z-score of ``waveform`` (T,) or (T, C), the larger of the plain and the
+    noise-floor-weighted sums; None when it is too short or silent."""
     from scipy import signal
 
     x = np.asarray(waveform, dtype=np.float64)
@@ -63,20 +70,30 @@ def score(waveform: np.ndarray, sample_rate: int, key: bytes) -> float | None:
     energy = power.sum(axis=0)
     if energy.max() <= 0:
         return None
-    frames = energy > energy.max() * 1e-4
     first = cells.min()
-    cell_power = np.zeros((cells.max() - first + 1, int(frames.sum())))
-    np.add.at(cell_power, cells - first, power[bins][:, frames])
-    log_power = 10 * np.log10(cell_power + 1e-10)  # (cells, frames)
+    cell_power = np.zeros((cells.max() - first + 1, power.shape[1]))  # (cells, frames)
+    np.add.at(cell_power, cells - first, power[bins])
+    floor = cell_power[:, energy <= np.percentile(energy, QUIET_PERCENT)].mean(axis=1, keepdims=True)
+    cell_power = cell_power[:, energy > energy.max() * 1e-4]
+    log_power = 10 * np.log10(cell_power + 1e-10)
     kernel = np.ones(2 * NEIGHBOURS + 1) / (2 * NEIGHBOURS)
     kernel[NEIGHBOURS] = 0
-    smooth = np.apply_along_axis(np.convolve, 0, log_power, kernel, mode="same")
+    residual = (log_power - np.apply_along_axis(np.convolve, 0, log_power, kernel, mode="same"))
     inner = slice(NEIGHBOURS, len(log_power) - NEIGHBOURS)  # cells with neighbours on both sides
-    weights = energy[frames] / energy.max()
-    residual = (np.tanh((log_power - smooth) / 6)[inner] * weights).sum(axis=1) / weights.sum()
-    norm = math.sqrt(float((residual ** 2).sum()))
     pattern = _keyed_pattern(key)[first:first + len(log_power)][inner]
-    return float((pattern * residual).sum() / norm) if norm > 0 else None
+    above_floor = np.clip(1 - OVERSUBTRACT * floor / (cell_power + 1e-30), 0, 1)
+    zs = []
+    for weights, soft in zip((1.0, above_floor), SOFT_DB):
+        summed = (np.tanh(residual / soft) * weights)[inner].sum(axis=1)  # (cells,)
+        norm = math.sqrt(float((summed ** 2).sum()))
+        if norm > 0:
+            zs.append(float((pattern * summed).sum() / norm))
+    return max(zs) if zs else None
+
+
+def p_value(z: float) -> float:
+    """P(score >= z) for unmarked audio: the normal tail, doubled for the two sums ``score`` tries."""
+    return min(1.0, math.erfc(z / math.sqrt(2)))
 
 
 def _plan(sample_rate: int) -> tuple[int, np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -114,4 +113,4 @@ def _read_audio(path: Path, settings: Settings) -> dict[str, Any]:
     if z is None:
         return {"verdict": "too short", "reason": f"{len(waveform) / rate:.2f} s at {rate} Hz: too short or silent"}
     return {"verdict": "marked" if z >= audiomark.Z_THRESHOLD else "unmarked", "z_score": round(z, 2),
-            "p_value": 0.5 * math.erfc(z / math.sqrt(2)), "threshold": audiomark.Z_THRESHOLD}
+            "p_value": audiomark.p_value(z), "threshold": audiomark.Z_THRESHOLD}
