@@ -61,3 +61,35 @@ def test_the_shipped_detector_passes_most_real_test_digits():
     real = _kit().load_dataset("digits", split="test").images.numpy().astype(np.float64)
     assert (score(detector, real) > 0.5).mean() < 0.05
     assert metadata["trained_against"] == "image-vae" and metadata["metrics"]["auroc_image-gan"] > 0.9
+
+
+@pytest.mark.parametrize("n, marked", [(100, True), (16, False), (7, True)])
+def test_a_grid_png_is_split_into_its_tiles_even_when_watermarked(tmp_path, n, marked):
+    import torch
+    from gentoolkit_image.grids import save_grid
+
+    from gentoolkit_provenance.detect import detect
+    from gentoolkit_provenance.mark import mark_png
+    from gentoolkit_provenance.passive import SHIPPED, grid_tiles
+    from gentoolkit_provenance.settings import load_settings
+
+    real = _kit().load_dataset("digits", split="test").images[:n]
+    path = save_grid(real, tmp_path / "samples.png")
+    if marked:
+        assert mark_png(path, load_settings(), 0x1234).startswith("dwt-dct")
+    from PIL import Image
+
+    tiles = grid_tiles(np.asarray(Image.open(path), dtype=np.float64))
+    assert tiles.shape == (n, 1, 8, 8)  # 7 digits leave 2 empty cells of a 3x3 grid: skipped
+    assert np.abs(tiles - real.numpy()).max() < 16 / 255  # the watermark moves a few grey levels
+    [report] = detect([path])
+    detector = load_detector(SHIPPED)
+    assert report["passive"]["flagged"] == f"{int((score(detector, tiles) > 0.5).sum())}/{n}"
+
+
+def test_images_that_are_not_grids_get_no_passive_opinion():
+    from gentoolkit_provenance.passive import grid_tiles
+
+    rng = np.random.default_rng(0)
+    assert grid_tiles(rng.integers(0, 256, (273, 273)).astype(np.float64)) is None
+    assert grid_tiles(np.full((91, 91), 128.0)) is None  # a grid with every cell empty

@@ -19,7 +19,8 @@ import numpy as np
 from gentoolkit.contributions import RunResult
 from gentoolkit.errors import ConfigError
 
-__all__ = ["DEFAULTS", "RANGES", "SHIPPED", "features", "run_passive", "load_detector", "score", "opinion"]
+__all__ = ["DEFAULTS", "RANGES", "SHIPPED", "features", "run_passive", "load_detector", "score", "opinion",
+           "grid_tiles"]
 
 DEFAULTS: dict[str, Any] = {
     "train_family": "image-vae",  # the one generator whose samples the detector is trained against
@@ -31,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
 RANGES = {"epochs": ">= 1", "batch_size": ">= 1", "samples": ">= 20"}
 NAME = "passive_detector"
 SHIPPED = Path(__file__).parent / "data" / f"{NAME}.json"  # the default run's detector, used by `detect`
+GRID_GREY = 128.0  # save_grid's lines: 0.5 in [0, 1], as uint8
+GRID_TOLERANCE = 12.0  # grey levels a line may stray (the image watermark moves pixels by up to about 6)
 
 
 def features(images: np.ndarray) -> np.ndarray:
@@ -129,7 +132,7 @@ def load_detector(path: str | Path, with_metadata: bool = False) -> Any:
 
 def opinion(path: Path) -> dict[str, Any] | None:
     """The shipped detector's second opinion on a file of 8x8 grey digits (an image task's
-    ``samples.safetensors``, or an 8x8 PNG); None for any other file."""
+    ``samples.safetensors``, an 8x8 PNG, or a PNG grid of them); None for any other file."""
     images = _digit_images(path)
     if images is None or not SHIPPED.is_file():
         return None
@@ -139,6 +142,30 @@ def opinion(path: Path) -> dict[str, Any] | None:
             "detector": f"logistic regression on pixels + |FFT|, trained against {metadata['trained_against']}; "
                         f"mean AUROC {metadata['metrics']['auroc_unseen_mean']:.3f} on families it never saw",
             "caveat": "a statistical guess for 8x8 digits, not proof; it can be fooled"}
+
+
+def grid_tiles(pixels: np.ndarray, tile: int = 8, pad: int = 1) -> np.ndarray | None:
+    """The tiles (N, 1, tile, tile) in [0, 1] of a grid as the image plugin's ``save_grid`` writes it
+    (tiles between ``pad``-pixel grey lines, enlarged by a whole factor), or None if ``pixels`` (H, W)
+    is not one. Empty (all grey) cells are left out; a watermark's few grey levels are tolerated."""
+    height, width = pixels.shape
+    period = tile + pad
+    for scale in range(1, min(height, width) // period + 1):
+        rows, cols = height // scale, width // scale
+        if height % scale or width % scale or (rows - pad) % period or (cols - pad) % period:
+            continue
+        small = pixels.reshape(rows, scale, cols, scale).mean(axis=(1, 3))  # undo the enlargement
+        lines = np.zeros((rows, cols), dtype=bool)
+        for start in range(pad):
+            lines[start::period] = True
+            lines[:, start::period] = True
+        if np.abs(small[lines] - GRID_GREY).max() > GRID_TOLERANCE:
+            continue
+        cells = small[pad:, pad:].reshape(rows // period, period, cols // period, period)[:, :tile, :, :tile]
+        cells = cells.transpose(0, 2, 1, 3).reshape(-1, 1, tile, tile)
+        cells = cells[np.abs(cells - GRID_GREY).reshape(len(cells), -1).max(axis=1) > GRID_TOLERANCE]
+        return cells / 255.0 if len(cells) else None
+    return None
 
 
 def _digit_images(path: Path) -> np.ndarray | None:
@@ -152,7 +179,10 @@ def _digit_images(path: Path) -> np.ndarray | None:
             from PIL import Image
 
             with Image.open(path) as image:
-                images = np.asarray(image)[None, None] / 255.0 if image.size == (8, 8) and image.mode == "L" else None
+                pixels = np.asarray(image, dtype=np.float64) if image.mode == "L" else None
+            if pixels is None:
+                return None
+            images = pixels[None, None] / 255.0 if pixels.shape == (8, 8) else grid_tiles(pixels)
         else:
             return None
     except Exception:  # an unreadable file is reported by the watermark reader, not here
