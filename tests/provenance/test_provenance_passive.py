@@ -25,7 +25,9 @@ def test_the_task_trains_against_one_family_and_reports_auroc_on_the_others(tmp_
     options = RuntimeOptions(device="cpu", out=tmp_path, progress=False, threads=1)
     result = kit.run("passive-detector", overrides={"epochs": 1, "samples": 60, "families": ["image-vae", "image-gan"]},
                      options=options)
-    assert set(result.metrics) == {"auroc_unseen_mean", "auroc_image-vae_seen", "auroc_image-gan"}
+    assert set(result.metrics) == {"auroc_unseen_mean", "auroc_image-vae_seen", "auroc_image-gan",
+                                   "auroc_left_out_image-vae", "auroc_left_out_image-gan"}
+    assert result.metrics["auroc_left_out_image-gan"] == result.metrics["auroc_image-gan"]  # the other is the VAE
     assert result.metrics["auroc_image-vae_seen"] > 0.9  # 1-epoch VAE samples are blurry: easy to spot
     assert 0 <= result.metrics["auroc_image-gan"] <= 1
     detector = load_detector(result.artifacts["detector"])

@@ -44,10 +44,8 @@ def features(images: np.ndarray) -> np.ndarray:
 
 
 def run_passive(runtime: Any, config: dict[str, Any]) -> RunResult:
-    """The ``passive-detector`` task: generators from the registry, the detector, AUROC per family."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
+    """The ``passive-detector`` task: generators from the registry, the detector, AUROC per family,
+    and each family's AUROC for a detector trained against all the others (``auroc_left_out_*``)."""
     toolkit = runtime.toolkit
     families = list(dict.fromkeys([config["train_family"], *config["families"]]))
     usable = toolkit.names_of("models", items="image", can=["sample", "train"])
@@ -63,21 +61,37 @@ def run_passive(runtime: Any, config: dict[str, Any]) -> RunResult:
             fakes[family] = _generated(runtime, family, train_set, config)
             advance(family=family)
     half = config["samples"] // 2
-    x = features(np.concatenate([real_train, fakes[config["train_family"]][:half]]))
-    y = np.r_[np.zeros(len(real_train)), np.ones(half)]
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    classifier = LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced").fit((x - mean) / scale, y)
-    detector = {"mean": mean, "scale": scale, "coef": classifier.coef_[0], "intercept": classifier.intercept_}
+    detector = _fit(real_train, [fakes[config["train_family"]][:half]])
     metrics: dict[str, float] = {}
     for family, images in fakes.items():
         held_out = images[half:] if family == config["train_family"] else images
-        scores = score(detector, np.concatenate([real_test, held_out]))
-        metrics[f"auroc_{family}" + ("_seen" if family == config["train_family"] else "")] = float(
-            roc_auc_score(np.r_[np.zeros(len(real_test)), np.ones(len(held_out))], scores))
+        metrics[f"auroc_{family}" + ("_seen" if family == config["train_family"] else "")] = _auroc(
+            detector, real_test, held_out)
     unseen = [v for k, v in metrics.items() if not k.endswith("_seen")]
     metrics = {"auroc_unseen_mean": float(np.mean(unseen)) if unseen else float("nan"), **metrics}
+    for family in fakes if len(fakes) > 1 else []:  # Wang et al.'s question: trained on every other family
+        others = _fit(real_train, [images[:half] for f, images in fakes.items() if f != family])
+        metrics[f"auroc_left_out_{family}"] = _auroc(others, real_test, fakes[family])
     path = _save(runtime, detector, config, metrics)
     return RunResult("passive-detector", runtime.out_dir, metrics, {"detector": path})
+
+
+def _fit(real: np.ndarray, generated: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """A logistic regression (standardised features, balanced classes): ``real`` 0, ``generated`` 1."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = features(np.concatenate([real, *generated]))
+    y = np.r_[np.zeros(len(real)), np.ones(sum(map(len, generated)))]
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    classifier = LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced").fit((x - mean) / scale, y)
+    return {"mean": mean, "scale": scale, "coef": classifier.coef_[0], "intercept": classifier.intercept_}
+
+
+def _auroc(detector: dict[str, np.ndarray], real: np.ndarray, generated: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    scores = score(detector, np.concatenate([real, generated]))
+    return float(roc_auc_score(np.r_[np.zeros(len(real)), np.ones(len(generated))], scores))
 
 
 def _images(dataset: Any) -> np.ndarray:
