@@ -8,16 +8,17 @@ scipy for an identity. The means are taken after a Gaussian blur (sigma SIGMA px
 low-pass filter, and a blurred block mean barely moves under one, while a sharp one picks up the
 hard edges of enlarged digits (0.5x downscale of the 100-digit grid: 0/100 found without the blur).
 Embedding adds a constant to each block, in a few passes, as the blur couples neighbours. We do not
-use ``invisible-watermark``: it has no key (anyone decodes and forges it), it wants 3-channel images of at least 256x256 and marks the
-chroma by default (lost in our grayscale grids), and it pulls the GUI build of OpenCV.
+use ``invisible-watermark``: it has no key (anyone decodes and forges it), it wants 3-channel
+images of at least 256x256 and marks the chroma by default (lost in our grayscale grids), and it
+pulls the GUI build of OpenCV.
 
 The key seeds a per-block dither, the block-to-bit assignment and the sync bits, so without the key
 the marks read as noise. Detection needs no original: bit accuracy over the sync bits gives an exact
 binomial p-value; the payload is read only then, by soft votes over its copies and the RS decoder.
-Block means survive JPEG and mild noise. Bits and dither depend on a block's
-position only, so cropping the right or bottom edge keeps the mark; detection also tries undoing a
-0.5x or 0.75x downscale, and then every alignment a crop of up to MAX_CROP blocks off the top or
-left edge leaves (64 pixel offsets times 81 block shifts), paying for the search in the p-value.
+Block means survive JPEG and mild noise. Bits and dither depend on a block's position only, so
+cropping the right or bottom edge keeps the mark; detection also tries undoing a 0.5x or 0.75x
+downscale, and then every alignment a crop of up to MAX_CROP blocks off the top or left edge leaves
+(64 pixel offsets times 81 block shifts), paying for the search in the p-value.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from functools import lru_cache
 import numpy as np
 from reedsolo import ReedSolomonError, RSCodec
 
-__all__ = ["BLOCK", "SYNC_BITS", "PAYLOAD_BITS", "CODE_BITS", "MESSAGE_BITS", "STEP", "THRESHOLD", "Reading", "capacity", "embed", "read"]
+__all__ = ["BLOCK", "SYNC_BITS", "PAYLOAD_BITS", "CODE_BITS", "MESSAGE_BITS", "STEP", "THRESHOLD", "Reading",
+           "capacity", "embed", "read"]
 
 BLOCK = 8  # pixels per block side: a 4x4 DCT block of the Haar LL band
 SYNC_BITS = 48  # key-derived bits the detector knows
