@@ -68,10 +68,10 @@ def test_the_shipped_detector_passes_most_real_test_digits():
     assert metrics["auroc_image-pixelcnn"] < 0.5 and metrics["auroc_left_out_image-pixelcnn"] < 0.6
 
 
-@pytest.mark.parametrize("n, marked", [(100, True), (16, False), (7, True)])
+@pytest.mark.parametrize("n, marked", [(100, True), (16, False), (7, False), (100, False)])
 def test_a_grid_png_is_split_into_its_tiles_even_when_watermarked(tmp_path, n, marked):
-    import torch
     from gentoolkit_image.grids import save_grid
+    from PIL import Image
 
     from gentoolkit_provenance.detect import detect
     from gentoolkit_provenance.mark import mark_png
@@ -82,14 +82,15 @@ def test_a_grid_png_is_split_into_its_tiles_even_when_watermarked(tmp_path, n, m
     path = save_grid(real, tmp_path / "samples.png")
     if marked:
         assert mark_png(path, load_settings(), 0x1234).startswith("dwt-dct")
-    from PIL import Image
-
     tiles = grid_tiles(np.asarray(Image.open(path), dtype=np.float64))
     assert tiles.shape == (n, 1, 8, 8)  # 7 digits leave 2 empty cells of a 3x3 grid: skipped
-    assert np.abs(tiles - real.numpy()).max() < 16 / 255  # the watermark moves a few grey levels
+    assert np.abs(tiles - real.numpy()).max() < (16 if marked else 1) / 255  # the watermark moves a few grey levels
     [report] = detect([path])
-    detector = load_detector(SHIPPED)
-    assert report["passive"]["flagged"] == f"{int((score(detector, tiles) > 0.5).sum())}/{n}"
+    if marked:  # the mark moves the always-black border pixels the detector leans on: it would flag 99% of them
+        assert report["watermark"]["verdict"] == "marked" and report["passive"] is None
+        return
+    flagged = int((score(load_detector(SHIPPED), tiles) > 0.5).sum())
+    assert report["passive"]["flagged"] == f"{flagged}/{n}" and flagged <= max(1, n // 20)  # real digits
 
 
 def test_images_that_are_not_grids_get_no_passive_opinion():

@@ -47,7 +47,8 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
 def check_file(path: Path, settings: Settings, readers: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report for one file: ``status`` is marked, tampered, unmarked or unsupported; ``manifest`` is
     the signed sidecar's state, ``c2pa`` the embedded C2PA manifest's (PNG, JPEG, WAV; else None),
-    ``passive`` the passive detector's second opinion on 8x8 digits (else None; never sets ``status``)."""
+    ``passive`` the passive detector's second opinion on 8x8 digits (else None, and None on watermarked
+    images, which it misreads; it never sets ``status``)."""
     suffix = path.suffix.lower() or "(no extension)"
     manifest = verify_manifest(path, settings)
     c2pa, passive = None, opinion(path)
@@ -72,6 +73,8 @@ def check_file(path: Path, settings: Settings, readers: dict[str, Any] | None = 
         return {"file": str(path), "kind": "unknown", "status": "unsupported",
                 "reason": f"no provenance marker for {suffix}", "watermark": None, "manifest": manifest, "c2pa": None,
                 "passive": None}
+    if kind == "image" and mark.get("verdict") == "marked":
+        passive = None  # the watermark moves the near-constant pixels the passive detector leans on
     states = {manifest["state"], (c2pa or {}).get("state")}
     if "tampered" in states:
         status = "tampered"
