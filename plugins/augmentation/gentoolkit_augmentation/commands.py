@@ -1,4 +1,5 @@
-"""``gentoolkit augment --data FOLDER --out FOLDER``: an augmented copy of an image folder."""
+"""``gentoolkit augment --data FOLDER|table.csv --out FOLDER``: an augmented copy of an image
+folder or of a labelled CSV."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import typer
 def add_commands(cli) -> None:
     @cli.app.command("augment")
     def augment(
-        data: Path = typer.Option(..., "--data", help="Your image folder: one subfolder of PNG/JPEG images per class."),
+        data: Path = typer.Option(..., "--data", help="Your image folder (one subfolder of PNG/JPEG images per "
+                                  "class) or a CSV file with a label column (--label)."),
         out: Path = typer.Option(..., "--out", help="A new folder for the augmented copy (never the input)."),
-        model: str = typer.Option("image-vae", "--model", "-m", help="A class-conditional image model that samples "
-                                  "(gentoolkit models --can sample); made class-conditional on your folders."),
+        model: str = typer.Option("", "--model", "-m", help="A model that samples (gentoolkit models --can sample), "
+                                  "made class-conditional on your classes; default image-vae for images, "
+                                  "tabular-tvae for a CSV (or tabular-ctgan)."),
+        label: str = typer.Option("label", "--label", help="CSV only: the column holding each row's class."),
         ratio: float = typer.Option(1.0, help="Synthetic images written per real image (> 0)."),
         epochs: int = typer.Option(300, help="Generator training epochs."),
+        batch_size: int = typer.Option(0, help="Generator batch size (0: 16 images, 100 table rows)."),
         k: int = typer.Option(10, help="Samples drawn per real image before filtering."),
         confidence: float = typer.Option(0.5, help="Keep samples a classifier trained on your images gives their "
                                          "class with at least this probability (0: off)."),
@@ -25,17 +30,25 @@ def add_commands(cli) -> None:
         device: str = typer.Option("cpu", help="cpu | cuda | cuda:N | mps"),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out (the input is never touched)."),
     ) -> None:
-        """Copy an image folder and add filtered samples of a class-conditional generator; manifest.csv
-        marks every image real or synthetic, with the model and seed that made it."""
+        """Copy an image folder (or a CSV) and add filtered samples of a class-conditional generator;
+        manifest.csv (the CSV's own extra columns) marks every item real or synthetic, with the model
+        and seed that made it."""
         from rich.console import Console
 
         from gentoolkit_augmentation.folder import AugmentOptions, augment_folder
+        from gentoolkit_augmentation.tables import augment_table
 
-        options = AugmentOptions(model=model, epochs=epochs, k=k, ratio=ratio, confidence=confidence, knn=knn,
-                                 size=size, seed=seed, device=device)
-        result = augment_folder(cli.toolkit, data, out, options, force=force)
+        table = data.suffix.lower() == ".csv"
+        options = AugmentOptions(model=model or ("tabular-tvae" if table else "image-vae"), epochs=epochs,
+                                 batch_size=batch_size or (100 if table else 16), k=k, ratio=ratio,
+                                 confidence=confidence, knn=knn, size=size, seed=seed, device=device)
+        if table:
+            result = augment_table(cli.toolkit, data, out, label, options, force=force)
+        else:
+            result = augment_folder(cli.toolkit, data, out, options, force=force)
         added = ", ".join(f"{name}: {n}" for name, n in result["synthetic"].items())
-        Console().print(f"Copied {result['real']} real image(s) and added {sum(result['synthetic'].values())} "
+        kind = "row" if table else "image"
+        Console().print(f"Copied {result['real']} real {kind}(s) and added {sum(result['synthetic'].values())} "
                         f"synthetic ones ({added}) to {out}; provenance in {result['manifest']}. The filter kept "
                         f"{result['kept']} of {result['generated']} samples.")
         if not result["kept"]:

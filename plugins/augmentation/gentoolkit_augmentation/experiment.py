@@ -63,9 +63,11 @@ def score(config: dict[str, Any], x: np.ndarray, y: np.ndarray, split: Split) ->
 
 
 def fit_generator(runtime: Any, config: dict[str, Any], x: np.ndarray, y: np.ndarray, classes: list[str],
-                  name: str, seed: int) -> Any:
+                  name: str, seed: int, data: Any = None) -> Any:
     """The registry's generator ``config["generator"]["model"]`` made class-conditional and
-    trained on the budget with the core loop; checkpoints go to ``generators/NAME`` in the run."""
+    trained on the budget with the core loop; checkpoints go to ``generators/NAME`` in the run.
+    ``data``: the same items as the dataset the model trains on (a table with its column types),
+    instead of ``(x, y)`` as tensors."""
     import torch
     from torch.utils.data import TensorDataset
 
@@ -85,7 +87,8 @@ def fit_generator(runtime: Any, config: dict[str, Any], x: np.ndarray, y: np.nda
         raise pipeline.AugmentationError(
             f"Model {spec['model']!r} has {len(model.item_spec.classes)} classes but the data has {len(classes)}; "
             "leave generator.params.classes unset so the data's classes are used.")
-    data = TensorDataset(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
+    if data is None:
+        data = TensorDataset(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
     fit(model, data, runtime, epochs=spec["epochs"], batch_size=spec["batch_size"], name=f"generators/{name}",
         checkpoint_every=max(spec["epochs"], 1))
     return model
@@ -118,17 +121,42 @@ def _encodes_given_class(model: Any) -> bool:
         and "condition" in inspect.signature(model.decode).parameters
 
 
-def filter_mask(config: dict[str, Any], real_model: Any, x: np.ndarray, y: np.ndarray, fake: np.ndarray,
-                fake_y: np.ndarray) -> np.ndarray:
+def filter_mask(config: dict[str, Any], real_model: Any, x: Any, y: np.ndarray, fake: Any, fake_y: np.ndarray,
+                metric: str = "euclidean") -> np.ndarray:
     """Samples the real-data classifier gives their class with confidence ≥ ``confidence`` and
-    (``knn`` > 0) inside the real items' per-class k-NN manifold."""
+    (``knn`` > 0) inside the real items' per-class k-NN manifold under ``metric``. ``x`` and
+    ``fake`` are the vectors ``real_model`` was trained on (flattened pixels, fingerprints, ...)."""
     spec = config["filter"]
     keep = np.ones(len(fake_y), dtype=bool)
     if spec["confidence"] > 0:
-        keep &= pipeline.confident(real_model.predict_proba(fake.reshape(len(fake), -1)), fake_y, spec["confidence"])
+        keep &= pipeline.confident(real_model.predict_proba(pipeline.as_rows(fake)), fake_y, spec["confidence"])
     if spec["knn"] > 0:
-        keep &= pipeline.in_manifold(x, fake, spec["knn"], y, fake_y)
+        keep &= pipeline.in_manifold(x, fake, spec["knn"], y, fake_y, metric)
     return keep
+
+
+def synthesise(toolkit: Any, config: dict[str, Any], x: np.ndarray, y: np.ndarray, classes: list[str], seed: int,
+               device: str = "cpu", data: Any = None,
+               features: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """What ``gentoolkit augment`` does to any labelled items: train ``config``'s generator on all
+    of them (``data``: the same items as a dataset, see :func:`fit_generator`), draw, filter.
+    ``features`` maps items to the classifier's and k-NN filter's vectors (default: flattened).
+    Returns (generator, samples, their labels, the filter's keep mask)."""
+    import tempfile
+    from pathlib import Path
+
+    from gentoolkit.runtime import Runtime, RuntimeOptions
+
+    name = config["generator"]["model"]
+    with tempfile.TemporaryDirectory(prefix="gentoolkit-augment-") as scratch:
+        options = RuntimeOptions(device=device, seed=seed, out=Path(scratch), progress=False)
+        with Runtime(options, task="augment", toolkit=toolkit) as runtime:
+            generator = fit_generator(runtime, config, x, y, classes, name, seed, data)
+            fake, fake_y = draw(generator, x, y, config, seed)
+    features = features or pipeline.as_rows
+    real = features(x)
+    real_model = classifier(config).fit(real, y)
+    return generator, fake, fake_y, filter_mask(config, real_model, real, y, features(fake), fake_y)
 
 
 def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: int, classical: Classical,

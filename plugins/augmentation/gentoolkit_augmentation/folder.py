@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,29 @@ class AugmentOptions:
     seed: int = 0
     device: str = "cpu"
 
+    def config(self) -> dict[str, Any]:
+        """The pipeline's config (as the ``augmentation`` task's) for these options."""
+        return {"generator": {"model": self.model, "params": self.params, "epochs": self.epochs,
+                              "batch_size": self.batch_size},
+                "sample": {"k": self.k, "near_real": True, "noise": self.noise},
+                "filter": {"confidence": self.confidence, "knn": self.knn},
+                "classifier": {"C": 1.0, "max_iter": 2000}}
+
 
 def check_folders(data: Path, out: Path, force: bool) -> None:
     """Refuse an --out that is, holds or lies inside the input, or is a non-empty folder without ``force``."""
-    data, target = data.resolve(), out.resolve()
     if not data.is_dir():
-        raise AugmentationError(f"--data {data} is not a folder; give a folder with one subfolder of images per class.")
+        raise AugmentationError(f"--data {data} is not a folder; give a folder with one subfolder of images per "
+                                "class, or a CSV file with a label column.")
+    check_out(data, out, force)
+
+
+def check_out(data: Path, out: Path, force: bool) -> None:
+    """Refuse an --out that is, holds or lies inside the input (a folder or a file), or is a non-empty
+    folder without ``force``."""
+    data, target = data.resolve(), out.resolve()
     if target == data or data in target.parents or target in data.parents:
-        raise AugmentationError(f"--out {out} overlaps the input folder {data}; pick a folder outside it, so the "
+        raise AugmentationError(f"--out {out} overlaps the input {data}; pick a folder outside it, so the "
                                 "input is never written to.")
     if target.exists() and not target.is_dir():
         raise AugmentationError(f"--out {out} is a file; give a folder to write the augmented copy into.")
@@ -60,7 +74,6 @@ def check_folders(data: Path, out: Path, force: bool) -> None:
 def augment_folder(toolkit: Any, data: Path, out: Path, options: AugmentOptions, force: bool = False) -> dict[str, Any]:
     """Write the augmented copy of ``data`` to ``out``; returns the manifest path, the real count,
     synthetic images written per class, and how many were generated and kept by the filter."""
-    from gentoolkit.runtime import Runtime, RuntimeOptions
     from gentoolkit_augmentation import experiment, pipeline
 
     check_folders(data, out, force)
@@ -75,18 +88,8 @@ def augment_folder(toolkit: Any, data: Path, out: Path, options: AugmentOptions,
                                 "in a subfolder named after its class.")
     x, y, classes = dataset.images.numpy(), dataset.labels.numpy(), list(dataset.classes)
     pipeline.check_labels(y, classes, f"Image folder {data}")
-    config = {"generator": {"model": options.model, "params": options.params, "epochs": options.epochs,
-                            "batch_size": options.batch_size},
-              "sample": {"k": options.k, "near_real": True, "noise": options.noise},
-              "filter": {"confidence": options.confidence, "knn": options.knn},
-              "classifier": {"C": 1.0, "max_iter": 2000}}
-    with tempfile.TemporaryDirectory(prefix="gentoolkit-augment-") as scratch:
-        runtime_options = RuntimeOptions(device=options.device, seed=options.seed, out=Path(scratch), progress=False)
-        with Runtime(runtime_options, task="augment", toolkit=toolkit) as runtime:
-            generator = experiment.fit_generator(runtime, config, x, y, classes, options.model, options.seed)
-            fake, fake_y = experiment.draw(generator, x, y, config, options.seed)
-    real_model = experiment.classifier(config).fit(x.reshape(len(x), -1), y)
-    keep = experiment.filter_mask(config, real_model, x, y, fake, fake_y)
+    _, fake, fake_y, keep = experiment.synthesise(toolkit, options.config(), x, y, classes, options.seed,
+                                                   options.device)
     mixed_x, mixed_y, synthetic = pipeline.mix(x, y, fake[keep], fake_y[keep], options.ratio, options.seed)
     return {**_write(data, out, force, classes, mixed_x[synthetic], mixed_y[synthetic], options),
             "generated": len(fake_y), "kept": int(keep.sum())}

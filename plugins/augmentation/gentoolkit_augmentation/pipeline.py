@@ -77,28 +77,43 @@ def confident(proba: np.ndarray, labels: np.ndarray, tau: float) -> np.ndarray:
     return (proba.argmax(1) == labels) & (own >= tau)
 
 
-def in_manifold(real: np.ndarray, fake: np.ndarray, k: int = 3, real_labels: np.ndarray | None = None,
-                fake_labels: np.ndarray | None = None) -> np.ndarray:
+def in_manifold(real: Any, fake: Any, k: int = 3, real_labels: np.ndarray | None = None,
+                fake_labels: np.ndarray | None = None, metric: str = "euclidean") -> np.ndarray:
     """Mask of ``fake`` items inside the real data's k-NN manifold (Kynkäänniemi et al. 2019): within
-    the distance from some real item to its k-th nearest real neighbour. Given labels, per class."""
+    the distance from some real item to its k-th nearest real neighbour. Given labels, per class.
+    ``metric``: any scikit-learn metric, e.g. ``jaccard`` on boolean fingerprints (1 - Tanimoto) or
+    ``cosine`` on TF-IDF rows (sparse matrices are fine)."""
+    from sklearn.metrics import pairwise_distances_chunked
     from sklearn.neighbors import NearestNeighbors
 
-    real, fake = np.asarray(real).reshape(len(real), -1), np.asarray(fake).reshape(len(fake), -1)
+    real, fake = as_rows(real), as_rows(fake)
     if real_labels is None:
-        groups = [(np.arange(len(real)), np.arange(len(fake)))]
+        groups = [(np.arange(real.shape[0]), np.arange(fake.shape[0]))]
     else:
         groups = [(np.flatnonzero(real_labels == c), np.flatnonzero(fake_labels == c)) for c in np.unique(real_labels)]
-    keep = np.zeros(len(fake), dtype=bool)
+    keep = np.zeros(fake.shape[0], dtype=bool)
     for r, f in groups:
         if len(f) == 0:
             continue
         kk = min(k, len(r) - 1)
         if kk < 1:
             raise AugmentationError("The k-NN manifold filter needs at least 2 real items per class.")
-        radii = NearestNeighbors(n_neighbors=kk + 1).fit(real[r]).kneighbors(real[r])[0][:, -1]  # self is first
-        dist = np.linalg.norm(fake[f][:, None, :] - real[r][None, :, :], axis=2)
-        keep[f] = (dist <= radii[None, :]).any(1)
+        neighbours = NearestNeighbors(n_neighbors=kk + 1, metric=metric).fit(real[r])
+        radii = neighbours.kneighbors(real[r])[0][:, -1]  # the item itself is the first neighbour
+        inside = pairwise_distances_chunked(fake[f], real[r], metric=metric,
+                                            reduce_func=lambda d, start: (d <= radii[None, :] + 1e-12).any(1))
+        keep[f] = np.concatenate(list(inside))
     return keep
+
+
+def as_rows(items: Any) -> Any:
+    """Items as a 2-D matrix of rows: sparse matrices as they are, arrays flattened per item."""
+    from scipy import sparse
+
+    if sparse.issparse(items):
+        return sparse.csr_matrix(items)
+    items = np.asarray(items)
+    return items.reshape(len(items), -1)
 
 
 def mix(real_x: np.ndarray, real_y: np.ndarray, fake_x: np.ndarray, fake_y: np.ndarray, ratio: float,
