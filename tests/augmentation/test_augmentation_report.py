@@ -68,6 +68,16 @@ def test_manifold_filter_keeps_samples_near_the_real_items_of_their_class():
     assert pipeline.in_manifold(real, fake, 2).tolist() == [True, True, False, True]
 
 
+def test_manifold_filter_takes_a_metric_and_sparse_rows():
+    from scipy import sparse
+
+    counts = np.array([[4.0, 1, 0], [3, 1, 0], [4, 2, 0]])  # word counts of three real texts of one class
+    fake = np.array([[40.0, 10, 0], [0, 1, 4]])  # the first text ten times over, and other words
+    assert pipeline.in_manifold(counts, fake, 1).tolist() == [False, False]  # far in euclidean distance
+    cosine = pipeline.in_manifold(sparse.csr_matrix(counts), sparse.csr_matrix(fake), 1, metric="cosine")
+    assert cosine.tolist() == [True, False]  # the same direction: inside under cosine
+
+
 def test_mix_adds_ratio_times_the_real_count_spread_over_classes():
     real_x, real_y = np.zeros((10, 2)), np.repeat([0, 1], 5)
     fake_x, fake_y = np.ones((40, 2)), np.repeat([0, 1], 20)

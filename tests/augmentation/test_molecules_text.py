@@ -13,9 +13,10 @@ import pytest
 
 from gentoolkit import RuntimeOptions, Toolkit
 from gentoolkit.errors import SkippedInputWarning
-from gentoolkit_augmentation import molecules, text
+from gentoolkit_augmentation import molecules, pipeline, text
 from gentoolkit_augmentation.pipeline import AugmentationError
-from gentoolkit_augmentation.report import CAS, CEILING, CLASSICAL, FILTERED, GENERATED, REAL
+from gentoolkit_augmentation.report import (BOTH_FILTERS, CAS, CEILING, CLASSICAL, FILTERED, GENERATED,
+                                            KNN_FILTERED, REAL)
 
 SEEDS = [0, 1, 2, 3, 4]
 
@@ -102,6 +103,14 @@ def test_smiles_enumeration_changes_the_strings_but_not_the_fingerprints():
     assert np.array_equal(fps[:4], np.repeat(molecules.fingerprints(smiles[:1]), 4, axis=0))
 
 
+def test_the_knn_filter_keeps_analogues_of_a_class_and_drops_strangers_by_tanimoto():
+    real = molecules.fingerprints(["CCCO", "CCCCO", "CCCCCO", "c1ccccc1C", "c1ccccc1CC", "c1ccccc1CCC"]).astype(bool)
+    real_y = np.array([0, 0, 0, 1, 1, 1])  # alcohols, alkylbenzenes
+    fake = molecules.fingerprints(["CCCCCCO", "c1ccccc1CCCC", "CCCCCCO", "O=C(O)c1ccncc1"]).astype(bool)
+    fake_y = np.array([0, 1, 1, 0])  # a longer alcohol, a longer alkylbenzene, an alcohol labelled 1, a stranger
+    assert pipeline.in_manifold(real, fake, 2, real_y, fake_y, "jaccard").tolist() == [True, True, False, False]
+
+
 def test_a_prior_fine_tuned_per_class_through_the_registry_samples_new_valid_molecules(kit, shipped_smiles, tmp_path):
     from gentoolkit.runtime import Runtime
 
@@ -129,7 +138,8 @@ def test_molecules_task_end_to_end_on_a_tiny_prior(kit, shipped_smiles, tmp_path
                          options=RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False))
     experiment = result.outputs["experiment"]
     assert experiment.seeds == SEEDS and experiment.metric == "roc_auc"
-    for method in (REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING, molecules.FP_DROPOUT):
+    for method in (REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING, molecules.FP_DROPOUT, KNN_FILTERED,
+                   BOTH_FILTERS):
         assert len(experiment.scores[method]) == 5
     assert result.metrics["molecules/generated_count"] == 0 and result.metrics["molecules/active/validity"] == 0
     assert experiment.scores[GENERATED] == experiment.scores[REAL] and experiment.scores[CAS] == [0.5] * 5
@@ -188,10 +198,11 @@ def test_text_task_end_to_end_with_a_tiny_language_model(kit, tmp_path):
                      options=RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False))
     experiment = result.outputs["experiment"]
     assert experiment.metric == "balanced_accuracy"
-    assert set(experiment.scores) == {REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING}
+    assert set(experiment.scores) == {REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING, KNN_FILTERED, BOTH_FILTERS}
     with (tmp_path / "run" / "samples.tsv").open() as handle:
         samples = list(csv.DictReader(handle, delimiter="\t"))
     assert len(samples) == 3 * 3 * 2  # per class x classes x samples per item
     openings = {(label, " ".join(t.split()[:3])) for t, label in rows}
     assert all((s["class"], " ".join(s["text"].split()[:3])) in openings for s in samples)
     assert result.metrics["text/generated_count"] == 18
+    assert {s["in_knn_manifold"] for s in samples} <= {"True", "False"}

@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gentoolkit_augmentation.report import BOTH_FILTERS, KNN_FILTERED
+
 DEFAULTS: dict[str, Any] = {
     "data": "default",  # a registered SMILES dataset, or a .smi / .csv file (CSV: a smiles column)
     "label_column": "",  # a CSV column holding each molecule's class; "" = label by the property rule
@@ -28,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "samples_per_class": 250,  # molecules sampled from each class's fine-tuned prior
     "ratio": 2.0,  # synthetic molecules added per real one in the mixes
     "tau": 0.7,  # filter: keep a sample the real-data classifier gives its class with p >= tau
+    "knn": 3,  # k-NN filter: keep a sample inside its class's Tanimoto k-NN manifold of real molecules (0: off)
     "enumerations": 2,  # randomised SMILES per real molecule (the classical baseline)
     "bit_dropout": 0.1,  # fingerprint-level baseline: drop each on-bit of a copy with this probability
     "prior": "",  # a saved SMILES prior to fine-tune ("" = the molecules plugin's shipped prior)
@@ -37,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
 }
 RANGES = {"threshold": "[-100, 100000]", "pool": ">= 0",  # threshold: wide enough for QED, logP, MW (Da), TPSA
            "test_fraction": "(0, 1)", "per_class": ">= 2",
-          "samples_per_class": ">= 1", "ratio": "> 0", "tau": "[0, 1]", "enumerations": ">= 1",
+          "samples_per_class": ">= 1", "ratio": "> 0", "tau": "[0, 1]", "knn": ">= 0", "enumerations": ">= 1",
           "bit_dropout": "[0, 1)", "fine_tune": {"epochs": ">= 1", "batch_size": ">= 1", "learning_rate": "> 0"},
           "classifier": {"C": "> 0", "radius": ">= 1", "bits": ">= 64"}}
 HEADLINE = "molecules/generated_filtered"
@@ -273,7 +276,7 @@ def split(data: Labelled, test_fraction: float) -> tuple[np.ndarray, np.ndarray]
 def one_seed(runtime: Any, data: Labelled, pool: np.ndarray, test_idx: np.ndarray, x_test: np.ndarray,
              seed: int, config: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
     """Every method's ROC-AUC on the test set for one seed, and what the generators made."""
-    from gentoolkit_augmentation.pipeline import budget, confident, mix
+    from gentoolkit_augmentation.pipeline import budget, confident, in_manifold, mix
 
     cls = config["classifier"]
     fp = lambda smiles: fingerprints(smiles, cls["radius"], cls["bits"])  # noqa: E731
@@ -297,9 +300,16 @@ def one_seed(runtime: Any, data: Labelled, pool: np.ndarray, test_idx: np.ndarra
     x_gen = fp(made.smiles)
     kept = confident(real_model.predict_proba(x_gen), made.labels, config["tau"]) if len(x_gen) else \
         np.zeros(0, dtype=bool)
-    stats = dict(made.stats, generated_count=len(made.smiles), kept_by_filter=float(kept.mean()) if len(kept) else 0.0)
-    for method, xs, ys in (("generated", x_gen, made.labels), ("generated filtered", x_gen[kept], made.labels[kept])):
-        x, y, _ = mix(x_real, y_real, xs, ys, config["ratio"], seed)
+    share = lambda mask: float(mask.mean()) if len(mask) else 0.0  # noqa: E731
+    stats = dict(made.stats, generated_count=len(made.smiles), kept_by_filter=share(kept))
+    masks = {"generated": np.ones(len(x_gen), dtype=bool), "generated filtered": kept}
+    if config["knn"] > 0:  # Tanimoto distance = Jaccard distance of the bit vectors
+        near = in_manifold(x_real.astype(bool), x_gen.astype(bool), config["knn"], y_real, made.labels, "jaccard") \
+            if len(x_gen) else np.zeros(0, dtype=bool)
+        masks[KNN_FILTERED], masks[BOTH_FILTERS] = near, near & kept
+        stats.update(kept_by_knn=share(near), kept_by_both=share(near & kept))
+    for method, mask in masks.items():
+        x, y, _ = mix(x_real, y_real, x_gen[mask], made.labels[mask], config["ratio"], seed)
         scores[method] = score(x, y)
     # Generated only (CAS) needs samples of every class; a generator that made none scores chance.
     scores["generated only (CAS)"] = score(x_gen, made.labels) if len(set(made.labels)) > 1 else 0.5
@@ -317,6 +327,8 @@ NOTES = {
     FP_DROPOUT: "copies of each real fingerprint with on-bits dropped at random",
     "generated": "prior fine-tuned per class; a sample takes the class of its generator",
     "generated filtered": "the same, kept when the real-data classifier gives its class p >= tau",
+    KNN_FILTERED: "the same, kept inside their class's k-NN manifold of real molecules (Tanimoto, k = knn)",
+    BOTH_FILTERS: "the same, kept by both filters",
     RULE_LABELLED: "the same samples labelled by the property rule (one oracle call each)",
     "full data": "every non-test molecule of the pool, real labels",
 }

@@ -19,6 +19,8 @@ from gentoolkit import GentoolkitError
 REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING = (
     "real only", "classical", "generated", "generated filtered", "generated only (CAS)", "full data")
 METHODS = (REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING)
+# The filters apart, where a domain reports them apart (FILTERED is then the classifier filter alone).
+KNN_FILTERED, BOTH_FILTERS = "generated, k-NN filtered", "generated, both filters"
 BASELINES = (REAL, CLASSICAL)  # what a generated method must beat
 MIN_SEEDS = 5
 

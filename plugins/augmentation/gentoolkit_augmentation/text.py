@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gentoolkit_augmentation.report import BOTH_FILTERS, KNN_FILTERED
+
 DEFAULTS: dict[str, Any] = {
     "data": "pydoc-groups",  # the built-in labelled set (see pydoc_groups), or a CSV of text and label
     "text_column": "text",
@@ -34,13 +36,14 @@ DEFAULTS: dict[str, Any] = {
     "top_p": 0.95,
     "ratio": 1.0,  # synthetic texts added per real one in the mixes
     "tau": 0.4,  # filter: keep a sample the real-data classifier gives its class with p >= tau
+    "knn": 3,  # k-NN filter: keep a sample inside its class's TF-IDF cosine k-NN manifold of real texts (0: off)
     "eda": {"copies": 2, "p": 0.1},  # classical baseline: random swap + deletion of a fraction p of words
     "classifier": {"C": 10.0, "ngram_max": 2},
     "strict": False,  # refuse a CSV with empty or unlabelled rows instead of skipping (and reporting) them
 }
 RANGES = {"test_fraction": "(0, 1)", "per_class": ">= 2", "samples_per_item": ">= 1", "prompt_words": ">= 1",
           "max_new_tokens": ">= 1", "temperature": "> 0", "top_p": "(0, 1]", "ratio": "> 0", "tau": "[0, 1]",
-          "eda": {"copies": ">= 1", "p": "[0, 1)"}, "classifier": {"C": "> 0", "ngram_max": ">= 1"},
+          "knn": ">= 0", "eda": {"copies": ">= 1", "p": "[0, 1)"}, "classifier": {"C": "> 0", "ngram_max": ">= 1"},
           "lm_train": {"steps": ">= 1", "batch_size": ">= 1", "lr": "> 0", "n_layer": ">= 1", "n_embd": ">= 8",
                        "vocab_size": ">= 64", "block_size": ">= 2"}}
 HEADLINE = "text/generated_filtered"
@@ -225,7 +228,7 @@ def split(data: LabelledTexts, test_fraction: float) -> tuple[np.ndarray, np.nda
 def one_seed(lm: Any, data: LabelledTexts, pool: np.ndarray, test_idx: np.ndarray, seed: int,
              config: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
     """Every method's balanced accuracy on the test texts for one seed, and filter statistics."""
-    from gentoolkit_augmentation.pipeline import budget, confident, mix
+    from gentoolkit_augmentation.pipeline import budget, confident, in_manifold, mix
 
     x_test, y_test = [data.texts[i] for i in test_idx], data.labels[test_idx]
     idx = pool[budget(data.labels[pool], config["per_class"], seed, data.classes)]
@@ -239,18 +242,30 @@ def one_seed(lm: Any, data: LabelledTexts, pool: np.ndarray, test_idx: np.ndarra
     fake, fake_y = prompted_samples(lm, x_real, y_real, config, seed)
     fake = np.array(fake, dtype=object)
     kept = confident(real_model.predict_proba(list(fake)), fake_y, config["tau"])
-    for method, xs, ys in (("generated", fake, fake_y), ("generated filtered", fake[kept], fake_y[kept])):
-        x, y, _ = mix(x_real, y_real, xs, ys, config["ratio"], seed)
+    masks = {"generated": np.ones(len(fake), dtype=bool), "generated filtered": kept}
+    near = np.ones(len(fake), dtype=bool)
+    if config["knn"] > 0:  # in the TF-IDF space the real-data classifier learnt on the budget
+        tfidf = real_model[0]
+        near = in_manifold(tfidf.transform(list(x_real)), tfidf.transform(list(fake)), config["knn"], y_real, fake_y,
+                           "cosine")
+        masks[KNN_FILTERED], masks[BOTH_FILTERS] = near, near & kept
+    for method, mask in masks.items():
+        x, y, _ = mix(x_real, y_real, fake[mask], fake_y[mask], config["ratio"], seed)
         scores[method] = score(x, y)
     scores["generated only (CAS)"] = score(fake, fake_y)
-    rows = [(data.classes[y], bool(k), t) for t, y, k in zip(fake, fake_y, kept)]
-    return scores, {"generated_count": float(len(fake)), "kept_by_filter": float(kept.mean())}, rows
+    rows = [(data.classes[y], bool(k), bool(n), t) for t, y, k, n in zip(fake, fake_y, kept, near)]
+    stats = {"generated_count": float(len(fake)), "kept_by_filter": float(kept.mean())}
+    if config["knn"] > 0:
+        stats.update(kept_by_knn=float(near.mean()), kept_by_both=float((near & kept).mean()))
+    return scores, stats, rows
 
 
 NOTES = {
     EDA: "random swap + random deletion (EDA without WordNet synonyms), copies per real text",
     "generated": "LM continuations of each real text's opening words, labelled with that text's class",
     "generated filtered": "the same, kept when the real-data classifier gives its class p >= tau",
+    KNN_FILTERED: "the same, kept inside their class's k-NN manifold of real texts (TF-IDF cosine, k = knn)",
+    BOTH_FILTERS: "the same, kept by both filters",
     "full data": "every non-test text of the set, real labels",
 }
 
@@ -285,9 +300,9 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
                "text/real_items": float(len(data.texts)), "text/skipped_rows": float(data.skipped),
                "wall_seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu}
     runtime.console.print(experiment.table())
-    path = runtime.out_dir / "samples.tsv"  # the first seed's generated texts: class, kept by the filter, text
+    path = runtime.out_dir / "samples.tsv"  # the first seed's generated texts: class, the filters' verdicts, text
     with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle, delimiter="\t").writerows([("class", "kept", "text"), *samples])
+        csv.writer(handle, delimiter="\t").writerows([("class", "kept", "in_knn_manifold", "text"), *samples])
     artifacts = {"samples": runtime.generated(path, "text"),
                  "metrics": write_metrics(runtime.out_dir / "metrics.json",
                                           {**metrics, "experiments": [experiment.to_json()]})}
