@@ -11,7 +11,8 @@ import pytest
 
 from gentoolkit import ConfigError, GentoolkitError, Toolkit, UnknownNameError
 from gentoolkit.runtime import RuntimeOptions
-from gentoolkit_augmentation.report import CAS, CEILING, CLASSICAL, FILTERED, GENERATED, METHODS, REAL
+from gentoolkit_augmentation.report import (CAS, CEILING, CLASSICAL, CLASSICAL_FILTERED, FILTERED, FONTS, GENERATED,
+                                            METHODS, REAL)
 
 THIRDPARTY = Path(__file__).resolve().parents[1] / "core" / "thirdparty" / "pixel_gaussian.py"
 
@@ -28,7 +29,7 @@ def run(tiny):
 def test_run_writes_the_table_samples_ratio_plot_and_index(kit, tmp_path, run):
     result = run(kit, tmp_path / "run")
     experiment = result.outputs["experiments"][3]
-    assert experiment.methods() == list(METHODS) and experiment.seeds == [0, 1, 2, 3, 4]
+    assert experiment.methods() == [*METHODS, CLASSICAL_FILTERED] and experiment.seeds == [0, 1, 2, 3, 4]
     for method in METHODS:
         assert all(0 <= s <= 1 for s in experiment.scores[method])
     assert len(set(experiment.scores[REAL])) > 1  # each seed draws its own budget
@@ -91,3 +92,24 @@ def test_the_filter_drops_samples_the_real_data_classifier_rejects(kit):
     manifold = {**config, "filter": {"confidence": 0.0, "knn": 3}}
     assert not filter_mask(manifold, model, x[real], y[real], noise, np.ones(10, int)).any()
     assert filter_mask(manifold, model, x[real], y[real], x[real], y[real]).all()
+
+
+def test_font_renders_look_like_optdigits_and_pretrain_the_generator(kit, tmp_path, run):
+    from sklearn.linear_model import LogisticRegression
+
+    from gentoolkit_augmentation.fonts import render_digits
+
+    x, y = render_digits(20, seed=0)
+    assert x.shape == (200, 1, 8, 8) and np.bincount(y).tolist() == [20] * 10
+    assert set(np.unique(x * 16)) <= set(range(17))  # 4x4 block counts of a 32x32 bitmap, as optdigits
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    model = LogisticRegression(max_iter=2000).fit(x.reshape(200, -1), y)
+    assert model.score(digits.images.reshape(-1, 64) / 16, digits.target) > 0.4  # fonts alone: far above chance
+
+    result = run(kit, tmp_path / "run", **{"fonts.per_class": 3, "fonts.epochs": 1, "generator.train_on":
+                                           "real+classical"})
+    experiment = result.outputs["experiments"][3]
+    assert len(experiment.scores[FONTS]) == 5 and FONTS in experiment.methods()
+    assert (tmp_path / "run" / "generators" / "image-vae-fonts-3pc.json").exists()  # pretrained once per budget

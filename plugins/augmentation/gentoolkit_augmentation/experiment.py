@@ -15,7 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from gentoolkit_augmentation import pipeline
-from gentoolkit_augmentation.report import CAS, CEILING, CLASSICAL, FILTERED, GENERATED, REAL, Experiment
+from gentoolkit_augmentation.report import (CAS, CEILING, CLASSICAL, CLASSICAL_FILTERED, FILTERED, FONTS, GENERATED,
+                                            REAL, Experiment)
 
 Classical = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]  # (x, y, seed) -> extra items
 
@@ -63,11 +64,11 @@ def score(config: dict[str, Any], x: np.ndarray, y: np.ndarray, split: Split) ->
 
 
 def fit_generator(runtime: Any, config: dict[str, Any], x: np.ndarray, y: np.ndarray, classes: list[str],
-                  name: str, seed: int, data: Any = None) -> Any:
+                  name: str, seed: int, data: Any = None, init: dict[str, Any] | None = None) -> Any:
     """The registry's generator ``config["generator"]["model"]`` made class-conditional and
     trained on the budget with the core loop; checkpoints go to ``generators/NAME`` in the run.
     ``data``: the same items as the dataset the model trains on (a table with its column types),
-    instead of ``(x, y)`` as tensors."""
+    instead of ``(x, y)`` as tensors. ``init``: weights to start from (a pretrained generator's)."""
     import torch
     from torch.utils.data import TensorDataset
 
@@ -83,6 +84,8 @@ def fit_generator(runtime: Any, config: dict[str, Any], x: np.ndarray, y: np.nda
     torch.manual_seed(seed)
     model = kit.create_model(spec["model"], **params)
     pipeline.check_generator(model, spec["model"])
+    if init is not None:
+        model.load_state_dict(init)
     if len(model.item_spec.classes) != len(classes):
         raise pipeline.AugmentationError(
             f"Model {spec['model']!r} has {len(model.item_spec.classes)} classes but the data has {len(classes)}; "
@@ -159,13 +162,34 @@ def synthesise(toolkit: Any, config: dict[str, Any], x: np.ndarray, y: np.ndarra
     return generator, fake, fake_y, filter_mask(config, real_model, real, y, features(fake), fake_y)
 
 
+def pretrain(runtime: Any, config: dict[str, Any], split: Split, per_class: int) -> tuple[Any, Any]:
+    """With ``fonts.per_class`` > 0: the font renders (x, y) and the generator's weights after
+    ``fonts.epochs`` on them (the start of every seed's fine-tuning); else (None, None)."""
+    spec = config["fonts"]
+    if not spec["per_class"]:
+        return None, None
+    from gentoolkit_augmentation.fonts import render_digits
+
+    if split.x.shape[1:] != (1, 8, 8) or len(split.classes) != 10:
+        raise pipeline.AugmentationError(f"fonts.per_class={spec['per_class']}: font renders are 8x8 digits 0-9 "
+                                         "(scikit-learn's digits); set fonts.per_class = 0 for other data.")
+    fx, fy = render_digits(spec["per_class"], seed=config["split_seed"])
+    pre = {**config, "generator": {**config["generator"], "epochs": spec["epochs"], "batch_size": spec["batch_size"]}}
+    model = fit_generator(runtime, pre, fx, fy, split.classes, f"{config['generator']['model']}-fonts-{per_class}pc",
+                          config["split_seed"])
+    return (fx, fy), {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: int, classical: Classical,
                advance: Callable[..., None] = lambda *a, **k: None) -> Outcome:
     """Every method of the report at ``per_class`` real items per class, over ``config["seeds"]``."""
     seeds = list(config["seeds"])
     experiment = Experiment(f"{config['dataset']}, {per_class} per class", "accuracy", seeds)
     outcome = Outcome(experiment)
-    scores: dict[str, list[float]] = {m: [] for m in (REAL, CLASSICAL, GENERATED, FILTERED, CAS)}
+    scores: dict[str, list[float]] = {m: [] for m in (REAL, CLASSICAL, GENERATED, FILTERED, CLASSICAL_FILTERED, CAS)}
+    fonts, pretrained = pretrain(runtime, config, split, per_class)
+    if fonts is not None:
+        scores[FONTS] = []
     ratios = sorted(set(float(r) for r in config["ratios"]) | {float(config["ratio"])})
     curve = {GENERATED: {r: [] for r in ratios}, FILTERED: {r: [] for r in ratios}}
     for seed in seeds:
@@ -174,9 +198,13 @@ def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: in
         real_model = classifier(config).fit(x.reshape(len(x), -1), y)
         scores[REAL].append(score(config, x, y, split))
         extra_x, extra_y = classical(x, y, seed)
-        scores[CLASSICAL].append(score(config, np.concatenate([x, extra_x]), np.concatenate([y, extra_y]), split))
-        generator = fit_generator(runtime, config, x, y, split.classes,
-                                  f"{config['generator']['model']}-{per_class}pc-seed{seed}", seed)
+        cx, cy = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
+        scores[CLASSICAL].append(score(config, cx, cy, split))
+        if fonts is not None:
+            scores[FONTS].append(score(config, *pipeline.mix(x, y, *fonts, config["ratio"], seed)[:2], split))
+        train_x, train_y = (cx, cy) if config["generator"]["train_on"] == "real+classical" else (x, y)
+        generator = fit_generator(runtime, config, train_x, train_y, split.classes,
+                                  f"{config['generator']['model']}-{per_class}pc-seed{seed}", seed, init=pretrained)
         fake, fake_y = draw(generator, x, y, config, seed)
         keep = filter_mask(config, real_model, x, y, fake, fake_y)
         outcome.kept_share.append(float(keep.mean()))
@@ -189,6 +217,9 @@ def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: in
                 curve[method][ratio].append(score(config, mx, my, split))
         for method in (GENERATED, FILTERED):
             scores[method].append(curve[method][float(config["ratio"])][-1])
+        share = config["ratio"] * len(y) / len(cy)  # as many samples as in the filtered mix, beside the copies
+        scores[CLASSICAL_FILTERED].append(score(config, *pipeline.mix(cx, cy, fake[keep], fake_y[keep], share,
+                                                                      seed)[:2], split))
         scores[CAS].append(score(config, fake, fake_y, split))
         if outcome.samples is None:
             outcome.samples = SeedSamples(x, y, fake, fake_y, keep)
@@ -197,6 +228,9 @@ def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: in
              GENERATED: f"real + {config['ratio']}x as many samples of {config['generator']['model']}",
              FILTERED: f"as generated, samples kept by the filter (confidence >= {config['filter']['confidence']}, "
                        f"k-NN k={config['filter']['knn']})",
+             CLASSICAL_FILTERED: "the classical copies and the filtered mix's samples together",
+             FONTS: f"real + {config['ratio']}x as many digits rendered from fonts (of "
+                    f"{config['fonts']['per_class']} per class), no generator",
              CAS: "samples only (classification accuracy score)", CEILING: f"all {len(split.y)} pool items"}
     for method, values in scores.items():
         experiment.add(method, values, notes[method])

@@ -23,7 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "seeds": [0, 1, 2, 3, 4],  # every method runs on these seeds' budgets
     "classifier": {"C": 1.0, "max_iter": 2000},  # logistic regression on pixels, for every method
     # any registered image model that samples, made class-conditional on the data's classes; params: its own
-    "generator": {"model": "image-vae", "params": {}, "epochs": 300, "batch_size": 16},
+    "generator": {"model": "image-vae", "params": {}, "epochs": 300, "batch_size": 16,
+                  "train_on": "real"},  # real | real+classical: the budget, or the budget and its classical copies
+    # outside knowledge: digits rendered from matplotlib's fonts (fonts.py), `per_class` each, added directly
+    # (a row of its own) and pretraining the generator for `epochs` before it is fine-tuned on the budget; 0: off
+    "fonts": {"per_class": 0, "epochs": 30, "batch_size": 64},
     "sample": {"k": 10, "near_real": True, "noise": 0.5},  # k samples per real image
     "filter": {"confidence": 0.5, "knn": 3},  # 0 turns a filter off
     "ratio": 1.0,  # synthetic images per real image in the mix
@@ -32,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
 }
 RANGES = {"test_size": "(0, 1)", "split_seed": ">= 0", "ratio": "> 0", "sample": {"k": ">= 1", "noise": ">= 0"},
           "filter": {"confidence": "[0, 1]", "knn": ">= 0"}, "generator": {"epochs": ">= 0", "batch_size": ">= 1"},
+          "fonts": {"per_class": ">= 0", "epochs": ">= 0", "batch_size": ">= 1"},
           "classical": {"k": ">= 1", "degrees": "[0, 180]", "translate": "[0, 1]", "scale": "[0, 1)", "elastic": ">= 0"},
           "classifier": {"C": "> 0", "max_iter": ">= 1"}}
 HEADLINE = "5pc/generated_filtered"

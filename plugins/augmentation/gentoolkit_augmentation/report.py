@@ -21,6 +21,8 @@ REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING = (
 METHODS = (REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING)
 # The filters apart, where a domain reports them apart (FILTERED is then the classifier filter alone).
 KNN_FILTERED, BOTH_FILTERS = "generated, k-NN filtered", "generated, both filters"
+CLASSICAL_FILTERED = "classical + generated filtered"  # the classical copies and the kept samples together
+FONTS = "font renders added directly"  # outside data as is: the baseline of a generator pretrained on it
 BASELINES = (REAL, CLASSICAL)  # what a generated method must beat
 MIN_SEEDS = 5
 
