@@ -72,6 +72,14 @@ def test_unknown_names_and_bad_numbers_are_refused_before_work(kit, tmp_path, ru
         run(kit, tmp_path / "d", seeds=[0, 1])
     with pytest.raises(GentoolkitError, match="at least 2 real items per class"):
         run(kit, tmp_path / "e", per_class=[1])
+    with pytest.raises(GentoolkitError, match="give one of real, real\\+classical"):
+        run(kit, tmp_path / "f", **{"generator.train_on": "classical"})
+    from gentoolkit_augmentation.experiment import Split, pretrain
+    from gentoolkit_augmentation.images import DEFAULTS
+
+    letters = Split(np.zeros((4, 1, 16, 16)), np.arange(4), np.zeros((4, 1, 16, 16)), np.arange(4), list("abcd"))
+    with pytest.raises(GentoolkitError, match="font renders are 8x8 digits"):
+        pretrain(None, {**DEFAULTS, "fonts": {**DEFAULTS["fonts"], "per_class": 2}}, letters, 2)
 
 
 def test_the_filter_drops_samples_the_real_data_classifier_rejects(kit):

@@ -40,6 +40,7 @@ RANGES = {"test_size": "(0, 1)", "split_seed": ">= 0", "ratio": "> 0", "sample":
           "classical": {"k": ">= 1", "degrees": "[0, 180]", "translate": "[0, 1]", "scale": "[0, 1)", "elastic": ">= 0"},
           "classifier": {"C": "> 0", "max_iter": ">= 1"}}
 HEADLINE = "5pc/generated_filtered"
+TRAIN_ON = ("real", "real+classical")
 
 
 def load_split(toolkit: Any, config: dict[str, Any]) -> Any:
@@ -69,6 +70,9 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
     from gentoolkit_augmentation.pipeline import AugmentationError
     from gentoolkit_augmentation.report import MIN_SEEDS
 
+    if config["generator"]["train_on"] not in TRAIN_ON:
+        raise AugmentationError(f"generator.train_on={config['generator']['train_on']!r}: give one of "
+                                f"{', '.join(TRAIN_ON)} (the budget, or the budget and its classical copies).")
     if len(config["seeds"]) < MIN_SEEDS or not config["per_class"]:
         raise AugmentationError(f"Give at least {MIN_SEEDS} seeds and one per_class budget; got seeds={config['seeds']}, "
                            f"per_class={config['per_class']}.")
