@@ -5,6 +5,8 @@
     python bench/augmentation_digits.py --set sample.near_real=false   # any task override
     python bench/augmentation_digits.py --per-class 5    # only these budgets
     python bench/augmentation_digits.py --per-class 20 --part   # fill the cache only (run budgets side by side)
+    python bench/augmentation_digits.py --summary  # one table of every cached 5-per-class variant (generators,
+                                                   # font pretraining, ...), each row with its code hash and date
 
 Runs the ``augmentation`` task (digits split 50/50, stratified, seed 0; budgets drawn from one
 half, the other half is the test set) and writes each budget's table (mean ± SD over seeds,
@@ -30,7 +32,11 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, action="append", help="only these budgets (default 5, 10, 20)")
     parser.add_argument("--part", action="store_true", help="compute into the cache, write no section")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="a task override, key=value")
+    parser.add_argument("--summary", action="store_true", help="write the variants table from the cache, run nothing")
     args = parser.parse_args()
+    if args.summary:
+        summary()
+        return
 
     from gentoolkit import RuntimeOptions, Toolkit
     from gentoolkit.config import parse_override
@@ -73,6 +79,48 @@ def main() -> None:
     command = "python bench/augmentation_digits.py" + (" --quick" if args.quick else "") + "".join(
         f" --per-class {n}" for n in args.per_class or ()) + "".join(f" --set {o}" for o in args.overrides)
     write_section(name, command, body)
+    print(body)
+
+
+SUMMARY_METHODS = ("generated filtered", "classical + generated filtered", "font renders added directly")
+
+
+def summary(per_class: int = 5) -> None:
+    """One row per cached variant and generative method at ``per_class``: mean ± SD, the difference
+    to real only and to classical (bold beyond the larger SD, the claim rule), the paired per-seed
+    difference to classical, and whether the goal (beating both) is met."""
+    import json
+    import statistics
+
+    from gentoolkit_augmentation.report import Experiment
+
+    rows, baselines = [], None
+    for path in sorted(Path("runs/bench/cache/augmentation_digits").glob(f"*/{per_class}pc*.json")):
+        entry = json.loads(path.read_text())
+        experiment, r = Experiment.from_json(entry["result"]["experiment"]), entry["result"]
+        settings = path.stem[len(f"{per_class}pc-"):] or "defaults (image-vae near real codes)"
+        baselines = baselines or experiment
+        for method in (m for m in SUMMARY_METHODS if m in experiment.scores):
+            paired = [a - b for a, b in zip(experiment.scores[method], experiment.scores["classical"])]
+            gains = [experiment.gain(method, b) for b in ("real only", "classical")]
+            cells = [f"**{g.difference:+.3f}**" if g.significant else f"{g.difference:+.3f}" for g in gains]
+            mean, sd = experiment.mean_sd(method)
+            rows.append(f"| {settings.replace('|', '/')} | {method} | {mean:.3f} ± {sd:.3f} | {cells[0]} | {cells[1]} | "
+                        f"{statistics.fmean(paired):+.3f} ± {statistics.stdev(paired):.3f} | "
+                        f"{'yes' if all(g.significant and g.difference > 0 for g in gains) else 'no'} | "
+                        f"{r['cpu_seconds']:.0f} | {entry['measured_at'].replace('T', ' ')}, code {path.parent.name[:7]} |")
+    if baselines is None:
+        sys.exit(f"No cached {per_class}-per-class results; run the benchmark first.")
+    (rm, rs), (cm, cs) = baselines.mean_sd("real only"), baselines.mean_sd("classical")
+    body = (f"Digits, {per_class} real images per class, logistic regression, the same 5 seeds and budgets in every "
+            f"row: real only {rm:.3f} ± {rs:.3f}, classical (kornia) {cm:.3f} ± {cs:.3f}. Each row is one cached run "
+            "of `python bench/augmentation_digits.py --per-class 5 --set ...` with the settings shown. Differences "
+            "are bold only beyond the larger of the two SDs (the claim rule); *paired* is the mean ± SD over seeds "
+            "of the per-seed difference to classical (same budget). *Goal* = beats both real only and classical "
+            "under the claim rule.\n\n| settings | method | accuracy | vs real only | vs classical | paired vs "
+            "classical | goal | CPU s | measured |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+    write_section(f"augmentation digits: generators and outside knowledge ({per_class} per class)",
+                  "python bench/augmentation_digits.py --summary", body)
     print(body)
 
 
