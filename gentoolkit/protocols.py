@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "LatentGenerator", "PartialDenoiser",
-           "CAPABILITIES",
+           "TokenDensity", "CAPABILITIES",
            "LIKELIHOOD_KINDS", "capabilities_of"]
 
 ItemKind = Literal["image", "text", "smiles", "waveform", "tabular"]
@@ -136,6 +136,22 @@ class PartialDenoiser(Protocol):
     def denoise_from(self, x: Any, t: int, *, generator: torch.Generator | None = None) -> Any:
         """Items ``x`` noised to step ``t`` (0 <= t < num_timesteps), then denoised by the reverse
         process from ``t`` to 0; the same noise for every item, so an item's result is batch-free."""
+
+
+@runtime_checkable
+class TokenDensity(Protocol):
+    """A ``Density`` over token sequences (SMILES, text) that also scores each token, for per-token
+    NLL, perplexity and showing which tokens surprised the model."""
+
+    item_spec: ItemSpec
+    likelihood_kind: str
+
+    def log_prob(self, x: Any, *, condition: Any = None) -> torch.Tensor:
+        """As :meth:`Density.log_prob`: (B,) nats."""
+
+    def token_log_probs(self, x: Any, *, condition: Any = None) -> list[tuple[list[str], torch.Tensor]]:
+        """Per item: its tokens as text (the end token last) and each token's log-probability (T,)
+        in nats given the tokens before it; they sum to ``log_prob(x)``."""
 
 
 CAPABILITIES: dict[str, type] = {"sample": Sampler, "log_prob": Density, "encode": Autoencoder,

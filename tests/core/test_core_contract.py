@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from gentoolkit import CheckpointError, ConfigError, Density, RuntimeOptions, Sampler, Toolkit
-from gentoolkit.protocols import CAPABILITIES
+from gentoolkit.protocols import CAPABILITIES, TokenDensity
 
 ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
@@ -117,6 +117,10 @@ def test_every_model_with_capabilities_passes_the_contract(kit, lm_folder, tmp_p
             assert scores.shape == (4,) and torch.isfinite(scores).all(), name
             assert model.likelihood_kind in ("exact", "bound", "dequantized")
             assert torch.allclose(loaded.log_prob(x), scores, rtol=1e-4, atol=1e-3), name
+        if isinstance(model, TokenDensity):  # per-token log-probabilities add up to log_prob
+            tokens = model.token_log_probs(items_for(model, 4))
+            assert [len(words) for words, _ in tokens] == [len(values) for _, values in tokens], name
+            assert torch.allclose(torch.stack([values.sum() for _, values in tokens]), scores, atol=1e-4), name
 
 
 def test_models_can_lists_density_models_of_every_plugin(kit):

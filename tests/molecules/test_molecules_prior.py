@@ -143,3 +143,18 @@ def test_shipped_prior_samples_valid_molecules():
     valid = [s for s in samples.smiles if standardise(s) is not None]
     assert len(valid) / 200 > 0.8
     assert prior.card["metrics"]["validity"] > 0.8
+
+
+def test_token_log_probs_add_up_and_the_core_loop_fine_tunes_the_prior(tmp_path):
+    from gentoolkit.protocols import TokenDensity, Trainable
+    from gentoolkit.training import fit
+
+    prior = tiny("gru")
+    tokens = prior.token_log_probs(["CCO", "c1ccncc1"])
+    assert isinstance(prior, TokenDensity) and isinstance(prior, Trainable)
+    assert [words for words, _ in tokens] == [["C", "C", "O", "<end>"], ["c", "1", "c", "c", "n", "c", "c", "1", "<end>"]]
+    torch.testing.assert_close(torch.stack([v.sum() for _, v in tokens]), prior.log_prob(["CCO", "c1ccncc1"]))
+    before = float(prior.log_prob(SMILES).mean())
+    with runtime(tmp_path) as run:
+        history = fit(prior, SMILES, run, epochs=5, batch_size=8, resume=False)
+    assert history[-1]["nll"] < history[0]["nll"] and float(prior.log_prob(SMILES).mean()) > before + 1

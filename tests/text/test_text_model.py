@@ -124,3 +124,21 @@ def test_a_folder_of_pickled_weights_is_refused_before_torch_load(tmp_path, monk
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load must never be reached"))
     with pytest.raises(ModelPathError, match="holds pytorch_model.bin, weights in pickle format.*model.safetensors"):
         load_local(tmp_path)
+
+
+def test_causal_lm_scores_each_token_and_is_fine_tuned_by_the_core_loop(tokenizer, tiny_model, corpus, runtime):
+    from gentoolkit.protocols import TokenDensity, Trainable
+    from gentoolkit.training import fit
+    from gentoolkit_text.lm import CausalLM
+
+    lm = CausalLM(tiny_model, tokenizer)
+    lm.lr = 1e-2
+    texts = ["import os", "The quick brown fox."]
+    tokens = lm.token_log_probs(texts)
+    assert isinstance(lm, TokenDensity) and isinstance(lm, Trainable)
+    assert "".join(tokens[0][0][:-1]) == "import os" and tokens[0][0][-1] == tokenizer.decode([tokenizer.eos_token_id])
+    torch.testing.assert_close(torch.stack([v.sum() for _, v in tokens]), lm.log_prob(texts))
+    lines = [line for text in corpus[:4] for line in text.splitlines() if 10 < len(line) < 30][:32]
+    before = float(lm.log_prob(lines).mean())
+    history = fit(lm, lines, runtime, epochs=3, batch_size=8, resume=False)
+    assert history[-1]["nll"] < history[0]["nll"] and float(lm.log_prob(lines).mean()) > before

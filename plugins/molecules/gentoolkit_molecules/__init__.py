@@ -54,23 +54,29 @@ def register_scoring_components(register) -> None:
 
 
 def _untrained_prior(kind: str) -> Callable[..., Any]:
-    def create(smiles: Sequence[str] | None = None, **size: Any):
-        """An untrained prior whose vocabulary covers ``smiles`` (default: the embedded dataset)."""
+    def create(smiles: Sequence[str] | None = None, lr: float = 1e-3, **size: Any):
+        """An untrained prior whose vocabulary covers ``smiles`` (default: the embedded dataset);
+        ``lr``: Adam's learning rate when the core loop trains it."""
         from gentoolkit_molecules.data import load_default
         from gentoolkit_molecules.prior import Prior
         from gentoolkit_molecules.tokenizer import Vocabulary
 
         vocabulary = Vocabulary.from_smiles(smiles if smiles is not None else load_default().smiles)
-        return Prior.create(vocabulary, kind=kind, **size)
+        prior = Prior.create(vocabulary, kind=kind, **size)
+        prior.lr = lr
+        return prior
 
     return create
 
 
-def _shipped_prior(path: str = "", device: str = "cpu"):
-    """The pretrained prior shipped with the plugin (or the one saved at ``path``)."""
+def _shipped_prior(path: str = "", device: str = "cpu", lr: float = 1e-4):
+    """The pretrained prior shipped with the plugin (or the one saved at ``path``); ``lr``: Adam's
+    learning rate when the core loop fine-tunes it (gentoolkit.training.fit on SMILES strings)."""
     from gentoolkit_molecules.prior import Prior
 
-    return Prior.load(path or None, device=device)
+    prior = Prior.load(path or None, device=device)
+    prior.lr = lr
+    return prior
 
 
 def _save_prior(prior: Any, path: str, card: Any) -> Path:
@@ -89,12 +95,12 @@ def _size_schema(kind: str) -> Callable[[], dict[str, Any]]:
     def schema() -> dict[str, Any]:
         from gentoolkit_molecules.prior import RNN_DEFAULTS, TRANSFORMER_DEFAULTS
 
-        return {"smiles": None, **(TRANSFORMER_DEFAULTS if kind == "transformer" else RNN_DEFAULTS)}
+        return {"smiles": None, "lr": 1e-3, **(TRANSFORMER_DEFAULTS if kind == "transformer" else RNN_DEFAULTS)}
 
     return schema
 
 
-CAPABILITIES = ("sample", "log_prob")  # of the core's model contract (gentoolkit.protocols)
+CAPABILITIES = ("sample", "log_prob", "train")  # of the core's model contract (gentoolkit.protocols)
 
 
 @hookimpl
@@ -106,7 +112,7 @@ def register_models(register) -> None:
                        save=_save_prior, load=_load_prior))
     for name in ("reinvent-prior", "default-prior"):
         register(Model(name, _shipped_prior, "The pretrained SMILES prior shipped with the plugin", DOMAIN,
-                       params={"path": "", "device": "cpu"}, capabilities=CAPABILITIES, items="smiles",
+                       params={"path": "", "device": "cpu", "lr": 1e-4}, capabilities=CAPABILITIES, items="smiles",
                        save=_save_prior, load=_load_prior))
 
 

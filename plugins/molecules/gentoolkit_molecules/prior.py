@@ -210,6 +210,53 @@ class Prior:
         outside the vocabulary raises TokenizerError naming it."""
         return self.log_likelihood(self.encode(list(smiles))).float()
 
+    @torch.no_grad()
+    def token_log_probs(self, smiles: list[str], *, condition: None = None) -> list[tuple[list[str], torch.Tensor]]:
+        """Per SMILES: its tokens (``<end>`` last) and each one's log-probability (T,) in nats given
+        the tokens before it (the core's ``TokenDensity``); they sum to ``log_prob``."""
+        sequences = self.encode(list(smiles))
+        logits, _ = self.network(sequences[:, :-1])
+        targets = sequences[:, 1:]
+        logp = never_pad_or_start(logits, self.vocabulary).log_softmax(-1).gather(2, targets.unsqueeze(-1))
+        out = []
+        for row, values in zip(targets.tolist(), logp.squeeze(-1).cpu()):
+            length = row.index(self.vocabulary.end) + 1
+            out.append(([self.vocabulary.tokens[i] for i in row[:length]], values[:length].clone()))
+        return out
+
+    # --- the core's Trainable: fine-tuning by gentoolkit.training.fit on SMILES strings -----------
+
+    lr = 1e-3  # Adam's learning rate for configure_optimizers (the registered models take it as a param)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"prior": torch.optim.Adam(self.network.parameters(), lr=self.lr)}
+
+    def training_step(self, batch: list[str] | torch.LongTensor, optimizers: dict, runtime) -> dict[str, float]:
+        """One Adam step on the mean NLL of a batch of SMILES strings (or padded token ids)."""
+        sequences = batch if torch.is_tensor(batch) else self.encode(list(batch))
+        loss = -self.log_likelihood(sequences).mean()
+        runtime.optimize(loss, optimizers["prior"], clip_norm=1.0)
+        return {"nll": loss.item()}
+
+    def train(self, mode: bool = True) -> Prior:
+        self.network.train(mode)
+        return self
+
+    def eval(self) -> Prior:
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.network.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.network.load_state_dict(state)
+
+    def parameters(self):
+        return self.network.parameters()
+
+    def buffers(self):
+        return self.network.buffers()
+
     def sample(self, n: int, *, condition: None = None, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> list[str]:
         """``n`` SMILES strings (valid or not: a prior can make mistakes, ``standardise`` tells)."""

@@ -38,10 +38,14 @@ def _create_gpt2(**params: Any):
     return gpt2(**params)
 
 
-def _load_lm(path: str, device: str = "cpu"):
+def _load_lm(path: str, device: str = "cpu", lr: float = 5e-5):
+    """The causal LM saved in the folder ``path``; ``lr``: AdamW's learning rate when the core
+    loop fine-tunes it (gentoolkit.training.fit on strings)."""
     from gentoolkit_text.lm import CausalLM
 
-    return CausalLM.load(path, device=device)
+    model = CausalLM.load(path, device=device)
+    model.lr = lr
+    return model
 
 
 def _save_lm(model: Any, path: str, card: Any) -> Path:
@@ -120,7 +124,8 @@ def register_models(register) -> None:
                    items="text"))
     register(Model("hf-local", _load_lm, "Any Hugging Face causal LM saved on disk with its tokenizer "
                    "(path=...), loaded offline; samples and scores strings.", DOMAIN,
-                   params={"path": "", "device": "cpu"}, capabilities=("sample", "log_prob"), items="text",
+                   params={"path": "", "device": "cpu", "lr": 5e-5}, capabilities=("sample", "log_prob", "train"),
+                   items="text",
                    save=_save_lm, load=_load_lm))
 
 

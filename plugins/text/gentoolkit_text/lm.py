@@ -52,6 +52,19 @@ class CausalLM:
     def log_prob(self, texts: Sequence[str], *, condition: str | None = None) -> torch.Tensor:
         """log p(text, end-of-text | prompt) in nats for each text, ``(B,)``; the prompt
         (``condition``) defaults to the start token alone."""
+        scores = [values.sum() for _, values in self._token_scores(texts, condition)]
+        return torch.stack(scores) if scores else torch.zeros(0)
+
+    @torch.no_grad()
+    def token_log_probs(self, texts: Sequence[str], *, condition: str | None = None
+                        ) -> list[tuple[list[str], torch.Tensor]]:
+        """Per text: its tokens as text (the end-of-text token last) and each one's log-probability
+        (T,) in nats given the prompt and the tokens before it (the core's ``TokenDensity``)."""
+        return [([self.tokenizer.decode([i]) for i in ids], values)
+                for ids, values in self._token_scores(texts, condition)]
+
+    def _token_scores(self, texts: Sequence[str], condition: str | None) -> list[tuple[list[int], torch.Tensor]]:
+        """(target token ids, their log-probabilities) of each text after the prompt."""
         prompt = encode_prompts(self.tokenizer, [condition or ""], context_length(self.model), print)[0]
         if not condition:
             prompt = [self._start]
@@ -65,8 +78,49 @@ class CausalLM:
                                   "is not defined. Score shorter texts.")
             input_ids = torch.tensor([ids], device=self.model.device)
             logits = self.model(input_ids=input_ids).logits[0, len(prompt) - 1:-1].float()  # predicts target
-            scores.append(logits.log_softmax(-1).gather(1, input_ids[0, len(prompt):, None]).sum())
-        return torch.stack(scores).cpu() if scores else torch.zeros(0)
+            scores.append((target, logits.log_softmax(-1).gather(1, input_ids[0, len(prompt):, None])[:, 0].cpu()))
+        return scores
+
+    # --- the core's Trainable: fine-tuning by gentoolkit.training.fit on strings ------------------
+
+    lr = 5e-5  # AdamW's learning rate for configure_optimizers (hf-local takes it as a param)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"lm": torch.optim.AdamW(self.model.parameters(), lr=self.lr)}
+
+    def training_step(self, batch: Sequence[str], optimizers: dict, runtime: Any) -> dict[str, float]:
+        """One AdamW step on the mean next-token NLL of a batch of texts (start token first,
+        end-of-text last, cut to the model's context)."""
+        limit = context_length(self.model)
+        rows = [([self._start] + self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                 + [self.tokenizer.eos_token_id])[:limit] for text in batch]
+        width = max(len(row) for row in rows)
+        ids = torch.tensor([row + [self.tokenizer.eos_token_id] * (width - len(row)) for row in rows])
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+        labels = ids.masked_fill(mask == 0, -100)
+        device = self.model.device
+        loss = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
+        runtime.optimize(loss, optimizers["lm"], clip_norm=1.0)
+        return {"nll": loss.item()}
+
+    def train(self, mode: bool = True) -> CausalLM:
+        self.model.train(mode)
+        return self
+
+    def eval(self) -> CausalLM:
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(state)
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def buffers(self):
+        return self.model.buffers()
 
     def sample(self, n: int, *, condition: str | None = None, generator: torch.Generator | None = None,
                **sampling: Any) -> list[str]:
