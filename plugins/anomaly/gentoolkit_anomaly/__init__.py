@@ -27,6 +27,9 @@ DETECTORS = {
                          "mean score of a detector fitted from several seeds (default: VAE reconstruction error)"),
     "anomaly-deep-svdd": ("deep_svdd", "DeepSVDDDetector", "image",
                           "Deep SVDD: distance to a centre in a learned space, one-class objective (Ruff et al. 2018)"),
+    "anomaly-sequence": ("sequence", "SequenceDetector", "smiles",
+                         "unusual SMILES or texts: total or per-token NLL of a prior / LM, or its likelihood ratio "
+                         "against a background model"),
     "anomaly-pca": ("classical", "PCADetector", "tabular", "PCA reconstruction error (scikit-learn)"),
     "anomaly-ocsvm": ("classical", "OCSVMDetector", "tabular", "one-class SVM, RBF kernel (scikit-learn)"),
     "anomaly-iforest": ("classical", "IForestDetector", "tabular", "Isolation Forest (scikit-learn)"),

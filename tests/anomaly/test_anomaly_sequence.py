@@ -1,0 +1,127 @@
+"""The sequence detector: unusual SMILES by the molecules prior and unusual texts by a causal LM,
+reached through the registry and the core's TokenDensity protocol (total and per-token NLL, the
+likelihood ratio against the shipped prior), saving, surprising tokens and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from gentoolkit import ConfigError, GentoolkitError
+from gentoolkit_anomaly.sequence import SequenceDetector
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def seq_kit():
+    import gentoolkit_anomaly
+    import gentoolkit_image
+    import gentoolkit_molecules
+    import gentoolkit_text
+    from gentoolkit import Toolkit
+    from gentoolkit.plugins import PluginHost
+
+    host = PluginHost()
+    for module, name in ((gentoolkit_anomaly, "anomaly"), (gentoolkit_molecules, "molecules"),
+                         (gentoolkit_text, "text"), (gentoolkit_image, "image")):
+        host.register(module, name=name)
+    return Toolkit(host=host)
+
+
+@pytest.fixture(scope="module")
+def series():
+    """A chemical series, the sulfonamides (S(=O)(=O)N) of the molecules plugin's embedded set: 100 to
+    fit on; 100 more held out and 100 molecules of the same set without the group, to score."""
+    inside = (DATA / "sulfonamides.smi").read_text().split()
+    outside = (DATA / "others.smi").read_text().split()
+    return inside[:100], inside[100:200] + outside[:100], np.array([0] * 100 + [1] * 100)
+
+
+@pytest.fixture(scope="module")
+def fitted(seq_kit, series):
+    return SequenceDetector(score="ratio", epochs=2, batch_size=32, toolkit=seq_kit).fit(series[0])
+
+
+def test_ratio_against_the_shipped_prior_flags_a_held_out_series(seq_kit, fitted, series):
+    _, test, labels = series
+    ratio = fitted.decision_function(test)
+    expected = (-fitted.model_.log_prob(test) + fitted.background_.log_prob(test)).double().numpy()
+    np.testing.assert_allclose(ratio, expected, rtol=1e-4, atol=1e-3)
+    shipped = seq_kit.create_model("default-prior")  # the background is the prior as shipped
+    torch.testing.assert_close(fitted.background_.log_prob(test[:8]), shipped.log_prob(test[:8]))
+    raw = -fitted.model_.log_prob(test).double().numpy()
+    assert roc_auc_score(labels, ratio) > 0.75 > roc_auc_score(labels, raw)  # measured 0.84 vs 0.63
+
+
+def test_per_token_scores_total_mean_and_surprising_tokens(seq_kit, fitted, series):
+    normal, test, _ = series
+    tokens = seq_kit.create_model("default-prior").token_log_probs(test[:5])
+    totals = np.array([-v.sum().item() for _, v in tokens])
+    for score, expected in (("nll", totals), ("token-nll", totals / [len(words) for words, _ in tokens])):
+        detector = SequenceDetector(score=score, epochs=0, toolkit=seq_kit).fit(normal[:20])  # the shipped prior
+        np.testing.assert_allclose(detector.decision_function(test[:5]), expected, rtol=1e-5)
+    shown = fitted.surprising_tokens(test[:5], top=2)
+    for (words, values), top in zip(fitted.token_scores(test[:5]), shown):
+        assert [w for _, w, _ in top] == [words[i] for i, _, _ in top] and len(top) == 2
+        assert top[0][2] == pytest.approx(values.max()) and top[0][2] >= top[1][2]
+
+
+def test_save_load_and_the_cli_scores_a_smiles_file(seq_kit, fitted, series, tmp_path):
+    from typer.testing import CliRunner
+
+    from gentoolkit.cli import make_app
+
+    _, test, _ = series
+    folder = seq_kit.save_model(fitted, tmp_path / "sequence")
+    loaded = seq_kit.load_model(folder)
+    assert isinstance(loaded, SequenceDetector) and loaded.threshold_ == fitted.threshold_
+    np.testing.assert_allclose(loaded.decision_function(test[:10]), fitted.decision_function(test[:10]), rtol=1e-5)
+    (tmp_path / "new.smi").write_text("\n".join(f"{s} mol{i}" for i, s in enumerate(test[95:105])) + "\n")
+    result = CliRunner().invoke(make_app(seq_kit.host), ["anomaly", "score", str(tmp_path / "new.smi"), "--model",
+                                                         str(folder), "--out", str(tmp_path / "scores.csv")])
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "scores.csv").read_text().splitlines()
+    assert len(rows) == 11 and float(rows[1].split(",")[1]) == pytest.approx(fitted.decision_function(test[95:96])[0],
+                                                                             rel=1e-4)
+
+
+def test_a_causal_lm_scores_unusual_text(seq_kit, tmp_path):
+    from gentoolkit_text.data import pydoc_topics
+    from gentoolkit_text.lm import CausalLM
+    from gentoolkit_text.model import gpt2
+    from gentoolkit_text.tokenizer import train_bpe
+
+    lines = [line.strip() for text in pydoc_topics()[:20] for line in text.splitlines() if 20 < len(line.strip()) < 50]
+    tokenizer = train_bpe(lines, vocab_size=300)
+    torch.manual_seed(0)
+    model = gpt2(len(tokenizer), n_positions=64, n_layer=1, n_head=2, n_embd=32,
+                 eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+    folder = CausalLM(model, tokenizer).save(tmp_path / "lm")
+    rng = np.random.default_rng(0)
+    noise = ["".join(rng.choice(list("qxzjkvw0123!?#"), 30)) for _ in range(20)]
+    detector = SequenceDetector(model="hf-local", params={"path": str(folder), "lr": 3e-3}, score="token-ratio",
+                                epochs=2, batch_size=16, toolkit=seq_kit).fit(lines[:120])
+    scores = detector.decision_function(lines[120:160] + noise)
+    assert roc_auc_score([0] * 40 + [1] * 20, scores) > 0.9
+    assert detector.model_.log_prob(lines[120:130]).mean() > detector.background_.log_prob(lines[120:130]).mean()
+
+
+def test_bad_scores_models_and_items(seq_kit, fitted, series):
+    normal = series[0][:8]
+    with pytest.raises(ConfigError, match="score must be one of nll, token-nll, ratio, token-ratio"):
+        SequenceDetector(score="typicality", epochs=0, toolkit=seq_kit).fit(normal)
+    with pytest.raises(ConfigError, match="give epochs >= 1 with a registered model"):
+        SequenceDetector(score="ratio", epochs=0, toolkit=seq_kit).fit(normal)
+    with pytest.raises(GentoolkitError, match="empty"):
+        fitted.decision_function([])
+    with pytest.raises(GentoolkitError, match="non-empty smiles strings"):
+        fitted.decision_function(["CCO", 3])
+    with pytest.raises(GentoolkitError, match=r"Token '\[Se\]'.*not in the prior's vocabulary"):
+        fitted.decision_function(["CC[Se]C"])
+    with pytest.raises(GentoolkitError, match="not fitted yet"):
+        SequenceDetector(toolkit=seq_kit).surprising_tokens(["CCO"])
