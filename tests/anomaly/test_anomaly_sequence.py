@@ -125,3 +125,67 @@ def test_bad_scores_models_and_items(seq_kit, fitted, series):
         fitted.decision_function(["CC[Se]C"])
     with pytest.raises(GentoolkitError, match="not fitted yet"):
         SequenceDetector(toolkit=seq_kit).surprising_tokens(["CCO"])
+
+
+def run_anomaly(kit, tmp_path, **overrides):
+    from gentoolkit import RuntimeOptions
+
+    return kit.run("anomaly", overrides=overrides,
+                   options=RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False, threads=1))
+
+
+def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, tmp_path):
+    import csv
+    import json
+
+    normal, test, _ = series
+    (tmp_path / "series.smi").write_text("\n".join(f"{s}\tcpd{i}" for i, s in enumerate(normal[:80])) + "\n")
+    (tmp_path / "others.smi").write_text("\n\n".join(test[100:140]) + "\n")
+    result = run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "series.smi"), anomalies=str(tmp_path / "others.smi"))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["protocol"]["train_items"] == 40 and saved["protocol"]["test_items"] == 80
+    assert list(saved["mean"]) == ["prior NLL", "prior NLL/token", "likelihood ratio"]  # the SMILES defaults
+    assert saved["mean"]["likelihood ratio"]["auroc"] > 0.7
+    rows = list(csv.DictReader((tmp_path / "run" / "extremes.csv").open()))
+    assert len(rows) == 32 and all(row["item"] in normal + test for row in rows)
+    most = rows[0]["surprising_tokens"].split(", ")
+    assert len(most) == 3 and all("@" in token for token in most)
+    assert result.metrics["likelihood_ratio_auroc"] == saved["mean"]["likelihood ratio"]["auroc"]
+
+
+def test_run_anomaly_on_a_labelled_test_file(seq_kit, series, tmp_path):
+    import json
+
+    normal, test, labels = series
+    (tmp_path / "normal.smi").write_text("\n".join(normal[:40]) + "\n")
+    (tmp_path / "test.smi").write_text("\n".join(f"{s} mol{i} {y}" for i, (s, y) in enumerate(zip(test, labels))))
+    detectors = [{"name": "anomaly-sequence", "label": "shipped prior", "params": {"score": "token-nll", "epochs": 0}}]
+    run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.smi"), test_data=str(tmp_path / "test.smi"),
+                detectors=detectors)
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["protocol"]["train_items"] == 40 and saved["protocol"]["test_items"] == 200
+    expected = SequenceDetector(score="token-nll", epochs=0, toolkit=seq_kit).fit(normal[:40]).decision_function(test)
+    assert saved["mean"]["shipped prior"]["auroc"] == pytest.approx(roc_auc_score(labels, expected))
+
+
+def test_bad_smiles_and_text_files(seq_kit, series, tmp_path):
+    from gentoolkit_anomaly.data import read_strings
+
+    (tmp_path / "empty.smi").write_text("\n  \n")
+    with pytest.raises(GentoolkitError, match=r"empty.smi is empty: it holds no SMILES"):
+        read_strings(tmp_path / "empty.smi")
+    (tmp_path / "bad.smi").write_text("CCO ethanol\n\nc1ccccc1\nC1CC(\n")
+    with pytest.raises(GentoolkitError, match=r"bad.smi, line 4: 'C1CC\(' is not a valid SMILES"):
+        read_strings(tmp_path / "bad.smi")
+    (tmp_path / "unlabelled.smi").write_text("CCO 0\nCCN\n")
+    with pytest.raises(GentoolkitError, match=r"unlabelled.smi, line 2: a labelled file has the item, whitespace"):
+        read_strings(tmp_path / "unlabelled.smi", labelled=True)
+    (tmp_path / "texts.txt").write_text("a normal line\t0\nanother one\t0\n")
+    with pytest.raises(GentoolkitError, match="labels are all 0"):
+        read_strings(tmp_path / "texts.txt", labelled=True)
+    assert read_strings(tmp_path / "texts.txt") == (["a normal line\t0", "another one\t0"], None)
+    (tmp_path / "normal.smi").write_text("CCO\nCCN\n")
+    with pytest.raises(GentoolkitError, match="give either anomalies .* or test_data"):
+        run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.smi"))
+    with pytest.raises(GentoolkitError, match="Texts need a language model"):
+        run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "texts.txt"), anomalies=str(tmp_path / "texts.txt"))

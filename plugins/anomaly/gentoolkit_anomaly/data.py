@@ -129,3 +129,63 @@ def _read_labelled_table(path: Path, delimiter: str, label_column: str) -> tuple
     table = np.loadtxt(lines[1:], delimiter=delimiter, ndmin=2) if len(lines) > 1 else np.empty((0, len(header)))
     column = header.index(label_column)
     return np.delete(table, column, axis=1), table[:, column]
+
+
+def string_kind(path: str | Path) -> str:
+    """``smiles`` for a .smi/.smiles file, ``text`` for .txt, "" for any other file."""
+    suffix = Path(path).suffix.lower()
+    return "smiles" if suffix in (".smi", ".smiles") else "text" if suffix == ".txt" else ""
+
+
+def read_strings(path: str | Path, labelled: bool = False) -> tuple[list[str], np.ndarray | None]:
+    """The items of a .smi/.smiles file (one SMILES a line, an optional name after it) or a .txt file
+    (one text a line), and with ``labelled`` their labels: each line ends in 0 (normal) or 1
+    (anomaly), after whitespace in a SMILES file, after a tab in a text file. Every SMILES is
+    parsed with RDKit; the first that does not parse is named with its line number."""
+    path = Path(path).expanduser()
+    kind = string_kind(path)
+    if not path.is_file():
+        raise AnomalyInputError(f"{path}: no such file.")
+    if not kind:
+        raise AnomalyInputError(f"{path}: SMILES come in .smi/.smiles files and texts in .txt files, not "
+                                f"{path.suffix!r}.")
+    items, labels = [], []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        item = line.strip()
+        if labelled:
+            if kind == "text":
+                item, _, label = item.rpartition("\t")
+            else:
+                fields = item.split()
+                item, label = fields[0], fields[-1] if len(fields) > 1 else ""
+            if label.strip() not in ("0", "1") or not item.strip():
+                sep = "a tab" if kind == "text" else "whitespace"
+                raise AnomalyInputError(f"{path}, line {number}: a labelled file has the item, {sep} and a label 0 "
+                                        f"(normal) or 1 (anomaly) on each line; got {line.strip()[:80]!r}.")
+            labels.append(int(label))
+        elif kind == "smiles":
+            item = item.split()[0]
+        items.append(item.strip())
+        if kind == "smiles":
+            _check_smiles(path, number, items[-1])
+    if not items:
+        raise AnomalyInputError(f"{path} is empty: it holds no {'SMILES' if kind == 'smiles' else 'texts'} "
+                                "(blank lines are skipped).")
+    if labelled and len(set(labels)) < 2:
+        raise AnomalyInputError(f"{path}: the labels are all {labels[0]}; a test file needs normal (0) and "
+                                "anomalous (1) items.")
+    return items, (np.asarray(labels) if labelled else None)
+
+
+def _check_smiles(path: Path, number: int, smiles: str) -> None:
+    try:
+        from rdkit import Chem, RDLogger
+    except ImportError:
+        raise AnomalyInputError(f"{path} holds SMILES, which are checked with RDKit: install the molecules plugin "
+                                "or `pip install rdkit`.") from None
+    RDLogger.DisableLog("rdApp.*")
+    if Chem.MolFromSmiles(smiles) is None:
+        raise AnomalyInputError(f"{path}, line {number}: {smiles!r} is not a valid SMILES (RDKit cannot parse it). "
+                                "Fix or remove that line.")

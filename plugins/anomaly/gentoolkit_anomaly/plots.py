@@ -65,14 +65,24 @@ def extremes_grid(images: np.ndarray, scores: np.ndarray, anomalous: np.ndarray,
     return path
 
 
-def extremes_table(scores: np.ndarray, anomalous: np.ndarray, path: Path, n: int = 16) -> Path:
-    """The ``n`` most and least anomalous test items of a table, as CSV: rank, row, score, label."""
+def extremes_table(scores: np.ndarray, anomalous: np.ndarray, path: Path, n: int = 16, items: list | None = None,
+                   tokens: list | None = None) -> Path:
+    """The ``n`` most and least anomalous test items as CSV: rank, row, score, label, and for strings
+    the item and its most surprising tokens (``token@position nats``)."""
     import csv
 
     order = np.argsort(scores)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["extreme", "rank", "test_row", "score", "anomaly"])
+        writer.writerow(["extreme", "rank", "test_row", "score", "anomaly"] + (["item", "surprising_tokens"]
+                                                                               if items is not None else []))
         for name, picks in (("most anomalous", order[::-1][:n]), ("least anomalous", order[:n])):
-            writer.writerows([name, rank, int(i), float(scores[i]), int(anomalous[i])] for rank, i in enumerate(picks))
+            for rank, i in enumerate(picks):
+                extra = [items[i], format_tokens(tokens[i]) if tokens else ""] if items is not None else []
+                writer.writerow([name, rank, int(i), float(scores[i]), int(anomalous[i]), *extra])
     return path
+
+
+def format_tokens(tokens: list[tuple[int, str, float]]) -> str:
+    """``[(position, token, nats), ...]`` as ``"Cl@12 4.1, ..."``."""
+    return ", ".join(f"{token.strip() or repr(token)}@{position} {nats:.2f}" for position, token, nats in tokens)

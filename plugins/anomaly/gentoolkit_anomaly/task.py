@@ -5,9 +5,14 @@ The dataset (any registered one with labels; digits by default) is split 50/50, 
 Each class in turn is normal: every detector is fitted on the normal training items only and
 scores every test item; the other classes are the anomalies. With ``data`` (an ODDS ``.mat`` file
 or a ``.csv`` table with a label column, 1 = anomaly) the labels say which items are anomalies:
-the detectors are fitted on the normal items of the training half. Writes metrics.json (per class and
+the detectors are fitted on the normal items of the training half. With ``data`` a SMILES (.smi) or
+text (.txt) file of normal items, the test items are a ``test_size`` share of them plus every item of
+``anomalies`` (a file of anomalous items), or the labelled lines of ``test_data`` (then all of ``data``
+is fitted on); the sequence detectors (the shipped prior's NLL, NLL per token and likelihood ratio)
+replace the default image detectors for SMILES. Writes metrics.json (per class and
 mean AUROC, AUPRC, F1, recall at a fixed FPR, fit and score seconds), score histograms and the
-most/least anomalous test images of ``show_class``, and optionally the fitted detectors.
+most/least anomalous test images of ``show_class`` (for strings a table with each item's most
+surprising tokens), and optionally the fitted detectors.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "split": "stratified",  # stratified: a test_size share of split="all"; dataset: its own train and test
     "data": "",  # instead of dataset: an ODDS .mat file or a .csv table of items with anomaly labels
     "label_column": "label",  # the .csv column that holds the labels (1 = anomaly, 0 = normal)
+    "anomalies": "",  # with a .smi/.txt data file: a file of anomalous items, all of them scored
+    "test_data": "",  # with a .smi/.txt data file: labelled test items ("item 0|1" a line; a tab before it in .txt)
     "test_size": 0.5,
     "split_seed": 0,
     "classes": [],  # the normal classes to run, by index; empty: all
@@ -43,6 +50,14 @@ DEFAULTS: dict[str, Any] = {
         {"name": "anomaly-kde", "label": "KDE", "params": {}},
     ],
 }
+
+
+# For a SMILES data file whose run keeps the default (image) detectors: the shipped prior, fine-tuned.
+SMILES_DETECTORS = [
+    {"name": "anomaly-sequence", "label": "prior NLL", "params": {"score": "nll", "epochs": 5}},
+    {"name": "anomaly-sequence", "label": "prior NLL/token", "params": {"score": "token-nll", "epochs": 5}},
+    {"name": "anomaly-sequence", "label": "likelihood ratio", "params": {"score": "ratio", "epochs": 5}},
+]
 
 
 def one_class_split(toolkit: Any, dataset: str, test_size: float, seed: int, split: str = "stratified",
@@ -78,8 +93,10 @@ def cases(toolkit: Any, config: dict[str, Any]) -> tuple:
     from sklearn.model_selection import train_test_split
 
     from gentoolkit import ConfigError
-    from gentoolkit_anomaly.data import read_labelled
+    from gentoolkit_anomaly.data import read_labelled, string_kind
 
+    if config["data"] and string_kind(config["data"]):
+        return string_cases(config)
     if config["data"]:
         X, y = read_labelled(Path(config["data"]), config["label_column"])
         x_train, x_test, y_train, y_test = train_test_split(X, y, test_size=config["test_size"], stratify=y,
@@ -94,6 +111,31 @@ def cases(toolkit: Any, config: dict[str, Any]) -> tuple:
                           f"show_class={config['show_class']}.")
     return (x_test, [(names[c], x_train[y_train == c], y_test != c) for c in classes],
             names[config["show_class"]], len(x_train))
+
+
+def string_cases(config: dict[str, Any]) -> tuple:
+    """As :func:`cases`, for a .smi/.txt file of normal items and ``anomalies`` or ``test_data``."""
+    import numpy as np
+
+    from gentoolkit import ConfigError
+    from gentoolkit_anomaly.data import read_strings
+
+    if bool(config["anomalies"]) == bool(config["test_data"]):
+        raise ConfigError(f"data = {config['data']!r} holds normal items only: give either anomalies (a file of "
+                          "anomalous items) or test_data (a file of test items, each line ending in a label 0 or 1).")
+    normal, _ = read_strings(config["data"])
+    if config["test_data"]:
+        x_test, labels = read_strings(config["test_data"], labelled=True)
+        return x_test, [("normal", normal, labels == 1)], "normal", len(normal)
+    anomalies, _ = read_strings(config["anomalies"])
+    order = np.random.default_rng(config["split_seed"]).permutation(len(normal))
+    n_test = int(round(len(normal) * config["test_size"]))
+    if not 0 < n_test < len(normal):
+        raise ConfigError(f"{config['data']} holds {len(normal)} items: too few to keep a test_size of "
+                          f"{config['test_size']} of them for testing and fit on the rest.")
+    fit, held_out = [normal[i] for i in order[n_test:]], [normal[i] for i in order[:n_test]]
+    return (held_out + anomalies, [("normal", fit, np.arange(n_test + len(anomalies)) >= n_test)], "normal",
+            len(fit))
 
 
 def build_detector(toolkit: Any, runtime: Any, spec: dict[str, Any]) -> Any:
@@ -115,9 +157,17 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
     if not config["detectors"]:
         raise ConfigError("Give at least one detector ([[detectors]] with a registered name).")
     x_test, normal_cases, show, n_train = cases(kit, config)
+    if isinstance(x_test, list) and config["detectors"] == DEFAULTS["detectors"]:
+        from gentoolkit_anomaly.data import string_kind
+
+        if string_kind(config["data"]) != "smiles":
+            raise ConfigError("Texts need a language model: give [[detectors]] with name = \"anomaly-sequence\" and "
+                              "params = {model = \"hf-local\", params = {path = \"<a saved causal LM>\"}}.")
+        config = {**config, "detectors": SMILES_DETECTORS}
     labels = [spec.get("label") or spec["name"] for spec in config["detectors"]]
     results: dict[str, dict[str, dict[str, float]]] = {label: {} for label in labels}
     shown: dict[str, np.ndarray] = {}
+    explained: Any = None  # the first shown detector that names each item's most surprising tokens
     artifacts = {}
     with runtime.progress(len(normal_cases) * len(labels), "one-class") as advance:
         for name, x_fit, anomalous in normal_cases:
@@ -132,6 +182,8 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
                 results[label][name] = row
                 if name == show:
                     shown[label] = scores
+                    if explained is None and hasattr(detector, "surprising_tokens"):
+                        explained = (label, detector.surprising_tokens(x_test))
                     if config["save_detectors"] and runtime.is_main:
                         artifacts[f"detector_{label}"] = kit.save_model(detector, runtime.out_dir / "detectors"
                                                                         / _slug(label))
@@ -149,7 +201,12 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
             title = f"{Path(config['data']).name if config['data'] else config['dataset']}: normal = {show}"
             artifacts["histogram"] = plots.score_histograms(shown, anomalous, runtime.out_dir / "scores.png", title)
             first = next(iter(shown))
-            if x_test.ndim == 4:
+            if isinstance(x_test, list):
+                label, tokens = explained or (first, None)
+                artifacts["extremes"] = plots.extremes_table(shown[label], anomalous, runtime.out_dir / "extremes.csv",
+                                                             items=x_test, tokens=tokens)
+                runtime.console.print(extremes_table(x_test, shown[label], anomalous, tokens, f"{title}, {label}"))
+            elif x_test.ndim == 4:
                 artifacts["extremes"] = plots.extremes_grid(x_test, shown[first], anomalous,
                                                             runtime.out_dir / "extremes.png", f"{title}, {first}")
             else:
@@ -170,6 +227,24 @@ def auroc_table(results: dict, means: dict, dataset: str) -> Any:
     for name in next(iter(results.values())):
         table.add_row(name, *(f"{rows[name]['auroc']:.4f}" for rows in results.values()))
     table.add_row("[bold]mean", *(f"[bold]{means[label]['auroc']:.4f}" for label in results))
+    return table
+
+
+def extremes_table(items: list[str], scores: Any, anomalous: Any, tokens: Any, title: str, n: int = 5) -> Any:
+    """A rich table of the ``n`` most and least anomalous strings with their most surprising tokens."""
+    import numpy as np
+    from rich.table import Table
+
+    from gentoolkit_anomaly.plots import format_tokens
+
+    table = Table(title=f"{title}: most and least anomalous (surprising tokens: token@position nats)")
+    for column in ("", "score", "label", "item", "surprising tokens"):
+        table.add_column(column, overflow="fold")
+    order = np.argsort(scores)
+    for name, picks in (("most", order[::-1][:n]), ("least", order[:n])):
+        for i in picks:
+            table.add_row(name, f"{scores[i]:.3g}", "anomaly" if anomalous[i] else "normal", items[i][:70],
+                          format_tokens(tokens[i]) if tokens else "")
     return table
 
 
