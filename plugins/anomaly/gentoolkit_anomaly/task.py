@@ -191,7 +191,8 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
     means = {label: {k: float(np.mean([r[k] for r in rows.values()])) for k in next(iter(rows.values()))}
              for label, rows in results.items()}
     if runtime.is_main:
-        runtime.console.print(auroc_table(results, means, config["dataset"]))
+        source = Path(config["data"]).name if config["data"] else config["dataset"]
+        runtime.console.print(auroc_table(results, means, source))
         path = runtime.out_dir / "metrics.json"
         path.write_text(json.dumps({"protocol": _protocol(config, n_train, len(x_test)), "mean": means,
                                     "per_class": results}, indent=1))
