@@ -189,3 +189,16 @@ def test_bad_smiles_and_text_files(seq_kit, series, tmp_path):
         run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.smi"))
     with pytest.raises(GentoolkitError, match="Texts need a language model"):
         run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "texts.txt"), anomalies=str(tmp_path / "texts.txt"))
+
+
+def test_the_extremes_table_prints_bracket_atoms():
+    from rich.console import Console
+
+    from gentoolkit_anomaly.task import extremes_table
+
+    items = ["c1cc[nH]c1", "CCO"]
+    tokens = [[(4, "[nH]", 3.5)], [(2, "O", 1.0)]]
+    console = Console(record=True, width=200)
+    console.print(extremes_table(items, np.array([2.0, 1.0]), np.array([True, False]), tokens, "t", n=1))
+    text = console.export_text()
+    assert "c1cc[nH]c1" in text and "[nH]@4 3.50" in text and "O@2 1.00" in text

@@ -234,6 +234,7 @@ def auroc_table(results: dict, means: dict, dataset: str) -> Any:
 def extremes_table(items: list[str], scores: Any, anomalous: Any, tokens: Any, title: str, n: int = 5) -> Any:
     """A rich table of the ``n`` most and least anomalous strings with their most surprising tokens."""
     import numpy as np
+    from rich.markup import escape
     from rich.table import Table
 
     from gentoolkit_anomaly.plots import format_tokens
@@ -244,8 +245,8 @@ def extremes_table(items: list[str], scores: Any, anomalous: Any, tokens: Any, t
     order = np.argsort(scores)
     for name, picks in (("most", order[::-1][:n]), ("least", order[:n])):
         for i in picks:
-            table.add_row(name, f"{scores[i]:.3g}", "anomaly" if anomalous[i] else "normal", items[i][:70],
-                          format_tokens(tokens[i]) if tokens else "")
+            table.add_row(name, f"{scores[i]:.3g}", "anomaly" if anomalous[i] else "normal", escape(items[i][:70]),
+                          escape(format_tokens(tokens[i])) if tokens else "")  # [nH] is no markup
     return table
 
 
