@@ -67,3 +67,15 @@ def test_the_image_plugins_vae_is_a_target_through_the_registry(kit, tmp_path):
                      options=RuntimeOptions(out=tmp_path, progress=False))
     assert result.metrics["model_image-vae.mala.accept_rate"] > 0
     assert result.outputs["runs"]["model_image-vae.mala"]["target"]["likelihood_kind"] == "bound"
+
+
+def test_the_image_task_trains_and_measures_the_rbm_like_its_own_families(kit, tmp_path):
+    """`gentoolkit run image --set model=rbm`: the image plugin's task trains a model of another plugin
+    (one without a ``classes`` parameter) and measures it with the same metrics as its own families."""
+    result = kit.run("image", overrides={"model": "rbm", "train.epochs": 1, "sample.n": 10,
+                                         "evaluate.n_samples": 50, "evaluate.kid_subsets": 5},
+                     options=RuntimeOptions(out=tmp_path, progress=False, seed=0))
+    metrics = result.outputs["metrics"]
+    assert metrics["model"]["name"] == "rbm" and metrics["num_samples"] == 50
+    assert metrics["features"] == "digits-cnn" and metrics["fid"] > metrics["fid_real_floor"]
+    assert 0.1 <= metrics["coverage"] <= 1 and "bits_per_dim" not in metrics  # not a Density

@@ -141,8 +141,9 @@ def create(runtime: Any, config: dict[str, Any], train: Any) -> Any:
     params = dict(config["params"])
     if "levels" in entry.value.param_schema():
         params.setdefault("levels", train.levels)  # likelihood over the dataset's grey levels (17 for digits)
-    classes = list(train.classes) if config["conditional"] else []
-    return toolkit.create_model(config["model"], image_shape=list(train.image_shape), classes=classes, **params)
+    if config["conditional"]:  # unconditional models need no ``classes`` parameter (the sampling plugin's RBM)
+        params["classes"] = list(train.classes)
+    return toolkit.create_model(config["model"], image_shape=list(train.image_shape), **params)
 
 
 def fit(runtime: Any, config: dict[str, Any], model: Any, dataset: Any) -> list[dict[str, Any]]:

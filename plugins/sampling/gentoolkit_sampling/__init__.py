@@ -88,7 +88,7 @@ def register_commands(cli) -> None:
     def sample(
         target: str = typer.Option("banana", "--target", "-t",
                                    help="Registered target(s), comma-separated, or model:<name or model.json>."),
-        sampler: str = typer.Option("nuts", "--sampler", help="nuts | hmc | rwmh | mala | ula | sgld | gibbs | mwg."),
+        sampler: str = typer.Option("nuts", "--sampler", help="nuts | hmc | rwmh | mala | ula | sgld | gibbs | mwg | imh (discrete)."),
         chains: int = typer.Option(4, help="Chains, run as one batch."),
         warmup: int = typer.Option(1000, help="Warm-up (adaptation) iterations per chain."),
         samples: int = typer.Option(1000, help="Draws kept per chain."),

@@ -12,7 +12,7 @@ TASK_OVERRIDES = {("nuts", "target_accept")}
 
 DEFAULTS: dict[str, Any] = {
     "target": "banana,logistic-regression",  # registered targets (comma-separated), model:<name or model.json>; "" none
-    "sampler": "nuts,rwmh",  # nuts | hmc | rwmh | mala | ula | sgld | gibbs | mwg (comma-separated)
+    "sampler": "nuts,rwmh",  # nuts | hmc | rwmh | mala | ula | sgld | gibbs | mwg | imh (comma-separated)
     "num_chains": 8,  # one batch: more chains cost little more time per iteration
     "num_warmup": 1000,
     "num_samples": 1000,
@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "sgld": {"step_size": 0.001, "decay_steps": 1000.0, "decay": 0.55, "batch_size": 32},
     "gibbs": {},
     "mwg": {"step_size": 0.5, "target_accept": 0.44, "adapt_step_size": True},
+    "imh": {"block": 64, "max_init_tries": 100},  # independence MH on discrete model targets (molecules-prior)
     # The convolutional EBM trained by short-run Langevin with a replay buffer; epochs = 0 skips it.
     "ebm": {"dataset": "digits", "epochs": 3, "batch_size": 64, "num_samples": 500, "params": {}},
 }
@@ -39,6 +40,7 @@ RANGES: dict[str, Any] = {
     "num_chains": ">= 1", "num_warmup": ">= 0", "num_samples": ">= 1", "plot_params": ">= 1",
     "nuts": {**_ADAPTED, "max_tree_depth": ">= 1"}, "hmc": {**_ADAPTED, "num_steps": ">= 1", "jitter": "[0, 1)"},
     "rwmh": _ADAPTED, "mala": _ADAPTED, "mwg": _ADAPTED, "ula": {"step_size": "> 0"},
+    "imh": {"block": ">= 1", "max_init_tries": ">= 1"},
     "sgld": {"step_size": "> 0", "decay_steps": "> 0", "decay": "(0.5, 1]", "batch_size": ">= 1"},
     "ebm": {"epochs": ">= 0", "batch_size": ">= 1", "num_samples": ">= 1"},
 }

@@ -12,9 +12,12 @@ from typing import Any, Callable, Mapping
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A target distribution. ``create(**params)`` builds it; ``params`` are the defaults (and schema)."""
+    """A target distribution. ``create(**params)`` builds it; ``params`` are the defaults (and schema).
+    With ``needs_toolkit``, ``create`` also gets ``toolkit=`` (the running Toolkit), to reach other
+    plugins' models and scores through the registry."""
 
     name: str
     create: Callable[..., Any]
     description: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
+    needs_toolkit: bool = False

@@ -39,7 +39,8 @@ def build_target(toolkit: Any, name: str, params: dict[str, Any], device: str = 
 
         return model_target(toolkit, name[len(MODEL_PREFIX):], device)
     spec = target_registry(toolkit)[name]
-    return spec.create(**merge(spec.params, params, where=f"targets.{name}"))
+    params = merge(spec.params, params, where=f"targets.{name}")
+    return spec.create(toolkit=toolkit, **params) if spec.needs_toolkit else spec.create(**params)
 
 
 def run(runtime: Any, config: dict[str, Any]) -> RunResult:
@@ -74,6 +75,8 @@ def run(runtime: Any, config: dict[str, Any]) -> RunResult:
                                                                "diverging": chains.diverging},
                                         {"param_names": chains.param_names, "target": target_name,
                                          "sampler": sampler_name})
+                if chains.items is not None:
+                    artifacts[f"{key}.draws"] = write_items(chains, folder / "draws.tsv")
                 if config["plots"]:
                     from gentoolkit_sampling.plots import save_plots
 
@@ -111,6 +114,16 @@ def diagnostics_table(rows: list[tuple[str, str, dict[str, float]]]) -> Any:
                       f"{s['ess_per_second']:.0f}", f"{s['accept_rate']:.2f}", f"{s['divergences']:.0f}",
                       f"{s['seconds_warmup'] + s['seconds_sampling']:.1f}")
     return table
+
+
+def write_items(chains: Any, path: Any) -> Any:
+    """A discrete target's draws, one line each: chain, draw, the item (a SMILES) and its summaries."""
+    lines = ["\t".join(["chain", "draw", "item", *chains.param_names])]
+    for c, items in enumerate(chains.items):
+        for n, item in enumerate(items):
+            lines.append("\t".join([str(c), str(n), str(item), *(f"{v:.6g}" for v in chains.samples[c, n].tolist())]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def _slug(name: str) -> str:

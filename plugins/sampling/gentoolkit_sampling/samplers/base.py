@@ -124,6 +124,7 @@ class Chains:
     warmup_seconds: float
     sample_seconds: float
     extra: dict[str, Any] = field(default_factory=dict)  # step size, tree depth, ...
+    items: list[list[Any]] | None = None  # a discrete target's draws themselves (C lists of N), e.g. SMILES
 
     @property
     def num_chains(self) -> int:
@@ -182,6 +183,13 @@ def run_chains(sampler: Any, target: Any, *, num_chains: int = 4, num_warmup: in
     if num_chains < 1 or num_samples < 1 or num_warmup < 0:
         raise GentoolkitError(f"Need num_chains >= 1, num_samples >= 1 and num_warmup >= 0; got {num_chains}, "
                               f"{num_samples}, {num_warmup}.")
+    if getattr(sampler, "discrete", False):  # it runs its own loop over items that are not tensors
+        return sampler.run(target, num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples,
+                           generator=generator, progress=progress)
+    if getattr(target, "discrete", False):
+        raise GentoolkitError(f"Target {target.name!r} is over discrete items (strings), where sampler "
+                              f"{sampler.name!r} cannot move; use the independence Metropolis-Hastings sampler "
+                              "'imh'.")
     potential = Potential(target)
     potential.reset_counts(num_chains)
     x = initial_points(target, num_chains, init, generator)

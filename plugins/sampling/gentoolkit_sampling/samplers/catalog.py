@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from gentoolkit.errors import ConfigError
 from gentoolkit_sampling.samplers.gibbs import Gibbs, GibbsParams
 from gentoolkit_sampling.samplers.hmc import HMC, HMCParams
+from gentoolkit_sampling.samplers.imh import IMHParams, IndependenceMH
 from gentoolkit_sampling.samplers.mala import MALA, MALAParams
 from gentoolkit_sampling.samplers.mwg import MetropolisWithinGibbs, MWGParams
 from gentoolkit_sampling.samplers.nuts import NUTS, NUTSParams
@@ -24,6 +25,7 @@ SAMPLERS: dict[str, tuple[type, type]] = {
     "sgld": (SGLD, SGLDParams),
     "gibbs": (Gibbs, GibbsParams),
     "mwg": (MetropolisWithinGibbs, MWGParams),
+    "imh": (IndependenceMH, IMHParams),  # discrete model targets (molecules-prior)
 }
 
 

@@ -39,3 +39,7 @@ BUILTIN = [
 def register_builtin_targets(register: Callable[[TargetSpec], None]) -> None:
     for name, create, about, params in BUILTIN:
         register(TargetSpec(name, create, about, params))
+    register(TargetSpec("molecules-prior", _lazy("tilted", "tilted_prior"),
+                        "SMILES from a registry prior tilted by a score, p(x)^alpha exp(beta score(x)) (sampler imh)",
+                        {"model": "default-prior", "score": "qed", "score_params": {}, "beta": 5.0, "alpha": 1.0},
+                        needs_toolkit=True))
