@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from gentoolkit.models import CARD_KEY
 from gentoolkit.runtime import Runtime, RuntimeOptions
 from gentoolkit_molecules.data import moses_smiles, standardise, standardise_all
 from gentoolkit_molecules.prior import Prior, sequence_log_likelihood
@@ -157,6 +158,8 @@ def write_card(n: int, train: set[str] | None = None, path: Path = SHIPPED) -> N
     json_path = path.with_name(path.name + ".json")
     document = json.loads(json_path.read_text())
     document["metadata"]["card"]["metrics"] = metrics
+    shipped = json.loads(SHIPPED.with_name(SHIPPED.name + ".json").read_text())["metadata"]
+    document["metadata"].setdefault(CARD_KEY, shipped[CARD_KEY])  # so Toolkit.load_model knows it as default-prior
     json_path.write_text(json.dumps(document, indent=1))
     (path.parent / "card.md").write_text(render_card(document["metadata"]["card"]))
     print(json.dumps(metrics, indent=1))
