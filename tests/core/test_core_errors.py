@@ -257,8 +257,11 @@ def test_a_real_sigint_exits_130_and_keeps_the_checkpoint(tmp_path):
     import time
 
     out = tmp_path / "run"
+    # a shell's background job (`cmd &`, as under nohup in CI) starts with SIGINT ignored, and children inherit
+    # that: give the run the disposition a terminal user's would have
     process = subprocess.Popen([sys.executable, "-c", SLOW_TASK, str(out)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, "COLUMNS": "300"})
+                               stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, "COLUMNS": "300"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (out / "state.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
