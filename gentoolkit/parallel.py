@@ -245,11 +245,25 @@ def _client_token_mode(address: str | None) -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
+CLIENT_CONNECT_TRIES = 3
+
+
 def _connect_ray(ray: Any, address: str | None) -> None:
-    """``ray.init`` for this process: a new local instance, or the cluster at ``address``."""
+    """``ray.init`` for this process: a new local instance, or the cluster at ``address``.
+
+    A Ray Client connection is tried again when the server side failed to start the server it forks
+    for each client ("Initialization failure from server"): Ray's proxier races with that fork and
+    loses now and then (ray-project/ray#63202, open); a second try gets a fresh server."""
     local = {} if address else {"num_cpus": os.cpu_count(), "include_dashboard": False}
     try:
-        ray.init(address=address or "local", log_to_driver=False, **local)  # "local": never a stray `ray start` cluster
+        for attempt in range(1, CLIENT_CONNECT_TRIES + 1):
+            try:  # "local": never a stray `ray start` cluster
+                ray.init(address=address or "local", log_to_driver=False, **local)
+                return
+            except ConnectionError as err:
+                if attempt == CLIENT_CONNECT_TRIES or "Initialization failure from server" not in str(err):
+                    raise
+                time.sleep(attempt)
     except (ConnectionError, TimeoutError) as err:
         raise ParallelError(
             f"Could not connect to the Ray cluster at {address!r}: {err}. Check that the head node is "

@@ -67,3 +67,38 @@ def test_a_ray_worker_factory_that_fails_says_why(ray_instance):
 
     with pytest.raises(ParallelError, match="receptor.pdbqt"):
         make_pool(factory, executor="ray", workers=1, worker_cpus=0.5)
+
+
+class _FlakyRay:
+    """``ray`` whose Ray Client connection fails at the server ``failures`` times, as Ray 2.60's
+    proxier does when the server it forks for a client dies at start (ray-project/ray#63202)."""
+
+    def __init__(self, failures: int):
+        self.failures, self.calls = failures, 0
+
+    def init(self, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionError("Initialization failure from server:\nTraceback ...\n"
+                                  "psutil.ZombieProcess: PID still exists but it's a zombie (pid=5110)")
+
+
+def test_a_ray_client_connection_that_the_server_failed_to_start_is_tried_again(monkeypatch):
+    from gentoolkit.parallel import _connect_ray
+
+    monkeypatch.setattr("gentoolkit.parallel.time.sleep", lambda s: None)
+
+    ray = _FlakyRay(failures=2)
+    _connect_ray(ray, "ray://127.0.0.1:10001")
+    assert ray.calls == 3
+
+
+def test_a_ray_client_connection_that_keeps_failing_says_what_to_check(monkeypatch):
+    from gentoolkit.parallel import _connect_ray
+
+    monkeypatch.setattr("gentoolkit.parallel.time.sleep", lambda s: None)
+
+    ray = _FlakyRay(failures=99)
+    with pytest.raises(ParallelError, match="(?s)Could not connect to the Ray cluster at 'ray://127.0.0.1:10001'.*head node"):
+        _connect_ray(ray, "ray://127.0.0.1:10001")
+    assert 1 < ray.calls < 10
