@@ -39,6 +39,7 @@ PMO_REINVENT = ["rl.sigma=500", "rl.learning_rate=5e-4", "rl.replay_memory=100",
 # What each column runs, on top of the budget (and `rl.max_steps` large enough never to stop a run first).
 CONFIGS = {
     "defaults": [],
+    "no early stop": ["rl.patience=0"],  # the defaults, every run to the full budget
     "augmented memory": [*PMO_REINVENT, "rl.augmentation_rounds=2"],
     "REINVENT (PMO hparams)": PMO_REINVENT,
     "prior sampling": None,
