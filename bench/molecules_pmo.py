@@ -34,12 +34,15 @@ from report import ResultCache, provenance, write_section  # noqa: E402
 
 REINVENT_PUBLISHED = {"qed": 0.941, "celecoxib_rediscovery": 0.713, "osimertinib_mpo": 0.837,
                       "isomers_c7h8n2o2": 0.852, "median1": 0.356}  # PMO Table 2, REINVENT (SMILES)
+PATIENCES = (5, 10, 15, 20, 30)  # replayed on each "patience 30" run's trace
 PMO_REINVENT = ["rl.sigma=500", "rl.learning_rate=5e-4", "rl.replay_memory=100", "rl.replay_sample=24",
                 "diversity_filter.type=none", "rl.patience=5", "rl.top_k=100"]  # PMO's hparams and early stop
 # What each column runs, on top of the budget (and `rl.max_steps` large enough never to stop a run first).
 CONFIGS = {
     "defaults": [],
-    "no early stop": ["rl.patience=0"],  # the defaults, every run to the full budget
+    # The defaults stopping only after 30 steps without progress: each run's trace also says what any
+    # shorter patience would have scored (the same seed follows the same path until it stops).
+    "patience 30": ["rl.patience=30"],
     "augmented memory": [*PMO_REINVENT, "rl.augmentation_rounds=2"],
     "REINVENT (PMO hparams)": PMO_REINVENT,
     "prior sampling": None,
@@ -85,11 +88,16 @@ def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache
                          "rl.checkpoint_every=100000", *CONFIGS[config]]
             toolkit.run("molecules", None, overrides, options)
             smiles, scores = read_csv(Path(out) / "molecules.csv", "smiles")
+            steps = [int(s) for s in read_csv(Path(out) / "molecules.csv", "step")[0]]
     auc = toolkit.evaluate("pmo-auc", smiles, scores=scores, budget=budget, k=10, freq=100)["pmo_auc_top_10"]
     ranked = np.sort(scores)[::-1]
     result = {"auc_top10": auc, "top10": float(ranked[:10].mean()), "top1": float(ranked[0]), "calls": len(smiles),
             "scaffolds_top100": scaffolds(smiles, scores, 100), "seconds": time.perf_counter() - start,
             "cpu_seconds": time.process_time() - cpu}
+    if CONFIGS[config] is not None:  # the scored molecules' steps and scores in call order, for replays
+        result["trace"] = {"step": steps, "score": [round(x, 5) for x in scores]}
+        if config == "patience 30":
+            result["if_patience"] = if_patience(toolkit, steps, smiles, scores, budget, int(config.split()[1]))
     ResultCache(Path(cache_folder).parent, code_hash()).put(key, result)
     return result
 
@@ -109,6 +117,40 @@ def prior_sample(toolkit, options, common: list[str], budget: int, seed: int, pr
     smiles = list(dict.fromkeys(c for c in canonical if c))[:budget]
     path.write_text(json.dumps({"smiles": smiles, "seconds": time.perf_counter() - start}))
     return smiles, 0.0
+
+
+def stop_step(steps: list[int], scores: list[float], patience: int, top_k: int = 100) -> int:
+    """The step at which ``rl.patience=patience`` would have stopped this trace (its last step if never):
+    the RL loop's rule, replayed. After each step the top-k mean of everything scored so far (missing
+    ones count 0) either beats the best so far or adds a stale step, steps that scored nothing new
+    included; a run stops once ``patience`` steps are stale and something has scored above 0."""
+    by_step: dict[int, list[float]] = {}
+    for step, score in zip(steps, scores):
+        by_step.setdefault(step, []).append(score)
+    seen: list[float] = []
+    best, stale = -np.inf, 0
+    for step in range(1, max(steps) + 1):
+        seen = sorted(seen + by_step.get(step, []), reverse=True)[:top_k]
+        mean = sum(seen) / top_k
+        best, stale = (mean, 0) if mean > best + 1e-9 else (best, stale + 1)
+        if stale >= patience and best > 0:
+            return step
+    return max(steps)
+
+
+def if_patience(toolkit, steps: list[int], smiles: list[str], scores: list[float], budget: int,
+                ran_with: int) -> dict[str, dict]:
+    """Top-10 AUC, calls and top-100 scaffolds had the run stopped with each patience up to ``ran_with``."""
+    if stop_step(steps, scores, ran_with) != max(steps) and len(smiles) < budget:
+        raise RuntimeError("the replayed stopping rule disagrees with the run's own stop: update stop_step")
+    out = {}
+    for patience in (p for p in PATIENCES if p <= ran_with):
+        n = sum(step <= stop_step(steps, scores, patience) for step in steps)
+        out[str(patience)] = {
+            "auc_top10": toolkit.evaluate("pmo-auc", smiles[:n], scores=scores[:n], budget=budget, k=10,
+                                          freq=100)["pmo_auc_top_10"],
+            "calls": n, "scaffolds_top100": scaffolds(smiles[:n], scores[:n], 100)}
+    return out
 
 
 def scaffolds(smiles: list[str], scores: list[float], n: int) -> int:
@@ -183,7 +225,26 @@ def table(entries: dict, seeds: int, budget: int, shared: list[str] = ()) -> str
                               f"{sum(np.mean([r['auc_top10'] for r in results[(o, c)]]) >= REINVENT_PUBLISHED[o] for o in done)}"
                               for c in names)
                   + f"; REINVENT (PMO paper) mean {np.mean([REINVENT_PUBLISHED[o] for o in done]):.3f}."]
-    return "\n".join(lines)
+    return "\n".join(lines + patience_table(results))
+
+
+def patience_table(results: dict) -> list[str]:
+    """What each patience would have scored: the *patience 30* runs' traces, replayed."""
+    runs = {o: [r["if_patience"] for r in results.get((o, "patience 30"), []) if "if_patience" in r] for o in ORACLES}
+    if not any(runs.values()):
+        return []
+    lines = ["", "Early stopping, replayed on each *patience 30* run (same seed, same path until it stops): top-10 AUC "
+             "/ oracle calls used / scaffolds in the top 100 had `rl.patience` been each value, mean over seeds.", "",
+             "| oracle | seeds | " + " | ".join(f"patience {p}" for p in PATIENCES) + " |", "|---|---|" + "---|" * len(PATIENCES)]
+    for oracle, replays in runs.items():
+        if replays:
+            lines.append(f"| {oracle} | {len(replays)} | " + " | ".join(
+                f"{np.mean([r[str(p)]['auc_top10'] for r in replays]):.3f} / {np.mean([r[str(p)]['calls'] for r in replays]):,.0f}"
+                f" / {np.mean([r[str(p)]['scaffolds_top100'] for r in replays]):.0f}" for p in PATIENCES) + " |")
+    done = [o for o, r in runs.items() if r]
+    lines.append(f"| mean over {len(done)} | | " + " | ".join(
+        f"{np.mean([np.mean([r[str(p)]['auc_top10'] for r in runs[o]]) for o in done]):.3f}" for p in PATIENCES) + " |")
+    return lines
 
 
 def main() -> None:
