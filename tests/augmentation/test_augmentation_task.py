@@ -121,3 +121,51 @@ def test_font_renders_look_like_optdigits_and_pretrain_the_generator(kit, tmp_pa
     experiment = result.outputs["experiments"][3]
     assert len(experiment.scores[FONTS]) == 5 and FONTS in experiment.methods()
     assert (tmp_path / "run" / "generators" / "image-vae-fonts-3pc.json").exists()  # pretrained once per budget
+
+
+def test_the_unlabelled_pool_option_adds_its_generator_and_semi_supervised_peers(kit, tmp_path, run):
+    from gentoolkit_augmentation.report import (POOL_CLASSICAL_FILTERED, POOL_FILTERED, POOL_GENERATED,
+                                                POOL_SELF_TRAINING_FILTERED, SELF_TRAINING, SPREADING)
+
+    pool_rows = [POOL_GENERATED, POOL_FILTERED, POOL_CLASSICAL_FILTERED, SELF_TRAINING, SPREADING,
+                 POOL_SELF_TRAINING_FILTERED]
+    result = run(kit, tmp_path / "run", **{"unlabelled.use": True, "unlabelled.epochs": 2,
+                                           "unlabelled.params": {"width": 8, "latent_dim": 4},
+                                           "evaluate_on": "validation", "classifier.max_iter": 100})
+    experiment = result.outputs["experiments"][3]
+    assert experiment.methods() == [*METHODS, CLASSICAL_FILTERED, *pool_rows]  # every existing row kept
+    assert 0 <= result.metrics["3pc/pool_kept_share"] <= 1  # a 2-epoch autoencoder: the filter may keep none
+    assert len(list((tmp_path / "run" / "generators").glob("pool-image-vae*.safetensors"))) == 1  # once per run
+    assert experiment.mean_sd(CEILING)[0] > 0.9 and "449 pool items" in experiment.notes[CEILING]  # half the pool
+    # label spreading labels the 449 - 30 unlabelled digits far better than chance, so it beats real only
+    assert experiment.mean_sd(SPREADING)[0] > experiment.mean_sd(REAL)[0] + 0.03
+    with pytest.raises(GentoolkitError, match="'image-gan' cannot encode and decode"):
+        run(kit, tmp_path / "gan", **{"unlabelled.use": True, "unlabelled.model": "image-gan",
+                                      "unlabelled.epochs": 0, "unlabelled.params": {}})
+    with pytest.raises(GentoolkitError, match="give one of test, validation"):
+        run(kit, tmp_path / "bad", evaluate_on="train")
+
+
+def test_pool_variations_stay_near_their_image_and_move_towards_its_latent_neighbours(kit, tmp_path):
+    import torch
+
+    from gentoolkit.runtime import Runtime
+    from gentoolkit_augmentation import unlabelled
+    from gentoolkit_augmentation.images import DEFAULTS
+
+    x = kit.load_dataset("digits", split="train").images.numpy()[:200]
+    config = {**DEFAULTS, "unlabelled": {**DEFAULTS["unlabelled"], "epochs": 5, "params": {"width": 8}}}
+    with Runtime(RuntimeOptions(device="cpu", seed=0, out=tmp_path, progress=False), task="t", toolkit=kit) as rt:
+        pool = unlabelled.prepare(rt, config, x)
+    y = np.arange(4)
+    spec = {**config["unlabelled"], "k": 3, "step": 0.0}
+    fake, fake_y = unlabelled.variations(pool, x[:4], y, spec, seed=0)
+    assert fake.shape == (12, 1, 8, 8) and fake_y.tolist() == [0, 1, 2, 3] * 3
+    reconstruction = pool.model.reconstruct(torch.as_tensor(x[:4])).numpy()
+    np.testing.assert_allclose(fake, np.tile(reconstruction, (3, 1, 1, 1)), atol=1e-5)  # step 0: the image itself
+    moved, _ = unlabelled.variations(pool, x[:4], y, {**spec, "step": 1.0}, seed=0)
+    codes = pool.model.encode(torch.as_tensor(moved)).flatten(1)
+    own = pool.codes[:4].flatten(1).repeat(3, 1)
+    assert (moved != fake).any() and (codes - own).norm(dim=1).mean() > 0
+    noisy, _ = unlabelled.variations(pool, x[:4], y, {**spec, "variation": "noise", "noise": 0.5}, seed=0)
+    assert not np.allclose(noisy, fake) and np.abs(noisy - fake).mean() < np.abs(fake - fake[::-1]).mean() + 0.5

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gentoolkit_augmentation import pipeline
+from gentoolkit_augmentation import pipeline, unlabelled
 from gentoolkit_augmentation.report import (CAS, CEILING, CLASSICAL, CLASSICAL_FILTERED, FILTERED, FONTS, GENERATED,
                                             REAL, Experiment)
 
@@ -49,6 +49,7 @@ class Outcome:
     ratio_curve: dict[str, dict[float, list[float]]] = field(default_factory=dict)  # method -> ratio -> scores
     samples: SeedSamples | None = None  # of the first seed
     kept_share: list[float] = field(default_factory=list)  # per seed: filtered / generated
+    pool_kept_share: list[float] = field(default_factory=list)  # the same for the unlabelled pool's variations
 
 
 def classifier(config: dict[str, Any]) -> Any:
@@ -64,11 +65,13 @@ def score(config: dict[str, Any], x: np.ndarray, y: np.ndarray, split: Split) ->
 
 
 def fit_generator(runtime: Any, config: dict[str, Any], x: np.ndarray, y: np.ndarray, classes: list[str],
-                  name: str, seed: int, data: Any = None, init: dict[str, Any] | None = None) -> Any:
+                  name: str, seed: int, data: Any = None, init: dict[str, Any] | None = None,
+                  conditional: bool = True) -> Any:
     """The registry's generator ``config["generator"]["model"]`` made class-conditional and
     trained on the budget with the core loop; checkpoints go to ``generators/NAME`` in the run.
     ``data``: the same items as the dataset the model trains on (a table with its column types),
-    instead of ``(x, y)`` as tensors. ``init``: weights to start from (a pretrained generator's)."""
+    instead of ``(x, y)`` as tensors. ``init``: weights to start from (a pretrained generator's).
+    ``conditional=False``: created without classes and not checked (an unlabelled pool's model)."""
     import torch
     from torch.utils.data import TensorDataset
 
@@ -79,14 +82,15 @@ def fit_generator(runtime: Any, config: dict[str, Any], x: np.ndarray, y: np.nda
     schema = kit.models.entry(spec["model"]).value.param_schema()
     params = dict(spec["params"])
     for key, value in (("classes", classes), ("image_shape", list(x.shape[1:]))):
-        if key in schema:
+        if key in schema and (conditional or key != "classes"):
             params.setdefault(key, value)
     torch.manual_seed(seed)
     model = kit.create_model(spec["model"], **params)
-    pipeline.check_generator(model, spec["model"])
+    if conditional:
+        pipeline.check_generator(model, spec["model"])
     if init is not None:
         model.load_state_dict(init)
-    if len(model.item_spec.classes) != len(classes):
+    if conditional and len(model.item_spec.classes) != len(classes):
         raise pipeline.AugmentationError(
             f"Model {spec['model']!r} has {len(model.item_spec.classes)} classes but the data has {len(classes)}; "
             "leave generator.params.classes unset so the data's classes are used.")
@@ -181,8 +185,9 @@ def pretrain(runtime: Any, config: dict[str, Any], split: Split, per_class: int)
 
 
 def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: int, classical: Classical,
-               advance: Callable[..., None] = lambda *a, **k: None) -> Outcome:
-    """Every method of the report at ``per_class`` real items per class, over ``config["seeds"]``."""
+               advance: Callable[..., None] = lambda *a, **k: None, pool: Any = None) -> Outcome:
+    """Every method of the report at ``per_class`` real items per class, over ``config["seeds"]``;
+    with ``pool`` (:func:`unlabelled.prepare`) also the unlabelled pool's methods."""
     seeds = list(config["seeds"])
     experiment = Experiment(f"{config['dataset']}, {per_class} per class", "accuracy", seeds)
     outcome = Outcome(experiment)
@@ -200,6 +205,11 @@ def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: in
         extra_x, extra_y = classical(x, y, seed)
         cx, cy = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
         scores[CLASSICAL].append(score(config, cx, cy, split))
+        if pool is not None:
+            extra, kept = unlabelled.scores(config, pool, split, idx, real_model, (cx, cy), seed)
+            for method, value in extra.items():
+                scores.setdefault(method, []).append(value)
+            outcome.pool_kept_share.append(kept)
         if fonts is not None:
             scores[FONTS].append(score(config, *pipeline.mix(x, y, *fonts, config["ratio"], seed)[:2], split))
         train_x, train_y = (cx, cy) if config["generator"]["train_on"] == "real+classical" else (x, y)
@@ -231,7 +241,8 @@ def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: in
              CLASSICAL_FILTERED: "the classical copies and the filtered mix's samples together",
              FONTS: f"real + {config['ratio']}x as many digits rendered from fonts (of "
                     f"{config['fonts']['per_class']} per class), no generator",
-             CAS: "samples only (classification accuracy score)", CEILING: f"all {len(split.y)} pool items"}
+             CAS: "samples only (classification accuracy score)", CEILING: f"all {len(split.y)} pool items",
+             **(unlabelled.notes(config) if pool is not None else {})}
     for method, values in scores.items():
         experiment.add(method, values, notes[method])
     ceiling = score(config, split.x, split.y, split)  # deterministic: the same for every seed

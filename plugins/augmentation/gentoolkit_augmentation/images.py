@@ -33,14 +33,28 @@ DEFAULTS: dict[str, Any] = {
     "ratio": 1.0,  # synthetic images per real image in the mix
     "ratios": [0.5, 1.0, 2.0, 4.0],  # the accuracy-against-ratio plot
     "classical": {"k": 5, "degrees": 10.0, "translate": 0.0625, "scale": 0.05, "elastic": 0.5},
+    # DAGAN's setting (unlabelled.py), off by default: the pool with labels dropped trains an autoencoder `model`
+    # once; `k` variations per labelled image (variation = neighbours: its code moved up to `step` of the way to
+    # one of its `latent_neighbours` nearest pool codes; noise: code + `noise` x the codes' SD), filtered, mixed at
+    # `ratio` (settings chosen with evaluate_on=validation); beside them the peers that use the same pool without a
+    # generator: self-training (`threshold`, scikit-learn's default) and label spreading (`spreading_neighbours`)
+    "unlabelled": {"use": False, "model": "image-vae", "params": {}, "epochs": 300, "batch_size": 64, "k": 10,
+                   "variation": "neighbours", "step": 1.0, "latent_neighbours": 5, "noise": 0.5, "ratio": 4.0,
+                   "threshold": 0.75, "spreading_neighbours": 7},
+    # test | validation: re-split the pool 50/50 (split_seed) and score on its held-out half, to choose settings
+    "evaluate_on": "test",
 }
 RANGES = {"test_size": "(0, 1)", "split_seed": ">= 0", "ratio": "> 0", "sample": {"k": ">= 1", "noise": ">= 0"},
           "filter": {"confidence": "[0, 1]", "knn": ">= 0"}, "generator": {"epochs": ">= 0", "batch_size": ">= 1"},
           "fonts": {"per_class": ">= 0", "epochs": ">= 0", "batch_size": ">= 1"},
           "classical": {"k": ">= 1", "degrees": "[0, 180]", "translate": "[0, 1]", "scale": "[0, 1)", "elastic": ">= 0"},
-          "classifier": {"C": "> 0", "max_iter": ">= 1"}}
+          "classifier": {"C": "> 0", "max_iter": ">= 1"},
+          "unlabelled": {"epochs": ">= 0", "batch_size": ">= 1", "k": ">= 1", "step": ">= 0", "latent_neighbours": ">= 1",
+                         "noise": ">= 0", "ratio": "> 0", "threshold": "(0, 1)", "spreading_neighbours": ">= 1"}}
 HEADLINE = "5pc/generated_filtered"
 TRAIN_ON = ("real", "real+classical")
+EVALUATE_ON = ("test", "validation")
+VARIATIONS = ("neighbours", "noise")
 
 
 def load_split(toolkit: Any, config: dict[str, Any]) -> Any:
@@ -60,12 +74,14 @@ def load_split(toolkit: Any, config: dict[str, Any]) -> Any:
     check_labels(labels, classes, f"Dataset {config['dataset']!r}")
     x, test_x, y, test_y = train_test_split(images, labels, test_size=config["test_size"], stratify=labels,
                                             random_state=config["split_seed"])
+    if config["evaluate_on"] == "validation":  # the test split is never seen; settings are chosen on this
+        x, test_x, y, test_y = train_test_split(x, y, test_size=0.5, stratify=y, random_state=config["split_seed"])
     return Split(x, y, test_x, test_y, classes)
 
 
 def run(runtime: Any, config: dict[str, Any]) -> Any:
     from gentoolkit import RunResult
-    from gentoolkit_augmentation import classical, plots
+    from gentoolkit_augmentation import classical, plots, unlabelled
     from gentoolkit_augmentation.experiment import run_budget
     from gentoolkit_augmentation.pipeline import AugmentationError
     from gentoolkit_augmentation.report import MIN_SEEDS
@@ -73,20 +89,29 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
     if config["generator"]["train_on"] not in TRAIN_ON:
         raise AugmentationError(f"generator.train_on={config['generator']['train_on']!r}: give one of "
                                 f"{', '.join(TRAIN_ON)} (the budget, or the budget and its classical copies).")
+    if config["unlabelled"]["variation"] not in VARIATIONS:
+        raise AugmentationError(f"unlabelled.variation={config['unlabelled']['variation']!r}: give one of "
+                                f"{', '.join(VARIATIONS)} (towards latent neighbours in the pool, or Gaussian code noise).")
+    if config["evaluate_on"] not in EVALUATE_ON:
+        raise AugmentationError(f"evaluate_on={config['evaluate_on']!r}: give one of {', '.join(EVALUATE_ON)} "
+                                "(validation scores on half of the pool, to choose settings without the test split).")
     if len(config["seeds"]) < MIN_SEEDS or not config["per_class"]:
         raise AugmentationError(f"Give at least {MIN_SEEDS} seeds and one per_class budget; got seeds={config['seeds']}, "
                            f"per_class={config['per_class']}.")
     began, cpu = time.perf_counter(), time.process_time()
     split = load_split(runtime.toolkit, config)
     augment = partial(_classical, classical.augment, config["classical"])
+    pool = unlabelled.prepare(runtime, config, split.x) if config["unlabelled"]["use"] else None
     outcomes, metrics, artifacts = {}, {}, {}
     with runtime.progress(len(config["per_class"]) * len(config["seeds"]), "augmentation") as advance:
         for per_class in config["per_class"]:
-            outcome = run_budget(runtime, config, split, per_class, augment, advance)
+            outcome = run_budget(runtime, config, split, per_class, augment, advance, pool)
             outcomes[per_class] = outcome
             runtime.console.print(outcome.experiment.table())
             metrics.update(outcome.experiment.flat_metrics(f"{per_class}pc"))
             metrics[f"{per_class}pc/kept_share"] = sum(outcome.kept_share) / len(outcome.kept_share)
+            if outcome.pool_kept_share:
+                metrics[f"{per_class}pc/pool_kept_share"] = sum(outcome.pool_kept_share) / len(outcome.pool_kept_share)
     metrics["wall_seconds"] = time.perf_counter() - began
     metrics["cpu_seconds"] = time.process_time() - cpu
     if runtime.is_main:

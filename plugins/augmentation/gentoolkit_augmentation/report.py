@@ -23,6 +23,11 @@ METHODS = (REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING)
 KNN_FILTERED, BOTH_FILTERS = "generated, k-NN filtered", "generated, both filters"
 CLASSICAL_FILTERED = "classical + generated filtered"  # the classical copies and the kept samples together
 FONTS = "font renders added directly"  # outside data as is: the baseline of a generator pretrained on it
+# An unlabelled pool beside the budget (DAGAN's setting): a generator trained on it, and its semi-supervised peers.
+POOL_GENERATED, POOL_FILTERED = "pool variations", "pool variations filtered"
+POOL_CLASSICAL_FILTERED = "classical + pool variations filtered"
+SELF_TRAINING, SPREADING = "self-training (pool)", "label spreading (pool)"
+POOL_SELF_TRAINING_FILTERED = "self-training (pool) + pool variations filtered"
 BASELINES = (REAL, CLASSICAL)  # what a generated method must beat
 MIN_SEEDS = 5
 
