@@ -125,10 +125,11 @@ def test_font_renders_look_like_optdigits_and_pretrain_the_generator(kit, tmp_pa
 
 def test_the_unlabelled_pool_option_adds_its_generator_and_semi_supervised_peers(kit, tmp_path, run):
     from gentoolkit_augmentation.report import (POOL_CLASSICAL_FILTERED, POOL_FILTERED, POOL_GENERATED,
-                                                POOL_SELF_TRAINING_FILTERED, SELF_TRAINING, SPREADING)
+                                                POOL_SELF_TRAINING_FILTERED, POOL_SPREADING_FILTERED, SELF_TRAINING,
+                                                SPREADING)
 
     pool_rows = [POOL_GENERATED, POOL_FILTERED, POOL_CLASSICAL_FILTERED, SELF_TRAINING, SPREADING,
-                 POOL_SELF_TRAINING_FILTERED]
+                 POOL_SELF_TRAINING_FILTERED, POOL_SPREADING_FILTERED]
     result = run(kit, tmp_path / "run", **{"unlabelled.use": True, "unlabelled.epochs": 2,
                                            "unlabelled.params": {"width": 8, "latent_dim": 4},
                                            "evaluate_on": "validation", "classifier.max_iter": 100})

@@ -28,6 +28,7 @@ POOL_GENERATED, POOL_FILTERED = "pool variations", "pool variations filtered"
 POOL_CLASSICAL_FILTERED = "classical + pool variations filtered"
 SELF_TRAINING, SPREADING = "self-training (pool)", "label spreading (pool)"
 POOL_SELF_TRAINING_FILTERED = "self-training (pool) + pool variations filtered"
+POOL_SPREADING_FILTERED = "label spreading (pool) + pool variations filtered"
 BASELINES = (REAL, CLASSICAL)  # what a generated method must beat
 MIN_SEEDS = 5
 

@@ -20,10 +20,11 @@ import numpy as np
 
 from gentoolkit_augmentation import pipeline
 from gentoolkit_augmentation.report import (POOL_CLASSICAL_FILTERED, POOL_FILTERED, POOL_GENERATED,
-                                            POOL_SELF_TRAINING_FILTERED, SELF_TRAINING, SPREADING)
+                                            POOL_SELF_TRAINING_FILTERED, POOL_SPREADING_FILTERED, SELF_TRAINING,
+                                            SPREADING)
 
 METHODS = (POOL_GENERATED, POOL_FILTERED, POOL_CLASSICAL_FILTERED, SELF_TRAINING, SPREADING,
-           POOL_SELF_TRAINING_FILTERED)
+           POOL_SELF_TRAINING_FILTERED, POOL_SPREADING_FILTERED)
 
 
 @dataclass
@@ -119,8 +120,9 @@ def scores(config: dict[str, Any], pool: Pool, split: Any, idx: np.ndarray, real
     out[SELF_TRAINING] = float(self_training(config, x, y, rest).score(test, split.test_y))
     spread = spread_labels(x, y, rest, spec["spreading_neighbours"])
     out[SPREADING] = score(config, np.concatenate([x, rest]), np.concatenate([y, spread]), split)
-    mx, my, _ = pipeline.mix(x, y, fake[keep], fake_y[keep], spec["ratio"], seed)
+    mx, my, _ = pipeline.mix(x, y, fake[keep], fake_y[keep], spec["ratio"], seed)  # does the generator add to them?
     out[POOL_SELF_TRAINING_FILTERED] = float(self_training(config, mx, my, rest).score(test, split.test_y))
+    out[POOL_SPREADING_FILTERED] = score(config, np.concatenate([mx, rest]), np.concatenate([my, spread]), split)
     return out, float(keep.mean())
 
 
@@ -136,4 +138,5 @@ def notes(config: dict[str, Any]) -> dict[str, str]:
                            f"{spec['threshold']}); no generator",
             SPREADING: f"label spreading (k-NN graph, k={spec['spreading_neighbours']}) labels the pool, the same logistic "
                        "regression trains on it; no generator",
-            POOL_SELF_TRAINING_FILTERED: "self-training on the unlabelled pool, from real + filtered pool variations"}
+            POOL_SELF_TRAINING_FILTERED: "self-training on the unlabelled pool, from real + filtered pool variations",
+            POOL_SPREADING_FILTERED: "the label-spread pool beside real + filtered pool variations"}
