@@ -6,9 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sklearn.linear_model  # noqa: F401  (loads scipy's OpenBLAS and scikit-learn's OpenMP, limited below)
 import torch
+from threadpoolctl import threadpool_limits
 
 torch.set_num_threads(1)
+threadpool_limits(1)  # BLAS and OpenMP too: spinning threads make each small logistic regression ~20x slower here
 
 
 

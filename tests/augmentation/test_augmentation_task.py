@@ -132,14 +132,14 @@ def test_the_unlabelled_pool_option_adds_its_generator_and_semi_supervised_peers
                  POOL_SELF_TRAINING_FILTERED, POOL_SPREADING_FILTERED]
     result = run(kit, tmp_path / "run", **{"unlabelled.use": True, "unlabelled.epochs": 2,
                                            "unlabelled.params": {"width": 8, "latent_dim": 4},
-                                           "evaluate_on": "validation", "classifier.max_iter": 100})
+                                           "evaluate_on": "validation", "test_size": 0.8, "classifier.max_iter": 100})
     experiment = result.outputs["experiments"][3]
     assert experiment.methods() == [*METHODS, CLASSICAL_FILTERED, *pool_rows]  # every existing row kept
     assert 0 <= result.metrics["3pc/pool_kept_share"] <= 1  # a 2-epoch autoencoder: the filter may keep none
     assert len(list((tmp_path / "run" / "generators").glob("pool-image-vae*.safetensors"))) == 1  # once per run
-    assert experiment.mean_sd(CEILING)[0] > 0.9 and "449 pool items" in experiment.notes[CEILING]  # half the pool
-    # label spreading labels the 449 - 30 unlabelled digits far better than chance, so it beats real only
-    assert experiment.mean_sd(SPREADING)[0] > experiment.mean_sd(REAL)[0] + 0.03
+    assert experiment.mean_sd(CEILING)[0] > 0.85 and "179 pool items" in experiment.notes[CEILING]  # half the pool
+    # label spreading labels the 179 - 30 unlabelled digits far better than chance, so it beats real only
+    assert experiment.mean_sd(SPREADING)[0] > experiment.mean_sd(REAL)[0] + 0.015
     with pytest.raises(GentoolkitError, match="'image-gan' cannot encode and decode"):
         run(kit, tmp_path / "gan", **{"unlabelled.use": True, "unlabelled.model": "image-gan",
                                       "unlabelled.epochs": 0, "unlabelled.params": {}})
