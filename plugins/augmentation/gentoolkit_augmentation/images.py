@@ -4,8 +4,9 @@ The dataset (any registered image dataset with labels) is split 50/50, stratifie
 budgets of ``per_class`` real images per class are drawn from one half, the other half is the
 test set. For each budget and seed: real only, classical (kornia), a class-conditional generator
 from the registry (unfiltered, filtered, generated only) and the full-pool ceiling, all scored by
-the same logistic regression. Writes metrics.json, the tables, sample grids per class, the
-accuracy-against-ratio plot and index.html.
+the same logistic regression. With ``unlabelled.use`` also DAGAN's setting (``unlabelled.py``): a
+generator trained on the pool without labels, beside semi-supervised peers on the same pool.
+Writes metrics.json, the tables, sample grids per class, the accuracy-against-ratio plot and index.html.
 """
 
 from __future__ import annotations
