@@ -68,8 +68,11 @@ def main() -> None:
                       f"samples; {r['cpu_seconds']:.0f} s CPU, {r['wall_seconds']:.0f} s wall (load average "
                       f"{r['load']:.1f} on the machine's cores); {provenance([entry])}.")
     settings = ", ".join(f"`{k}={v}`" for k, v in sorted(extra.items())) or "the task's defaults"
-    body = (f"Logistic regression on pixels for every method; digits split 50/50 (899 test images); 5 seeds, each "
-            f"its own budget; generator and filter see only the budget. Settings: {settings}. A difference is bold "
+    held_out = ("the pool split 50/50 again, scored on its 449 validation images (the test split unused)"
+                if extra.get("evaluate_on") == "validation" else "899 test images")
+    body = (f"Logistic regression on pixels for every method; digits split 50/50 ({held_out}); 5 seeds, each "
+            f"its own budget; generator and filter see only the budget{POOL_NOTE if extra.get('unlabelled.use') else ''}. "
+            f"Settings: {settings}. A difference is bold "
             "only when it exceeds the larger of the two SDs.\n\n" + "\n\n".join(bodies))
     name = "augmentation digits" + (" (quick)" if args.quick else "") + (f" ({settings})" if extra and not args.quick
                                                                          else "")
@@ -82,6 +85,8 @@ def main() -> None:
     print(body)
 
 
+POOL_NOTE = (" (the pool rows: an autoencoder trained on the pool's images without labels makes variations of "
+             "the budget's images; self-training and label spreading use the same unlabelled images, no generator)")
 SUMMARY_METHODS = ("generated filtered", "classical + generated filtered", "font renders added directly")
 
 
