@@ -85,7 +85,7 @@ def test_funnel_divergences_are_counted_in_the_neck():
     """Neal's funnel makes NUTS diverge; each divergence is counted and recorded where it happened."""
     # A unit metric (no mass adaptation) keeps the step tuned to the funnel's mouth, so the neck diverges.
     chains = run_chains(make_sampler("nuts", {"max_tree_depth": 5, "adapt_mass_matrix": False}), Funnel(dim=10),
-                        num_chains=8, num_warmup=100, num_samples=100, generator=gen(6))
+                        num_chains=8, num_warmup=100, num_samples=300, generator=gen(6))
     summary = summarize(chains)
     assert summary["divergences"] == chains.diverging.sum().item() > 0
     idata = to_inference_data(chains)
