@@ -4,13 +4,13 @@ the image plugin's FID), and the image VAE's density as an MCMC target."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from gentoolkit import RuntimeOptions, Sampler, Toolkit, Trainable
 
-EPOCHS, BATCH, LR, HIDDEN = 10, 20, 0.05, 64
+EPOCHS, BATCH, HIDDEN = 10, 20, 64
+SKLEARN_RATES = (0.05, 0.1, 0.2, 0.5)  # scikit-learn's default is 0.1; 0.2 is its best here
 
 
 @pytest.fixture(scope="module")
@@ -23,41 +23,47 @@ def digits(kit):
     return kit.load_dataset("digits", split="train"), kit.load_dataset("digits", split="test")
 
 
-def mean_pseudo_ll(score, repeats: int = 20) -> float:
-    return float(np.mean([score(seed) for seed in range(repeats)]))
-
-
-def test_pcd_trained_rbm_matches_scikit_learn_on_pseudo_likelihood_and_samples_digits(kit, digits, tmp_path):
+def test_rbm_beats_scikit_learn_on_pseudo_likelihood_and_samples_digits(kit, digits, tmp_path):
+    """At scikit-learn's hidden units, epochs and batch size, our defaults (CD-3, momentum, a decaying
+    rate) beat ``BernoulliRBM`` at its best learning rate on the held-out pseudo-log-likelihood, summed
+    over all 64 pixels (no estimator noise; over training seeds the SD is about 0.1 nats), and sample
+    digits that uniform noise is far behind on FID."""
     from sklearn.neural_network import BernoulliRBM
 
     train, test = digits
     torch.manual_seed(0)  # the initial weights
-    rbm = kit.create_model("rbm", num_hidden=HIDDEN, lr=LR)
+    rbm = kit.create_model("rbm", num_hidden=HIDDEN)
     assert isinstance(rbm, Sampler) and isinstance(rbm, Trainable)
     untrained = kit.create_model("rbm", num_hidden=HIDDEN)
     kit.fit(rbm, train, RuntimeOptions(out=tmp_path, progress=False), epochs=EPOCHS, batch_size=BATCH)
     v_test = rbm.binarise(test.images)
-    ours = mean_pseudo_ll(lambda s: rbm.pseudo_log_likelihood(v_test, torch.Generator().manual_seed(s)).mean().item())
-    before = mean_pseudo_ll(lambda s: untrained.pseudo_log_likelihood(v_test, torch.Generator().manual_seed(s))
-                            .mean().item())
-    x_train, x_test = rbm.binarise(train.images).numpy(), v_test.numpy()
-    reference = BernoulliRBM(n_components=HIDDEN, learning_rate=LR, batch_size=BATCH, n_iter=EPOCHS,
-                             random_state=0).fit(x_train)
-    theirs = mean_pseudo_ll(lambda s: reference.score_samples(x_test).mean())
-    print(f"pseudo-log-likelihood per image on digits test: ours {ours:.2f}, scikit-learn {theirs:.2f}, "
-          f"untrained {before:.2f}")
+    ours = rbm.pseudo_log_likelihood(v_test, exact=True).mean().item()
+    before = untrained.pseudo_log_likelihood(v_test, exact=True).mean().item()
+    x_train = rbm.binarise(train.images).numpy()
+    theirs = {}
+    for rate in SKLEARN_RATES:
+        reference = BernoulliRBM(n_components=HIDDEN, learning_rate=rate, batch_size=BATCH, n_iter=EPOCHS,
+                                 random_state=0).fit(x_train)
+        with torch.no_grad():  # their weights in our model, scored by the same exact pseudo-likelihood
+            untrained.weight.copy_(torch.as_tensor(reference.components_.T))
+            untrained.visible_bias.copy_(torch.as_tensor(reference.intercept_visible_))
+            untrained.hidden_bias.copy_(torch.as_tensor(reference.intercept_hidden_))
+        theirs[rate] = untrained.pseudo_log_likelihood(v_test, exact=True).mean().item()
+    best = max(theirs.values())
+    print(f"pseudo-log-likelihood per image on digits test: ours {ours:.2f}, untrained {before:.2f}, "
+          f"scikit-learn {', '.join(f'{v:.2f} (lr {k})' for k, v in theirs.items())}")
     assert ours > before + 10
-    assert ours > theirs - 1.0  # at least as good as the baseline, within the estimator's noise
+    assert ours > best + 0.5  # measured: ours -15.7 ± 0.05 over 3 seeds, theirs at best -17.0 ± 0.07
 
     samples = rbm.sample(300, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (300, 1, 8, 8) and 0 <= samples.min() and samples.max() <= 1
     fid = kit.evaluate("image-fid", samples)["fid"]
-    before = kit.evaluate("image-fid", untrained.sample(300, generator=torch.Generator().manual_seed(0)))["fid"]
+    noise = kit.evaluate("image-fid", torch.rand((300, 1, 8, 8), generator=torch.Generator().manual_seed(0)))["fid"]
     coverage = kit.evaluate("image-class-coverage", samples)
-    print(f"FID (digits-cnn features): RBM samples {fid:.1f}, untrained RBM {before:.1f}; "
+    print(f"FID (digits-cnn features): RBM samples {fid:.1f}, uniform noise {noise:.1f}; "
           f"class coverage {coverage['coverage']:.2f}, largest class share {coverage['max_class_share']:.2f}")
-    assert fid < before / 2  # (uniform noise scores ~16 on these features: this FID alone proves little)
-    assert coverage["coverage"] >= 0.7
+    assert fid < noise / 3
+    assert coverage["coverage"] == 1.0 and coverage["max_class_share"] < 0.3
 
 
 def test_the_image_plugins_vae_is_a_target_through_the_registry(kit, tmp_path):

@@ -57,8 +57,8 @@ def _ebm_schema():
 
 @hookimpl
 def register_models(register) -> None:
-    register(Model("rbm", _create_rbm, "Bernoulli RBM on binarised images, trained by persistent contrastive "
-                   "divergence with block Gibbs sampling", DOMAIN, params=_rbm_schema,
+    register(Model("rbm", _create_rbm, "Bernoulli RBM on binarised images, trained by contrastive divergence "
+                   "(CD-k or persistent CD) with block Gibbs sampling", DOMAIN, params=_rbm_schema,
                    capabilities=("sample", "train"), items="image"))
     register(Model("ebm", _create_ebm, "Convolutional energy-based model on images, trained with short-run "
                    "Langevin dynamics and a replay buffer (Du & Mordatch 2019)", DOMAIN, params=_ebm_schema,

@@ -33,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "mwg": {"step_size": 0.5, "target_accept": 0.44, "adapt_step_size": True},
     "imh": {"block": 64, "max_init_tries": 100},  # independence MH on discrete model targets (molecules-prior)
     # The convolutional EBM trained by short-run Langevin with a replay buffer; epochs = 0 skips it.
-    "ebm": {"dataset": "digits", "epochs": 3, "batch_size": 64, "num_samples": 500, "params": {}},
+    # 15 epochs (about 25 s of CPU) over 3: FID 5.7 against 8.3 and strokes, not blobs (README).
+    "ebm": {"dataset": "digits", "epochs": 15, "batch_size": 64, "num_samples": 500, "params": {}},
 }
 _ADAPTED = {"step_size": "> 0", "target_accept": "[0, 1)"}
 RANGES: dict[str, Any] = {
