@@ -135,10 +135,42 @@ def run_anomaly(kit, tmp_path, **overrides):
                    options=RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False, threads=1))
 
 
-def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, tmp_path):
+def spy_on_fits(monkeypatch) -> list[int]:
+    """The number of items of each model training the anomaly plugin starts (its one call into the core's fit)."""
+    from gentoolkit_anomaly import generative
+
+    calls, real = [], generative.train
+    monkeypatch.setattr(generative, "train", lambda model, items, *args: calls.append(len(items)) or real(model, items,
+                                                                                                         *args))
+    return calls
+
+
+def test_detectors_inside_shared_fits_fine_tune_the_prior_once(seq_kit, series, monkeypatch):
+    from gentoolkit_anomaly.generative import shared_fits
+
+    normal, test, _ = series
+    calls = spy_on_fits(monkeypatch)
+    make = lambda score, seed=0: SequenceDetector(score=score, epochs=1, batch_size=32, seed=seed,  # noqa: E731
+                                                  toolkit=seq_kit)
+    with shared_fits():
+        nll, ratio, reseeded = make("nll").fit(normal[:40]), make("token-ratio").fit(normal[:40]), make("nll", 1)
+        reseeded.fit(normal[:40])
+        other_items = make("nll").fit(normal[:30])
+    assert calls == [40, 40, 30]  # nll and token-ratio share one fine-tune; another seed or other items do not
+    assert ratio.model_ is nll.model_ and reseeded.model_ is not nll.model_ is not other_items.model_
+    alone = make("nll").fit(normal[:40])  # outside the context: a fit of its own, to the same weights
+    assert len(calls) == 4 and alone.model_ is not nll.model_
+    np.testing.assert_allclose(alone.decision_function(test[:10]), nll.decision_function(test[:10]), rtol=1e-6)
+    expected = nll.decision_function(test[:10]) + ratio.background_.log_prob(test[:10]).double().numpy()
+    lengths = [len(tokens) for tokens, _ in ratio.token_scores(test[:10])]
+    np.testing.assert_allclose(ratio.decision_function(test[:10]), expected / lengths, rtol=1e-4, atol=1e-5)
+
+
+def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, tmp_path, monkeypatch):
     import csv
     import json
 
+    calls = spy_on_fits(monkeypatch)
     normal, test, _ = series
     (tmp_path / "series.smi").write_text("\n".join(f"{s}\tcpd{i}" for i, s in enumerate(normal[:80])) + "\n")
     (tmp_path / "others.smi").write_text("\n\n".join(test[100:140]) + "\n")
@@ -146,6 +178,7 @@ def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, t
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["protocol"]["train_items"] == 40 and saved["protocol"]["test_items"] == 80
     assert list(saved["mean"]) == ["prior NLL", "prior NLL/token", "likelihood ratio"]  # the SMILES defaults
+    assert calls == [40]  # the three share one fine-tuned prior
     assert saved["mean"]["likelihood ratio"]["auroc"] > 0.7
     rows = list(csv.DictReader((tmp_path / "run" / "extremes.csv").open()))
     assert len(rows) == 32 and all(row["item"] in normal + test for row in rows)
