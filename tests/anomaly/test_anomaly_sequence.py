@@ -91,7 +91,10 @@ def test_save_load_and_the_cli_scores_a_smiles_file(seq_kit, fitted, series, tmp
                                                                              abs=1e-4)
 
 
-def test_a_causal_lm_scores_unusual_text(seq_kit, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    """A saved 1-layer GPT-2 (untrained, BPE of 300 tokens) and the pydoc lines (20-50 characters) its
+    tokenizer learnt from; 20 strings of random letters, digits and signs as anomalies."""
     from gentoolkit_text.data import pydoc_topics
     from gentoolkit_text.lm import CausalLM
     from gentoolkit_text.model import gpt2
@@ -102,9 +105,13 @@ def test_a_causal_lm_scores_unusual_text(seq_kit, tmp_path):
     torch.manual_seed(0)
     model = gpt2(len(tokenizer), n_positions=64, n_layer=1, n_head=2, n_embd=32,
                  eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
-    folder = CausalLM(model, tokenizer).save(tmp_path / "lm")
+    folder = CausalLM(model, tokenizer).save(tmp_path_factory.mktemp("lm") / "lm")
     rng = np.random.default_rng(0)
-    noise = ["".join(rng.choice(list("qxzjkvw0123!?#"), 30)) for _ in range(20)]
+    return folder, lines, ["".join(rng.choice(list("qxzjkvw0123!?#"), 30)) for _ in range(20)]
+
+
+def test_a_causal_lm_scores_unusual_text(seq_kit, tiny_lm):
+    folder, lines, noise = tiny_lm
     detector = SequenceDetector(model="hf-local", params={"path": str(folder), "lr": 3e-3}, score="token-ratio",
                                 epochs=2, batch_size=16, toolkit=seq_kit).fit(lines[:120])
     scores = detector.decision_function(lines[120:160] + noise)
@@ -185,6 +192,34 @@ def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, t
     most = rows[0]["surprising_tokens"].split(", ")
     assert len(most) == 3 and all("@" in token for token in most)
     assert result.metrics["likelihood_ratio_auroc"] == saved["mean"]["likelihood ratio"]["auroc"]
+
+
+def test_run_anomaly_on_a_text_file_scores_with_the_text_lm(seq_kit, tiny_lm, tmp_path, monkeypatch):
+    """The text path of `gentoolkit run anomaly` end to end: a .txt of normal lines and one of anomalies, the
+    causal LM fine-tuned once for its perplexity and ratio columns, the table of surprising tokens, a saved
+    detector that scores as in the run."""
+    import csv
+    import json
+
+    folder, lines, noise = tiny_lm
+    (tmp_path / "normal.txt").write_text("\n".join(lines[:160]) + "\n")
+    (tmp_path / "odd.txt").write_text("\n".join(noise) + "\n")
+    lm = {"model": "hf-local", "params": {"path": str(folder), "lr": 3e-3}, "epochs": 2, "batch_size": 16}
+    detectors = [{"name": "anomaly-sequence", "label": "perplexity", "params": {**lm, "score": "token-nll"}},
+                 {"name": "anomaly-sequence", "label": "ratio/token", "params": {**lm, "score": "token-ratio"}}]
+    calls = spy_on_fits(monkeypatch)
+    result = run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.txt"), anomalies=str(tmp_path / "odd.txt"),
+                         detectors=detectors, test_size=0.25)
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert calls == [120]  # 160 lines, 40 held out; both columns share one fine-tuned LM
+    assert saved["protocol"]["test_items"] == 60 and list(saved["mean"]) == ["perplexity", "ratio/token"]
+    assert min(row["auroc"] for row in saved["mean"].values()) > 0.9
+    rows = list(csv.DictReader((tmp_path / "run" / "extremes.csv").open()))
+    assert len(rows) == 32 and all(row["item"] in lines + noise and row["surprising_tokens"] for row in rows)
+    assert rows[0]["anomaly"] == "1" and rows[0]["surprising_tokens"].count("@") == 3  # noise has no @ of its own
+    loaded = seq_kit.load_model(result.artifacts["detector_perplexity"])
+    scores = loaded.decision_function(lines[:3] + noise[:3])
+    assert scores[3:].min() > scores[:3].max()
 
 
 def test_run_anomaly_on_a_labelled_test_file(seq_kit, series, tmp_path):
