@@ -45,6 +45,7 @@ def test_save_load_and_clone(kit, fitted, zero_images, tmp_path):
 
 
 def test_simplex_noise_trains_and_noises_the_ddpm_with_it(kit, zero_images, tmp_path):
+    pytest.importorskip("opensimplex", reason="the image plugin's optional [simplex] extra")
     x_fit, x_test, anomalous = zero_images
     detector = AnoDDPMDetector(toolkit=kit, noise="simplex", **TINY).fit(x_fit)
     assert detector.model_.model_card.params["noise"] == "simplex"

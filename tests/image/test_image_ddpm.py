@@ -113,6 +113,7 @@ def _neighbour_correlation(x: torch.Tensor) -> float:
 
 
 def test_simplex_noise_is_smooth_standardised_and_seeded():
+    pytest.importorskip("opensimplex", reason="the optional gentoolkit-image[simplex] extra")
     from gentoolkit_image.schedulers import simplex_noise
 
     noise = simplex_noise((64, 2, 16, 16), generator=torch.Generator().manual_seed(0))
@@ -131,6 +132,7 @@ def test_simplex_noise_is_smooth_standardised_and_seeded():
 
 
 def test_a_simplex_noise_ddpm_trains_samples_and_denoises_but_has_no_bound(runtime):
+    pytest.importorskip("opensimplex", reason="the optional gentoolkit-image[simplex] extra")
     torch.manual_seed(0)
     model = create_model("ddpm", (1, 8, 8), lr=3e-3, noise="simplex", **TINY)
     x = torch.zeros(32, 1, 8, 8)
@@ -153,6 +155,16 @@ def test_a_simplex_noise_ddpm_trains_samples_and_denoises_but_has_no_bound(runti
         model.sample(1, sampler="ddim", eta=1.0)
     with pytest.raises(ConfigError, match="unknown noise 'perlin'"):
         create_model("ddpm", (1, 8, 8), noise="perlin")
+
+
+def test_simplex_noise_without_opensimplex_is_a_clear_error(monkeypatch):
+    import sys
+
+    from gentoolkit_image.schedulers import simplex_noise
+
+    monkeypatch.setitem(sys.modules, "opensimplex", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"gentoolkit-image\[simplex\]"):
+        simplex_noise((1, 1, 8, 8))
 
 
 def test_variational_bound_is_a_likelihood_bound_on_discrete_images(runtime):

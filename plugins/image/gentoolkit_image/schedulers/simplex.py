@@ -23,7 +23,8 @@ def simplex_noise(shape: tuple[int, ...], octaves: int = 3, persistence: float =
     try:
         from opensimplex import OpenSimplex
     except ImportError:
-        raise ConfigError("Simplex noise needs the opensimplex package: pip install opensimplex.") from None
+        raise ConfigError("Simplex noise needs the opensimplex package: pip install 'gentoolkit-image[simplex]' "
+                          "(it also installs a top-level `tests` package into site-packages).") from None
     if octaves < 1 or persistence <= 0 or wavelength <= 0:
         raise ConfigError(f"simplex noise needs octaves >= 1, persistence > 0 and wavelength > 0; got {octaves}, "
                           f"{persistence} and {wavelength}.")
