@@ -18,6 +18,7 @@ from gentoolkit.errors import ConfigError
 # package for it: every opensimplex wheel also installs a top-level `tests` package into site-packages,
 # which shadows a project's own tests. Vectorised, it also noises the whole batch in one pass.
 _F2, _G2 = 0.5 * (math.sqrt(3.0) - 1.0), (3.0 - math.sqrt(3.0)) / 6.0
+_SCALE = 0.5  # per wavelength: a corner reaches sqrt(2) wavelengths (falloff radius sqrt(0.5)), as in OpenSimplex
 _GRADIENTS = torch.tensor([[1, 1], [-1, 1], [1, -1], [-1, -1], [1, 0], [-1, 0], [1, 0], [-1, 0],
                            [0, 1], [0, -1], [0, 1], [0, -1]], dtype=torch.float64)  # Gustavson's grad3, z dropped
 
@@ -59,7 +60,8 @@ def simplex_noise(shape: tuple[int, ...], octaves: int = 3, persistence: float =
     amplitude, period = 1.0, wavelength * w
     for _ in range(octaves):
         offsets = torch.rand(n * c, 2, 1, 1, generator=generator, dtype=torch.float64) * 256  # the lattice's period
-        noise += amplitude * _simplex2d(xs / period + offsets[:, 0], ys / period + offsets[:, 1], perm)
+        noise += amplitude * _simplex2d(xs * (_SCALE / period) + offsets[:, 0], ys * (_SCALE / period) + offsets[:, 1],
+                                         perm)
         amplitude, period = amplitude * persistence, period / 2
     noise -= noise.mean(dim=(1, 2), keepdim=True)
     noise /= noise.std(dim=(1, 2), unbiased=False, keepdim=True) + 1e-8
