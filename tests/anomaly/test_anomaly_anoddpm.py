@@ -48,8 +48,8 @@ def test_simplex_noise_trains_and_noises_the_ddpm_with_it(kit, zero_images, tmp_
     x_fit, x_test, anomalous = zero_images
     detector = AnoDDPMDetector(toolkit=kit, noise="simplex", **TINY).fit(x_fit)
     assert detector.model_.model_card.params["noise"] == "simplex"
-    # measured 0.84 (Gaussian noise: 0.94): on 8x8 digits smooth noise is no gain; the test is that it works
-    assert roc_auc_score(anomalous[::3], detector.decision_function(x_test[::3])) > 0.75
+    # measured 0.98 with the torch simplex noise (0.84 with opensimplex's; Gaussian noise on every test item: 0.94)
+    assert roc_auc_score(anomalous[::3], detector.decision_function(x_test[::3])) > 0.85
     noise = detector.model_.draw_noise(16, torch.Generator().manual_seed(0))
     assert torch.corrcoef(torch.stack([noise[..., :-1].flatten(), noise[..., 1:].flatten()]))[0, 1] > 0.4  # smooth
     saved = kit.save_model(detector.model_, tmp_path / "ddpm")
