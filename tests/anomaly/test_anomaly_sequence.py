@@ -91,7 +91,10 @@ def test_save_load_and_the_cli_scores_a_smiles_file(seq_kit, fitted, series, tmp
                                                                              abs=1e-4)
 
 
-def test_a_causal_lm_scores_unusual_text(seq_kit, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    """A saved 1-layer GPT-2 (untrained, BPE of 300 tokens) and the pydoc lines (20-50 characters) its
+    tokenizer learnt from; 20 strings of random letters, digits and signs as anomalies."""
     from gentoolkit_text.data import pydoc_topics
     from gentoolkit_text.lm import CausalLM
     from gentoolkit_text.model import gpt2
@@ -102,9 +105,13 @@ def test_a_causal_lm_scores_unusual_text(seq_kit, tmp_path):
     torch.manual_seed(0)
     model = gpt2(len(tokenizer), n_positions=64, n_layer=1, n_head=2, n_embd=32,
                  eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
-    folder = CausalLM(model, tokenizer).save(tmp_path / "lm")
+    folder = CausalLM(model, tokenizer).save(tmp_path_factory.mktemp("lm") / "lm")
     rng = np.random.default_rng(0)
-    noise = ["".join(rng.choice(list("qxzjkvw0123!?#"), 30)) for _ in range(20)]
+    return folder, lines, ["".join(rng.choice(list("qxzjkvw0123!?#"), 30)) for _ in range(20)]
+
+
+def test_a_causal_lm_scores_unusual_text(seq_kit, tiny_lm):
+    folder, lines, noise = tiny_lm
     detector = SequenceDetector(model="hf-local", params={"path": str(folder), "lr": 3e-3}, score="token-ratio",
                                 epochs=2, batch_size=16, toolkit=seq_kit).fit(lines[:120])
     scores = detector.decision_function(lines[120:160] + noise)
@@ -135,10 +142,42 @@ def run_anomaly(kit, tmp_path, **overrides):
                    options=RuntimeOptions(device="cpu", out=tmp_path / "run", progress=False, threads=1))
 
 
-def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, tmp_path):
+def spy_on_fits(monkeypatch) -> list[int]:
+    """The number of items of each model training the anomaly plugin starts (its one call into the core's fit)."""
+    from gentoolkit_anomaly import generative
+
+    calls, real = [], generative.train
+    monkeypatch.setattr(generative, "train", lambda model, items, *args: calls.append(len(items)) or real(model, items,
+                                                                                                         *args))
+    return calls
+
+
+def test_detectors_inside_shared_fits_fine_tune_the_prior_once(seq_kit, series, monkeypatch):
+    from gentoolkit_anomaly.generative import shared_fits
+
+    normal, test, _ = series
+    calls = spy_on_fits(monkeypatch)
+    make = lambda score, seed=0: SequenceDetector(score=score, epochs=1, batch_size=32, seed=seed,  # noqa: E731
+                                                  toolkit=seq_kit)
+    with shared_fits():
+        nll, ratio, reseeded = make("nll").fit(normal[:40]), make("token-ratio").fit(normal[:40]), make("nll", 1)
+        reseeded.fit(normal[:40])
+        other_items = make("nll").fit(normal[:30])
+    assert calls == [40, 40, 30]  # nll and token-ratio share one fine-tune; another seed or other items do not
+    assert ratio.model_ is nll.model_ and reseeded.model_ is not nll.model_ is not other_items.model_
+    alone = make("nll").fit(normal[:40])  # outside the context: a fit of its own, to the same weights
+    assert len(calls) == 4 and alone.model_ is not nll.model_
+    np.testing.assert_allclose(alone.decision_function(test[:10]), nll.decision_function(test[:10]), rtol=1e-6)
+    expected = nll.decision_function(test[:10]) + ratio.background_.log_prob(test[:10]).double().numpy()
+    lengths = [len(tokens) for tokens, _ in ratio.token_scores(test[:10])]
+    np.testing.assert_allclose(ratio.decision_function(test[:10]), expected / lengths, rtol=1e-4, atol=1e-5)
+
+
+def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, tmp_path, monkeypatch):
     import csv
     import json
 
+    calls = spy_on_fits(monkeypatch)
     normal, test, _ = series
     (tmp_path / "series.smi").write_text("\n".join(f"{s}\tcpd{i}" for i, s in enumerate(normal[:80])) + "\n")
     (tmp_path / "others.smi").write_text("\n\n".join(test[100:140]) + "\n")
@@ -146,12 +185,41 @@ def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, t
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["protocol"]["train_items"] == 40 and saved["protocol"]["test_items"] == 80
     assert list(saved["mean"]) == ["prior NLL", "prior NLL/token", "likelihood ratio"]  # the SMILES defaults
+    assert calls == [40]  # the three share one fine-tuned prior
     assert saved["mean"]["likelihood ratio"]["auroc"] > 0.7
     rows = list(csv.DictReader((tmp_path / "run" / "extremes.csv").open()))
     assert len(rows) == 32 and all(row["item"] in normal + test for row in rows)
     most = rows[0]["surprising_tokens"].split(", ")
     assert len(most) == 3 and all("@" in token for token in most)
     assert result.metrics["likelihood_ratio_auroc"] == saved["mean"]["likelihood ratio"]["auroc"]
+
+
+def test_run_anomaly_on_a_text_file_scores_with_the_text_lm(seq_kit, tiny_lm, tmp_path, monkeypatch):
+    """The text path of `gentoolkit run anomaly` end to end: a .txt of normal lines and one of anomalies, the
+    causal LM fine-tuned once for its perplexity and ratio columns, the table of surprising tokens, a saved
+    detector that scores as in the run."""
+    import csv
+    import json
+
+    folder, lines, noise = tiny_lm
+    (tmp_path / "normal.txt").write_text("\n".join(lines[:160]) + "\n")
+    (tmp_path / "odd.txt").write_text("\n".join(noise) + "\n")
+    lm = {"model": "hf-local", "params": {"path": str(folder), "lr": 3e-3}, "epochs": 2, "batch_size": 16}
+    detectors = [{"name": "anomaly-sequence", "label": "perplexity", "params": {**lm, "score": "token-nll"}},
+                 {"name": "anomaly-sequence", "label": "ratio/token", "params": {**lm, "score": "token-ratio"}}]
+    calls = spy_on_fits(monkeypatch)
+    result = run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.txt"), anomalies=str(tmp_path / "odd.txt"),
+                         detectors=detectors, test_size=0.25)
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert calls == [120]  # 160 lines, 40 held out; both columns share one fine-tuned LM
+    assert saved["protocol"]["test_items"] == 60 and list(saved["mean"]) == ["perplexity", "ratio/token"]
+    assert min(row["auroc"] for row in saved["mean"].values()) > 0.9
+    rows = list(csv.DictReader((tmp_path / "run" / "extremes.csv").open()))
+    assert len(rows) == 32 and all(row["item"] in lines + noise and row["surprising_tokens"] for row in rows)
+    assert rows[0]["anomaly"] == "1" and rows[0]["surprising_tokens"].count("@") == 3  # noise has no @ of its own
+    loaded = seq_kit.load_model(result.artifacts["detector_perplexity"])
+    scores = loaded.decision_function(lines[:3] + noise[:3])
+    assert scores[3:].min() > scores[:3].max()
 
 
 def test_run_anomaly_on_a_labelled_test_file(seq_kit, series, tmp_path):

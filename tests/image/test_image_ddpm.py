@@ -107,6 +107,77 @@ def test_bad_sizes_and_samplers_are_named():
         create_model("ddpm", (1, 8, 8), sampler="ancestral")
 
 
+def _neighbour_correlation(x: torch.Tensor) -> float:
+    a, b = x[..., :, :-1].flatten(), x[..., :, 1:].flatten()
+    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
+
+
+def test_simplex_noise_is_smooth_standardised_and_seeded():
+    from gentoolkit_image.schedulers import simplex_noise
+
+    noise = simplex_noise((64, 2, 16, 16), generator=torch.Generator().manual_seed(0))
+    assert noise.shape == (64, 2, 16, 16) and noise.dtype == torch.float32
+    torch.testing.assert_close(noise.mean((2, 3)), torch.zeros(64, 2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(noise.std((2, 3), unbiased=False), torch.ones(64, 2), atol=1e-4, rtol=0)
+    assert torch.equal(noise, simplex_noise((64, 2, 16, 16), generator=torch.Generator().manual_seed(0)))
+    assert not torch.equal(noise, simplex_noise((64, 2, 16, 16), generator=torch.Generator().manual_seed(1)))
+    # smooth, unlike white Gaussian noise; and every image and channel a draw of its own
+    assert _neighbour_correlation(noise) > 0.5 > 0.1 > abs(_neighbour_correlation(torch.randn(64, 2, 16, 16)))
+    assert abs(torch.corrcoef(noise.reshape(128, -1))[torch.triu_indices(128, 128, 1).unbind()].mean()) < 0.05
+    assert _neighbour_correlation(noise.transpose(2, 3)) > 0.5  # smooth down the columns too
+    # each octave adds finer detail: neighbours agree less with every one added
+    by_octaves = [_neighbour_correlation(simplex_noise((64, 1, 16, 16), octaves=k, generator=torch.Generator()
+                                                       .manual_seed(0))) for k in (1, 2, 3, 4)]
+    assert by_octaves == sorted(by_octaves, reverse=True) and by_octaves[0] > 0.9 > 0.75 > by_octaves[-1]
+    with pytest.raises(ConfigError, match="octaves >= 1"):
+        simplex_noise((1, 1, 8, 8), octaves=0)
+
+
+def test_simplex_noise_is_gustavsons_2d_simplex_noise():
+    """Zero at every lattice corner, the corner's gradient times 70 * 0.5^4 next to it, in [-1, 1],
+    and a different permutation table gives a different field."""
+    from gentoolkit_image.schedulers.simplex import _GRADIENTS, _G2, _simplex2d
+
+    perm = torch.randperm(256, generator=torch.Generator().manual_seed(0))
+    i, j = torch.meshgrid(torch.arange(-3.0, 9, dtype=torch.float64), torch.arange(-3.0, 9, dtype=torch.float64),
+                          indexing="ij")
+    x, y = i - (i + j) * _G2, j - (i + j) * _G2  # the corners, unskewed
+    torch.testing.assert_close(_simplex2d(x, y, perm), torch.zeros_like(x), atol=1e-12, rtol=0)
+    g = _GRADIENTS[perm[(perm[0] + 0) % 256] % 12]  # the gradient of corner (0, 0)
+    step = torch.tensor([1e-3], dtype=torch.float64)
+    torch.testing.assert_close(_simplex2d(step, 0 * step, perm), 70 * 0.5**4 * g[0] * step, rtol=1e-4, atol=0)
+    torch.testing.assert_close(_simplex2d(0 * step, step, perm), 70 * 0.5**4 * g[1] * step, rtol=1e-4, atol=0)
+    points = torch.rand(2, 50_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 256
+    values = _simplex2d(*points, perm)
+    assert values.abs().max() <= 1 and 0.3 < values.std() < 0.6
+    assert (values - _simplex2d(*points, torch.randperm(256))).abs().mean() > 0.2
+
+
+def test_a_simplex_noise_ddpm_trains_samples_and_denoises_but_has_no_bound(runtime):
+    torch.manual_seed(0)
+    model = create_model("ddpm", (1, 8, 8), lr=3e-3, noise="simplex", **TINY)
+    x = torch.zeros(32, 1, 8, 8)
+    x[:, :, 2:6, 3:5] = 1.0
+    optimizers = model.configure_optimizers()
+    losses = [model.training_step((x, torch.zeros(32, dtype=torch.long)), optimizers, runtime)["loss"]
+              for _ in range(30)]
+    assert sum(losses[-5:]) < sum(losses[:5])
+    g = torch.Generator().manual_seed(0)
+    noise = model.draw_noise(16, g)
+    assert _neighbour_correlation(noise) > 0.4  # the model's own kind of noise (Gaussian: about 0)
+    samples = model.sample(2, generator=g)
+    assert samples.shape == (2, 1, 8, 8) and 0 <= samples.min() and samples.max() <= 1
+    restored = model.denoise_from(x[:4], 10, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model.denoise_from(x[2:3], 10, generator=torch.Generator().manual_seed(0)),
+                               restored[2:3])  # the same noise for every item
+    with pytest.raises(ConfigError, match="variational bound of a Gaussian-noise DDPM"):
+        model.log_prob(x[:2])
+    with pytest.raises(ConfigError, match="eta=0"):
+        model.sample(1, sampler="ddim", eta=1.0)
+    with pytest.raises(ConfigError, match="unknown noise 'perlin'"):
+        create_model("ddpm", (1, 8, 8), noise="perlin")
+
+
 def test_variational_bound_is_a_likelihood_bound_on_discrete_images(runtime):
     """Every term of the bound is a KL (>= 0) or a log-probability of a discrete bin (<= 0), so the
     bound is <= 0; training on one pattern raises its bound above that of noise images."""

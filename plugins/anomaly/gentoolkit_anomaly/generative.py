@@ -10,9 +10,13 @@ trained on the normal items by ``gentoolkit.training.fit``) or a saved model
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -24,6 +28,30 @@ from gentoolkit_anomaly.errors import AnomalyInputError
 SCORES = ("auto", "nll", "reconstruction", "typicality")
 STRING_KINDS = ("text", "smiles")
 _default_toolkit: Any = None
+_shared: ContextVar[dict | None] = ContextVar("gentoolkit_anomaly_shared_fits", default=None)
+
+
+@contextmanager
+def shared_fits() -> Iterator[None]:
+    """Inside it, detectors that build the same registered model with the same params, epochs, batch
+    size, seed and device, and train it on the same items, share one trained copy: e.g. the NLL,
+    per-token and ratio scores of one fine-tuned prior cost one fine-tune. Nested calls share the
+    outer cache; leaving the outermost one drops it."""
+    token = _shared.set({} if _shared.get() is None else _shared.get())
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
+def shared(key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()``, or inside :func:`shared_fits` the object an earlier call with ``key`` built."""
+    cache = _shared.get()
+    if cache is None:
+        return build()
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
 
 
 class UsesToolkit:
@@ -118,6 +146,13 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
         schema = kit.models.entry(self.model).value.param_schema()
         if "image_shape" in schema and "image_shape" not in params and np.ndim(X) >= 3:
             params["image_shape"] = list(X.shape[1:]) if np.ndim(X) == 4 else [1, *X.shape[1:]]
+        key = (id(kit), self.model, json.dumps(params, sort_keys=True, default=str), self.epochs, self.batch_size,
+               str(self.device), self.seed, digest(train_items))
+        model = shared(key, lambda: self._build_and_train(kit, params, train_items))
+        self.item_spec_ = model.item_spec
+        return model
+
+    def _build_and_train(self, kit: Any, params: dict, train_items: Any) -> Any:
         import torch
 
         with torch.random.fork_rng(devices=[]):  # initial weights from `seed`, the caller's RNG untouched
@@ -125,7 +160,6 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
             model = kit.create_model(self.model, **params)
         if hasattr(model, "to"):
             model.to(self.device)
-        self.item_spec_ = model.item_spec
         if self.epochs > 0 and isinstance(model, Trainable):
             train(model, self._model_items(train_items, model), kit, self.epochs, self.batch_size, self.device,
                   self.seed)
@@ -274,6 +308,19 @@ def reconstruction_error(model: Any, items: Any, batch_size: int) -> np.ndarray:
             restored = model.reconstruct(chunk).double()
             errors.append(((restored - chunk.double()) ** 2).flatten(1).sum(1).cpu().numpy())
     return np.concatenate(errors)
+
+
+def digest(items: Any) -> str:
+    """A SHA-256 of training items (strings, or an array's shape, dtype and bytes): part of a shared fit's key."""
+    sha = hashlib.sha256()
+    if isinstance(items, (list, tuple)) and all(isinstance(item, str) for item in items):
+        for item in items:
+            sha.update(item.encode() + b"\0")
+        return "str:" + sha.hexdigest()
+    array = np.ascontiguousarray(np.asarray(items))
+    sha.update(f"{array.shape}{array.dtype}".encode())
+    sha.update(array.tobytes())
+    return sha.hexdigest()
 
 
 def _batches(items: Any, size: int) -> list:

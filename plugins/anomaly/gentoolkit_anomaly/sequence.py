@@ -10,6 +10,7 @@ molecule or text shares (common fragments, grammar); the ratio keeps what is par
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from gentoolkit.errors import ConfigError
 from gentoolkit.protocols import TokenDensity
-from gentoolkit_anomaly.generative import GenerativeDetector, _is_saved
+from gentoolkit_anomaly.generative import GenerativeDetector, _is_saved, shared
 
 SEQUENCE_SCORES = ("nll", "token-nll", "ratio", "token-ratio")
 
@@ -55,8 +56,9 @@ class SequenceDetector(GenerativeDetector):
         name = self.background or self.model
         if _is_saved(name):
             return kit.load_model(name, device=self.device)
-        params = self.params if self.background_params is None else self.background_params
-        return kit.create_model(name, **(params or {})).to(self.device)
+        params = (self.params if self.background_params is None else self.background_params) or {}
+        key = (id(kit), name, json.dumps(params, sort_keys=True, default=str), str(self.device))
+        return shared(key, lambda: kit.create_model(name, **params).to(self.device))
 
     def _checked(self, model: Any, name: str) -> Any:
         if not isinstance(model, TokenDensity):

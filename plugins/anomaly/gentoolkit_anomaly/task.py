@@ -152,6 +152,7 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
 
     from gentoolkit import ConfigError, RunResult
     from gentoolkit_anomaly import metrics, plots
+    from gentoolkit_anomaly.generative import shared_fits
 
     kit = runtime.toolkit
     if not config["detectors"]:
@@ -171,23 +172,24 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
     artifacts = {}
     with runtime.progress(len(normal_cases) * len(labels), "one-class") as advance:
         for name, x_fit, anomalous in normal_cases:
-            for label, spec in zip(labels, config["detectors"]):
-                detector = build_detector(kit, runtime, spec)
-                began = time.perf_counter()
-                detector.fit(x_fit)
-                fitted = time.perf_counter()
-                scores = detector.decision_function(x_test)
-                row = {**metrics.all_metrics(scores, anomalous.astype(int), config["fpr"]),
-                       "fit_seconds": fitted - began, "score_seconds": time.perf_counter() - fitted}
-                results[label][name] = row
-                if name == show:
-                    shown[label] = scores
-                    if explained is None and hasattr(detector, "surprising_tokens"):
-                        explained = (label, detector.surprising_tokens(x_test))
-                    if config["save_detectors"] and runtime.is_main:
-                        artifacts[f"detector_{label}"] = kit.save_model(detector, runtime.out_dir / "detectors"
-                                                                        / _slug(label))
-                advance(1, normal=name, auroc=row["auroc"])
+            with shared_fits():  # detectors scoring one model in several ways train it once per case
+                for label, spec in zip(labels, config["detectors"]):
+                    detector = build_detector(kit, runtime, spec)
+                    began = time.perf_counter()
+                    detector.fit(x_fit)
+                    fitted = time.perf_counter()
+                    scores = detector.decision_function(x_test)
+                    row = {**metrics.all_metrics(scores, anomalous.astype(int), config["fpr"]),
+                           "fit_seconds": fitted - began, "score_seconds": time.perf_counter() - fitted}
+                    results[label][name] = row
+                    if name == show:
+                        shown[label] = scores
+                        if explained is None and hasattr(detector, "surprising_tokens"):
+                            explained = (label, detector.surprising_tokens(x_test))
+                        if config["save_detectors"] and runtime.is_main:
+                            artifacts[f"detector_{label}"] = kit.save_model(detector, runtime.out_dir / "detectors"
+                                                                            / _slug(label))
+                    advance(1, normal=name, auroc=row["auroc"])
     means = {label: {k: float(np.mean([r[k] for r in rows.values()])) for k in next(iter(rows.values()))}
              for label, rows in results.items()}
     if runtime.is_main:

@@ -3,7 +3,8 @@
 Training noises a batch to a random timestep and regresses the noise (the "simple" loss).
 Sampling starts from pure noise and walks back with the DDPM scheduler (all T steps) or the
 DDIM scheduler (a few, deterministic with eta = 0). Classes, when given, enter as an embedding
-added to the time embedding.
+added to the time embedding. ``noise="simplex"`` trains and samples with multi-octave simplex noise
+instead of Gaussian (AnoDDPM, Wyatt et al. 2022); such a model has no likelihood bound.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from torch import Tensor, nn
 
 from gentoolkit.errors import ConfigError
 from gentoolkit_image.models.base import ImageModel
-from gentoolkit_image.schedulers import DDIMScheduler, DDPMScheduler
+from gentoolkit_image.schedulers import DDIMScheduler, DDPMScheduler, simplex_noise
 
 SAMPLERS = ("ddpm", "ddim")
+NOISES = ("gaussian", "simplex")
 
 
 @dataclass
@@ -37,6 +39,10 @@ class DDPMParams:
     ddim_steps: int = 50
     ddim_eta: float = 0.0  # 0: deterministic DDIM
     levels: int = 256  # grey levels of the discrete images log_prob is for (17 for digits)
+    noise: str = "gaussian"  # gaussian | simplex (AnoDDPM: smooth noise at several scales)
+    simplex_octaves: int = 3  # simplex noise: octaves, each half the wavelength of the last
+    simplex_persistence: float = 0.8  # each octave's weight relative to the last
+    simplex_wavelength: float = 0.5  # the first octave's wavelength, a share of the image width
 
 
 def timestep_embedding(t: Tensor, dim: int) -> Tensor:
@@ -144,6 +150,8 @@ class DDPM(ImageModel):
                               f"use fewer channel_mults or upscale the images to a multiple of {factor}.")
         if p.sampler not in SAMPLERS:
             raise ConfigError(f"ddpm: unknown sampler {p.sampler!r}; use one of {', '.join(SAMPLERS)}.")
+        if p.noise not in NOISES:
+            raise ConfigError(f"ddpm: unknown noise {p.noise!r}; use one of {', '.join(NOISES)}.")
         self.p = p
         self.unet = UNet(c, p.base_channels, p.channel_mults, p.num_res_blocks, p.dropout, self.num_classes)
         self.ema = None
@@ -162,7 +170,7 @@ class DDPM(ImageModel):
         x, y = self.unpack(batch)
         x0 = x * 2 - 1
         t = torch.randint(self.p.num_timesteps, (x.shape[0],), device=x.device)
-        noise = torch.randn_like(x0)
+        noise = torch.randn_like(x0) if self.p.noise == "gaussian" else self.draw_noise(len(x0))
         x_t = self.scheduler.add_noise(x0, noise, t)
         with runtime.autocast():
             eps = self.unet(x_t, t, y)
@@ -182,6 +190,14 @@ class DDPM(ImageModel):
             e.lerp_(w, 1 - decay)
         self.ema_updates += 1
 
+    def draw_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """(n, C, H, W) noise of the kind the model was trained with, on its device."""
+        shape = (n, *self.image_shape)
+        if self.p.noise == "gaussian":
+            return torch.randn(shape, generator=generator).to(self.device)
+        return simplex_noise(shape, self.p.simplex_octaves, self.p.simplex_persistence, self.p.simplex_wavelength,
+                             generator).to(self.device)
+
     @torch.no_grad()
     def sample(self, n: int, *, condition: Tensor | None = None, generator: torch.Generator | None = None,
                sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> Tensor:
@@ -189,10 +205,15 @@ class DDPM(ImageModel):
         sampler = sampler or self.p.sampler
         if sampler not in SAMPLERS:
             raise ConfigError(f"ddpm: unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
+        eta = self.p.ddim_eta if eta is None else eta
+        if self.p.noise != "gaussian" and sampler == "ddim" and eta:
+            raise ConfigError("ddpm: a simplex-noise model samples with sampler='ddpm' or with DDIM at eta=0.")
         net = self.ema if self.ema is not None else self.unet
         y = self.labels_for(n, condition, generator)
-        x = torch.randn((n, *self.image_shape), generator=generator).to(self.device)
-        if sampler == "ddpm":
+        x = self.draw_noise(n, generator)
+        if sampler == "ddpm" and self.p.noise != "gaussian":
+            x = self._reverse(net, x, self.p.num_timesteps - 1, y, lambda: self.draw_noise(n, generator))
+        elif sampler == "ddpm":
             for t in self.scheduler.timesteps.tolist():
                 eps = net(x, torch.full((n,), t, device=self.device), y)
                 x = self.scheduler.step(eps, t, x, generator)
@@ -201,8 +222,18 @@ class DDPM(ImageModel):
             ddim.set_timesteps(self.p.ddim_steps if steps is None else steps)
             for t in ddim.timesteps.tolist():
                 eps = net(x, torch.full((n,), t, device=self.device), y)
-                x = ddim.step(eps, t, x, self.p.ddim_eta if eta is None else eta, generator)
+                x = ddim.step(eps, t, x, eta, generator)
         return ((x + 1) / 2).clamp(0, 1)
+
+    def _reverse(self, net: nn.Module, x_t: Tensor, t: int, y: Tensor | None, noise: Any) -> Tensor:
+        """Ancestral steps from ``x_t`` at step ``t`` down to x0 in [-1, 1], ``noise()`` added at each."""
+        sched, n = self.scheduler, len(x_t)
+        for s in range(t, -1, -1):
+            x0 = sched.predict_x0(net(x_t, torch.full((n,), s, device=self.device), y).float(), s, x_t)
+            x_t = float(sched.coef_x0[s]) * x0 + float(sched.coef_xt[s]) * x_t
+            if s > 0:
+                x_t = x_t + math.sqrt(float(sched.posterior_variance[s])) * noise()
+        return x_t
 
     @property
     def num_timesteps(self) -> int:
@@ -213,23 +244,19 @@ class DDPM(ImageModel):
                      generator: torch.Generator | None = None) -> Tensor:
         """AnoDDPM's reconstruction (Wyatt et al. 2022): images noised to step ``t`` by q(x_t | x0),
         then ``t + 1`` ancestral steps back to x0. Every image gets the same noise draws, so its
-        result does not depend on the rest of the batch."""
+        result does not depend on the rest of the batch. The noise is the model's own kind
+        (Gaussian, or simplex for ``noise="simplex"``)."""
         if not 0 <= t < self.p.num_timesteps:
             raise ConfigError(f"ddpm: denoise_from needs 0 <= t < {self.p.num_timesteps}, got {t}.")
         net = self.ema if self.ema is not None else self.unet
-        sched, n = self.scheduler, len(x)
+        n = len(x)
         y = self.labels_for(n, condition, generator)
 
         def noise() -> Tensor:
-            return torch.randn((1, *self.image_shape), generator=generator).to(self.device).expand(n, -1, -1, -1)
+            return self.draw_noise(1, generator).expand(n, -1, -1, -1)
 
-        x_t = sched.add_noise(x.to(self.device).float() * 2 - 1, noise(), torch.full((n,), t))
-        for s in range(t, -1, -1):
-            x0 = sched.predict_x0(net(x_t, torch.full((n,), s, device=self.device), y).float(), s, x_t)
-            x_t = float(sched.coef_x0[s]) * x0 + float(sched.coef_xt[s]) * x_t
-            if s > 0:
-                x_t = x_t + math.sqrt(float(sched.posterior_variance[s])) * noise()
-        return ((x_t + 1) / 2).clamp(0, 1)
+        x_t = self.scheduler.add_noise(x.to(self.device).float() * 2 - 1, noise(), torch.full((n,), t))
+        return ((self._reverse(net, x_t, t, y, noise) + 1) / 2).clamp(0, 1)
 
     # --- Density: the variational bound (Ho et al. 2020, eq. 5) ---
 
@@ -242,6 +269,10 @@ class DDPM(ImageModel):
         approximate). Noise draws are fixed and the same for every image, so an image scores the
         same alone or in any batch. Given no labels, a conditional model gives the bound on the
         marginal over its classes."""
+        if self.p.noise != "gaussian":
+            raise ConfigError("ddpm: log_prob is the variational bound of a Gaussian-noise DDPM; this one was trained "
+                              f"with noise={self.p.noise!r} (for AnoDDPM's reconstruction). Train a "
+                              "noise='gaussian' model for a likelihood.")
         if self.num_classes and condition is None:
             return self.marginal(lambda im, y: self.log_prob(im, condition=y, num_steps=num_steps), x)
         net = self.ema if self.ema is not None else self.unet

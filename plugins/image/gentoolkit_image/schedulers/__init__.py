@@ -2,5 +2,6 @@
 
 from gentoolkit_image.schedulers.ddim import DDIMScheduler
 from gentoolkit_image.schedulers.ddpm import DDPMScheduler, make_betas
+from gentoolkit_image.schedulers.simplex import simplex_noise
 
-__all__ = ["DDPMScheduler", "DDIMScheduler", "make_betas"]
+__all__ = ["DDPMScheduler", "DDIMScheduler", "make_betas", "simplex_noise"]
