@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from anomaly_digits import per_class_table  # noqa: E402
 from report import write_section  # noqa: E402
 
 DETECTORS = [
@@ -57,14 +58,8 @@ def main() -> None:
                            options=RuntimeOptions(out=Path("runs/bench/anomaly_digits_generative"), progress=False,
                                                   threads=1))
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-    per_class, means = result.outputs["per_class"], result.outputs["mean"]
-    labels = list(per_class)
-    classes = list(next(iter(per_class.values())))
-    lines = ["| normal digit | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-    lines += [f"| {c} | " + " | ".join(f"{per_class[d][c]['auroc']:.4f}" for d in labels) + " |" for c in classes]
-    lines.append("| **mean** | " + " | ".join(f"**{means[d]['auroc']:.4f}**" for d in labels) + " |")
-    lines.append("| fit s / class | " + " | ".join(f"{means[d]['fit_seconds']:.1f}" for d in labels) + " |")
-    lines.append("| score s / class | " + " | ".join(f"{means[d]['score_seconds']:.1f}" for d in labels) + " |")
+    lines = per_class_table(result.outputs, ("fit s / class", "fit_seconds", ".1f"),
+                            ("score s / class", "score_seconds", ".1f"))
     config = "; ".join(f"{spec['label']} {spec['params']}" for spec in detectors if spec["label"] != "PCA")
     body = "\n".join(lines) + (
         f"\n\nAUROC, anomalies = the other nine digits of the 899 test images. {wall:.0f} s wall, {cpu:.0f} s CPU "
