@@ -54,12 +54,13 @@ def scoring(oracle: str) -> list[str]:
     return ["scoring.aggregation=arithmetic", f'scoring.components=[{{component = "pmo_bench", params = {{name = "{oracle}"}}}}]']
 
 
-def read_csv(path: Path, column: str) -> tuple[list[str], list[float] | None]:
+def read_csv(path: Path, *columns: str) -> list[list[str]]:
+    """The named columns of a run's CSV, each as a list of strings in row order."""
     import csv
 
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return [r[column] for r in rows], [float(r["score"]) for r in rows] if rows and "score" in rows[0] else None
+    return [[r[column] for r in rows] for column in columns]
 
 
 def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache_folder: str, key: str) -> dict:
@@ -87,8 +88,8 @@ def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache
             overrides = [*common, *scoring(oracle), f"rl.max_oracle_calls={budget}", f"rl.max_steps={budget}",
                          "rl.checkpoint_every=100000", *CONFIGS[config]]
             toolkit.run("molecules", None, overrides, options)
-            smiles, scores = read_csv(Path(out) / "molecules.csv", "smiles")
-            steps = [int(s) for s in read_csv(Path(out) / "molecules.csv", "step")[0]]
+            smiles, score_column, step_column = read_csv(Path(out) / "molecules.csv", "smiles", "score", "step")
+            scores, steps = [float(x) for x in score_column], [int(x) for x in step_column]
     auc = toolkit.evaluate("pmo-auc", smiles, scores=scores, budget=budget, k=10, freq=100)["pmo_auc_top_10"]
     ranked = np.sort(scores)[::-1]
     result = {"auc_top10": auc, "top10": float(ranked[:10].mean()), "top1": float(ranked[0]), "calls": len(smiles),
@@ -113,7 +114,7 @@ def prior_sample(toolkit, options, common: list[str], budget: int, seed: int, pr
     start = time.perf_counter()
     overrides = [*common, "mode=sample", f"sample.num_molecules={int(budget * 1.15) + 64}", 'sample.reference=""']
     toolkit.run("molecules", None, overrides, options)
-    canonical, _ = read_csv(out / "molecules.csv", "canonical")
+    canonical, = read_csv(out / "molecules.csv", "canonical")
     smiles = list(dict.fromkeys(c for c in canonical if c))[:budget]
     path.write_text(json.dumps({"smiles": smiles, "seconds": time.perf_counter() - start}))
     return smiles, 0.0
@@ -145,7 +146,8 @@ def if_patience(toolkit, steps: list[int], smiles: list[str], scores: list[float
         raise RuntimeError("the replayed stopping rule disagrees with the run's own stop: update stop_step")
     out = {}
     for patience in (p for p in PATIENCES if p <= ran_with):
-        n = sum(step <= stop_step(steps, scores, patience) for step in steps)
+        stop = stop_step(steps, scores, patience)
+        n = sum(step <= stop for step in steps)
         out[str(patience)] = {
             "auc_top10": toolkit.evaluate("pmo-auc", smiles[:n], scores=scores[:n], budget=budget, k=10,
                                           freq=100)["pmo_auc_top_10"],
