@@ -91,9 +91,16 @@ class PluginHost:
         return self
 
     def register(self, plugin: Any, name: str | None = None) -> PluginInfo:
-        """Register a plugin object or module directly (tests, pipelines, built-ins)."""
-        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-        info = self.plugins.setdefault(name, PluginInfo(name))
+        """Register a plugin object or module directly (tests, pipelines, built-ins). An installed plugin
+        keeps its entry point's name and version, since the models it saves record that name."""
+        installed = None if name else _entry_point_of(plugin)
+        if installed is not None:
+            dist = getattr(installed, "dist", None)
+            info = self.plugins.setdefault(installed.name, PluginInfo(
+                installed.name, version=dist.version if dist else "", distribution=dist.name if dist else ""))
+        else:
+            name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+            info = self.plugins.setdefault(name, PluginInfo(name))
         self._register(plugin, info)
         return info
 
@@ -231,6 +238,16 @@ class PluginHost:
             lines += [f"{registry.kind} {n!r} is registered by both {' and '.join(p)}"
                       for n, p in registry.conflicts.items()]
         return lines
+
+
+def _entry_point_of(plugin: Any) -> metadata.EntryPoint | None:
+    """The ``gentoolkit`` entry point that names ``plugin`` (a module, or an attribute of an imported
+    module), if any; nothing is imported to find out."""
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        module = sys.modules.get(ep.module)
+        if module is not None and (module if ep.attr is None else getattr(module, ep.attr, None)) is plugin:
+            return ep
+    return None
 
 
 def _wanted_plugins() -> set[str] | None:

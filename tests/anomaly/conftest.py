@@ -11,16 +11,12 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def kit():
-    """Only these two plugins, under their installed names (saved detectors record the plugin)."""
+    """Only these two plugins (registered by hand, they keep their installed names: saved detectors record them)."""
     import gentoolkit_anomaly
     import gentoolkit_image
     from gentoolkit import Toolkit
-    from gentoolkit.plugins import PluginHost
 
-    host = PluginHost()
-    host.register(gentoolkit_anomaly, name="anomaly")
-    host.register(gentoolkit_image, name="image")
-    return Toolkit(host=host)
+    return Toolkit(plugins=[gentoolkit_anomaly, gentoolkit_image], entrypoints=False)
 
 
 @pytest.fixture(scope="session")

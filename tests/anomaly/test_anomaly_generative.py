@@ -129,12 +129,8 @@ def test_smiles_are_scored_by_a_molecules_prior_through_the_registry(tmp_path):
     import gentoolkit_anomaly
     import gentoolkit_molecules
     from gentoolkit import Toolkit
-    from gentoolkit.plugins import PluginHost
 
-    host = PluginHost()
-    host.register(gentoolkit_anomaly, name="anomaly")
-    host.register(gentoolkit_molecules, name="molecules")
-    kit = Toolkit(host=host)
+    kit = Toolkit(plugins=[gentoolkit_anomaly, gentoolkit_molecules], entrypoints=False)
     series = ["CCO", "CCCO", "CCCCO", "CC(C)O", "CCOC", "OCCO"]
     params = {"smiles": series + ["c1ccccc1"], "embedding": 8, "hidden": 16, "layers": 1}
     detector = GenerativeDetector(model="prior-lstm", params=params, toolkit=kit).fit(series)

@@ -20,12 +20,8 @@ def kit():
     import gentoolkit_augmentation
     import gentoolkit_image
     from gentoolkit import Toolkit
-    from gentoolkit.plugins import PluginHost
 
-    host = PluginHost()
-    host.register(gentoolkit_augmentation, name="augmentation")
-    host.register(gentoolkit_image, name="image")
-    return Toolkit(host=host)
+    return Toolkit(plugins=[gentoolkit_augmentation, gentoolkit_image], entrypoints=False)
 
 
 @pytest.fixture

@@ -27,12 +27,8 @@ def table_kit():
     import gentoolkit_augmentation
     import gentoolkit_tabular
     from gentoolkit import Toolkit
-    from gentoolkit.plugins import PluginHost
 
-    host = PluginHost()
-    host.register(gentoolkit_augmentation, name="augmentation")
-    host.register(gentoolkit_tabular, name="tabular")
-    return Toolkit(host=host)
+    return Toolkit(plugins=[gentoolkit_augmentation, gentoolkit_tabular], entrypoints=False)
 
 
 @pytest.fixture

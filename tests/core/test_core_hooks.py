@@ -236,3 +236,34 @@ def test_runtime_watermark_asks_the_generation_watermark_hook(tmp_path):
     assert asked.outputs == {"text": {"bias": 2.0}, "audio": None}
     alone = Toolkit(plugins=[Asker()], entrypoints=False).run("ask", options=RuntimeOptions(out=tmp_path, progress=False))
     assert alone.outputs == {"text": None, "audio": None}
+
+
+def test_a_module_registered_by_hand_takes_its_entry_point_name(monkeypatch, tmp_path):
+    """Pipelines and tests register installed plugins directly; saved models record the plugin's name,
+    so it must be the entry point's (``image``), not the module's (``gentoolkit_image``)."""
+    (tmp_path / "hand_plugin_mod.py").write_text(
+        "from gentoolkit import hookimpl, Model\n"
+        "@hookimpl\ndef register_models(register):\n    register(Model('hand-model', dict))\n"
+        "class Obj:\n    @hookimpl\n    def register_models(self, register):\n        register(Model('obj-model', dict))\n"
+        "plugin = Obj()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _fake_entry_points(monkeypatch, {"hand": "hand_plugin_mod", "obj": "hand_plugin_mod:plugin"})
+    import hand_plugin_mod
+
+    host = PluginHost()
+    assert host.register(hand_plugin_mod).name == "hand"
+    assert host.register(hand_plugin_mod.plugin).name == "obj"
+    assert host.register(Contributor()).name == "Contributor"  # not installed: its own name, as before
+    assert host.register(Contributor(), name="chosen").name == "chosen"  # an explicit name wins
+    assert host.registry("models").entry("hand-model").plugin == "hand"
+    assert host.registry("models").entry("obj-model").plugin == "obj"
+
+
+def test_an_installed_plugin_registered_by_hand_saves_models_its_installed_name_loads(tmp_path):
+    import gentoolkit_tabular
+
+    from gentoolkit import Toolkit
+
+    kit = Toolkit(plugins=[gentoolkit_tabular], entrypoints=False)
+    assert "tabular" in kit.host.plugins and "gentoolkit_tabular" not in kit.host.plugins
+    assert {kit.models.entry(name).plugin for name in kit.models.names()} == {"tabular"}

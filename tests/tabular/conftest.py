@@ -17,11 +17,8 @@ TINY = {"tabular-tvae": {"embedding_dim": 8, "compress_dims": [32], "decompress_
 def kit():
     import gentoolkit_tabular
     from gentoolkit import Toolkit
-    from gentoolkit.plugins import PluginHost
 
-    host = PluginHost()
-    host.register(gentoolkit_tabular, name="tabular")
-    return Toolkit(host=host)
+    return Toolkit(plugins=[gentoolkit_tabular], entrypoints=False)
 
 
 def write_mixed_csv(path, n=160, seed=0):
