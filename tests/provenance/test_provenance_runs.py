@@ -44,7 +44,7 @@ def test_an_image_run_marks_its_samples(tmp_path):
     assert grid["c2pa"]["state"] == "untrusted" and grid["c2pa"]["claims"]["run_id"] == grid["manifest"]["manifest"]["run_id"]
     claims = grid["manifest"]["manifest"]
     assert claims["run_id"].startswith(grid["watermark"]["payload"])
-    assert claims["generator"]["plugin"] == "gentoolkit_image" and claims["generator"]["task"] == "image"
+    assert claims["generator"]["plugin"] == "image" and claims["generator"]["task"] == "image"
     assert claims["generator"]["model"]["name"] == "image-vae" and claims["action"] == "c2pa.created"
     assert tensors["status"] == "marked" and tensors["watermark"]["verdict"] == "none possible"
     assert reports["learning_curve.png"]["status"] == "unmarked"  # a plot, not generated content
