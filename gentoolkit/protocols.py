@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, runtime_check
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "LatentGenerator", "PartialDenoiser",
+__all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "ModuleWrapper", "LatentGenerator", "PartialDenoiser",
            "TokenDensity", "CAPABILITIES",
            "LIKELIHOOD_KINDS", "capabilities_of"]
 
@@ -106,6 +106,35 @@ class Trainable(Protocol):
     def training_step(self, batch: Any, optimizers: Mapping[str, torch.optim.Optimizer],
                       runtime: Any) -> Mapping[str, float]:
         """One update on ``batch`` (already on the device); returns the losses to log, by name."""
+
+
+class ModuleWrapper:
+    """The ``torch.nn.Module`` methods the core loop and checkpoints call (``train``, ``eval``,
+    ``state_dict``, ``load_state_dict``, ``parameters``, ``buffers``), passed on to the network a
+    model holds rather than is (a model that keeps a tokenizer or sampling code beside its network).
+    Subclasses name that attribute in ``wrapped``.
+    """
+
+    wrapped: str = "network"
+
+    def train(self, mode: bool = True):
+        getattr(self, self.wrapped).train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return getattr(self, self.wrapped).state_dict()
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        getattr(self, self.wrapped).load_state_dict(state)
+
+    def parameters(self):
+        return getattr(self, self.wrapped).parameters()
+
+    def buffers(self):
+        return getattr(self, self.wrapped).buffers()
 
 
 @runtime_checkable

@@ -275,3 +275,24 @@ def test_an_item_scores_the_same_alone_or_in_any_batch(kit, name):
         alone = torch.cat([model.log_prob(x[i:i + 1]) for i in range(5)])
         shuffled = model.log_prob(x.flip(0)).flip(0)
     assert torch.allclose(alone, together, atol=1e-4) and torch.allclose(shuffled, together, atol=1e-4)
+
+
+def test_a_module_wrapper_passes_the_module_calls_to_the_network_it_names():
+    import torch
+
+    from gentoolkit.protocols import ModuleWrapper
+
+    class Held(ModuleWrapper):
+        wrapped = "net"
+
+        def __init__(self):
+            self.net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+
+    model = Held()
+    assert model.eval() is model and not model.net.training
+    assert model.train() is model and model.net.training
+    assert [p.shape for p in model.parameters()] == [p.shape for p in model.net.parameters()]
+    assert len(list(model.buffers())) == 3  # BatchNorm's running mean, var and count
+    other = Held()
+    other.load_state_dict(model.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(other.net.parameters(), model.net.parameters()))

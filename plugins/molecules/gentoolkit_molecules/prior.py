@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from gentoolkit.checkpoint import check_compatible, load_checkpoint, read_metadata, save_checkpoint
 from gentoolkit import ItemSpec
+from gentoolkit.protocols import ModuleWrapper
 from gentoolkit.errors import CheckpointError, GentoolkitError
 from gentoolkit_molecules.tokenizer import Vocabulary
 
@@ -125,7 +126,7 @@ class Samples:
     log_likelihood: torch.Tensor  # (B,) log p(sequence) under the model (temperature 1)
 
 
-class Prior:
+class Prior(ModuleWrapper):
     """A vocabulary and a network that generates SMILES token by token.
 
     Implements the core's ``Sampler`` (``sample(n)`` -> SMILES strings) and ``Density``
@@ -237,25 +238,6 @@ class Prior:
         loss = -self.log_likelihood(sequences).mean()
         runtime.optimize(loss, optimizers["prior"], clip_norm=1.0)
         return {"nll": loss.item()}
-
-    def train(self, mode: bool = True) -> Prior:
-        self.network.train(mode)
-        return self
-
-    def eval(self) -> Prior:
-        return self.train(False)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return self.network.state_dict()
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.network.load_state_dict(state)
-
-    def parameters(self):
-        return self.network.parameters()
-
-    def buffers(self):
-        return self.network.buffers()
 
     def sample(self, n: int, *, condition: None = None, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> list[str]:

@@ -14,16 +14,18 @@ from typing import Any, Sequence
 import torch
 
 from gentoolkit import ConfigError, ItemSpec
+from gentoolkit.protocols import ModuleWrapper
 from gentoolkit_text.generation import Sampling, encode_prompts, generate
 from gentoolkit_text.model import context_length, load_local
 from gentoolkit_text.tokenizer import load_tokenizer
 
 
-class CausalLM:
+class CausalLM(ModuleWrapper):
     """A transformers causal LM and its tokenizer: sample strings, score strings."""
 
     item_spec = ItemSpec("text")
     likelihood_kind = "exact"
+    wrapped = "model"  # the transformers model: train/eval, state_dict and parameters are its
 
     def __init__(self, model: Any, tokenizer: Any):
         self.model, self.tokenizer = model, tokenizer
@@ -102,25 +104,6 @@ class CausalLM:
         loss = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)).loss
         runtime.optimize(loss, optimizers["lm"], clip_norm=1.0)
         return {"nll": loss.item()}
-
-    def train(self, mode: bool = True) -> CausalLM:
-        self.model.train(mode)
-        return self
-
-    def eval(self) -> CausalLM:
-        return self.train(False)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return self.model.state_dict()
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(state)
-
-    def parameters(self):
-        return self.model.parameters()
-
-    def buffers(self):
-        return self.model.buffers()
 
     def sample(self, n: int, *, condition: str | None = None, generator: torch.Generator | None = None,
                **sampling: Any) -> list[str]:
