@@ -278,8 +278,6 @@ def test_an_item_scores_the_same_alone_or_in_any_batch(kit, name):
 
 
 def test_a_module_wrapper_passes_the_module_calls_to_the_network_it_names():
-    import torch
-
     from gentoolkit.protocols import ModuleWrapper
 
     class Held(ModuleWrapper):
