@@ -3,6 +3,7 @@
     python bench/molecules_pmo.py                       # 5 oracles x 3 seeds x every config, 10,000 calls
     python bench/molecules_pmo.py --seeds 1 --jobs 2    # one seed, two runs at a time
     python bench/molecules_pmo.py --quick               # 1 seed, 1,000 calls
+    python bench/molecules_pmo.py --cached-only         # the table from finished runs only, running none
 
 The oracles come in as a third-party scoring component (``pmo_oracles.PMOOracles``, through the
 molecules plugin's ``register_scoring_components`` hook) and every run is ``Toolkit.run("molecules")``
@@ -44,6 +45,8 @@ CONFIGS = {
     # shorter patience would have scored (the same seed follows the same path until it stops).
     "patience 30": ["rl.patience=30"],
     "augmented memory": [*PMO_REINVENT, "rl.augmentation_rounds=2"],
+    # Augmented Memory as a candidate default: the defaults plus two extra updates per oracle batch.
+    "defaults + augmented memory": ["rl.augmentation_rounds=2"],
     "REINVENT (PMO hparams)": PMO_REINVENT,
     "prior sampling": None,
 }
@@ -63,8 +66,18 @@ def read_csv(path: Path, *columns: str) -> list[list[str]]:
     return [[r[column] for r in rows] for column in columns]
 
 
-def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache_folder: str, key: str) -> dict:
-    """One run, on a fresh toolkit: its metrics, wall and CPU seconds, also kept in the cache."""
+_IMPORTED_CODE: str | None = None  # code_hash() when this worker first imported the plugin: the code it runs
+
+
+def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache_folder: str, key: str,
+             code: str) -> dict:
+    """One run, on a fresh toolkit: its metrics, wall and CPU seconds, also kept in the cache under
+    ``code``, the hash the bench started with; a worker whose imported code differs refuses to run."""
+    global _IMPORTED_CODE
+    _IMPORTED_CODE = _IMPORTED_CODE or code_hash()
+    if _IMPORTED_CODE != code:  # edited since the bench started: the result would be keyed by the wrong code
+        raise RuntimeError("the molecules plugin, runtime or oracles changed on disk after the bench started; "
+                           "nothing was cached: run the bench again")
     import torch
 
     from gentoolkit.api import Toolkit
@@ -99,7 +112,7 @@ def run_once(config: str, oracle: str, seed: int, budget: int, prior: str, cache
         result["trace"] = {"step": steps, "score": [round(x, 5) for x in scores]}
         if config == "patience 30":
             result["if_patience"] = if_patience(toolkit, steps, smiles, scores, budget, int(config.split()[1]))
-    ResultCache(Path(cache_folder).parent, code_hash()).put(key, result)
+    ResultCache(Path(cache_folder).parent, code).put(key, result)
     return result
 
 
@@ -200,7 +213,8 @@ def table(entries: dict, seeds: int, budget: int, shared: list[str] = ()) -> str
     lines = [f"Top-10 AUC within {budget:,} oracle calls (PMO's metric), mean ± std over {seeds} seed(s), then the "
              "distinct Murcko scaffolds among each run's best 100 and the mean wall / CPU seconds per run. "
              "Configs: *defaults* changes nothing but the budget; *REINVENT (PMO hparams)* is "
-             f"`{' '.join(PMO_REINVENT)}`; *augmented memory* adds `rl.augmentation_rounds=2`. "
+             f"`{' '.join(PMO_REINVENT)}`; *augmented memory* adds `rl.augmentation_rounds=2` to it, and "
+             "*defaults + augmented memory* to the defaults. "
              "REINVENT as published in PMO (Gao et al. 2022, Table 2) at 10,000 calls."
              + (f" {' and '.join(f'*{c}*' for c in shared)} have the same effective config, so one run fills them all."
                 if shared else ""), "",
@@ -260,6 +274,8 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--prior", default="", help="a saved prior (default: the shipped one)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one CPU thread each")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="run nothing: write the table from the runs the cache holds (cells say n=)")
     args = parser.parse_args()
     seeds = args.seeds or (1 if args.quick else 3)
     budget = args.budget or (1_000 if args.quick else 10_000)
@@ -268,10 +284,12 @@ def main() -> None:
 
     toolkit = Toolkit()
     name = "molecules_pmo" + ("_quick" if args.quick else "" if budget == 10_000 else f"_{budget}_calls")
+    if set(args.oracles) != set(ORACLES):  # a partial run gets its own section, never the full table's
+        name += "_" + "_".join(args.oracles)
     command = "python " + " ".join(["bench/molecules_pmo.py", *sys.argv[1:]])
     # every oracle and config once before any seed twice: partial results cover them all
     todo = [(c, o, s) for s in range(seeds) for o in args.oracles for c in args.configs]
-    todo.sort(key=lambda run: (run[2], run[0] != "augmented memory"))  # the slowest first, for two or more jobs
+    todo.sort(key=lambda run: (run[2], "augmented memory" not in run[0]))  # the slowest first, for two or more jobs
     entries: dict = {}
     cells: dict = {}  # cache key -> the (config, oracle, seed) cells it fills: equal effective configs run once
     for c, o, s in todo:
@@ -279,14 +297,14 @@ def main() -> None:
     shared = sorted({c for filled in cells.values() if len(filled) > 1 for c, _, _ in filled})
     runs: dict = {}
     for k, filled in cells.items():
-        if (entry := cache.get(k)) is None:
+        if (entry := cache.get(k)) is None and not args.cached_only:
             runs[k] = filled
         for c, o, _ in filled if entry is not None else ():
             entries.setdefault((o, c), []).append(entry)
     if shared:
         print(f"Same effective config, run once: {', '.join(shared)}", flush=True)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_once, *cells[0], budget, args.prior, str(cache.folder), k): k
+        futures = {pool.submit(run_once, *cells[0], budget, args.prior, str(cache.folder), k, cache.code): k
                    for k, cells in runs.items()}
         for future in as_completed(futures):  # each worker cached its own run: a failure here loses nothing
             k = futures[future]
