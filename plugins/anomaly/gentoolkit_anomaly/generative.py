@@ -22,7 +22,7 @@ import numpy as np
 
 from gentoolkit.errors import ConfigError
 from gentoolkit.protocols import Autoencoder, Density, Trainable
-from gentoolkit_anomaly.base import BaseDetector
+from gentoolkit_anomaly.base import BaseDetector, check_strings
 from gentoolkit_anomaly.errors import AnomalyInputError
 
 SCORES = ("auto", "nll", "reconstruction", "typicality")
@@ -330,16 +330,3 @@ def _batches(items: Any, size: int) -> list:
 def _is_saved(model: Any) -> bool:
     """True for the path of a saved model, False for a registered name."""
     return isinstance(model, Path) or (isinstance(model, str) and (model.endswith(".json") or Path(model).exists()))
-
-
-def check_strings(X: Any, kind: str, name: str = "X") -> list[str]:
-    """``X`` as a non-empty list of strings (SMILES or texts), or a clear error."""
-    if isinstance(X, str) or X is None:
-        raise AnomalyInputError(f"{name} must be a list of {kind} strings, got {type(X).__name__}.")
-    items = list(np.asarray(X, dtype=object).ravel()) if isinstance(X, np.ndarray) else list(X)
-    if not items:
-        raise AnomalyInputError(f"{name} is empty: there are no {kind} strings to use.")
-    bad = [i for i, item in enumerate(items) if not isinstance(item, str) or not item.strip()]
-    if bad:
-        raise AnomalyInputError(f"{name} must hold non-empty {kind} strings; item(s) {bad[:5]} are not.")
-    return items
