@@ -4,7 +4,8 @@ The model comes from a toolkit: a registered name (``toolkit.create_model(name, 
 trained on the normal items by ``gentoolkit.training.fit``) or a saved model
 (``toolkit.load_model(path)``, used as it is). Scores: ``nll`` (minus ``log_prob`` of a
 ``Density``: a flow, PixelCNN, the VAE's ELBO, a SMILES prior, a text LM), ``reconstruction``
-(squared error of an ``Autoencoder``), ``typicality`` (Nalisnick et al. 2019) and, in
+(squared error of an ``Autoencoder``), ``reconstruction-probability`` (a VAE's -E_q log p(x | z), An
+and Cho 2015), ``typicality`` (Nalisnick et al. 2019) and, in
 :class:`LikelihoodRatioDetector`, log p(x) - log p_background(x) (Ren et al. 2019).
 """
 
@@ -21,11 +22,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from gentoolkit.errors import ConfigError
-from gentoolkit.protocols import Autoencoder, Density, Trainable
+from gentoolkit.protocols import Autoencoder, Density, ReconstructionDensity, Trainable
 from gentoolkit_anomaly.base import BaseDetector, check_strings
 from gentoolkit_anomaly.errors import AnomalyInputError
 
-SCORES = ("auto", "nll", "reconstruction", "typicality")
+SCORES = ("auto", "nll", "reconstruction", "reconstruction-probability", "typicality")
+NEEDS = {"reconstruction": (Autoencoder, "encode/decode/reconstruct"),
+         "reconstruction-probability": (ReconstructionDensity, "reconstruction_log_prob (a VAE)")}
 STRING_KINDS = ("text", "smiles")
 _default_toolkit: Any = None
 _shared: ContextVar[dict | None] = ContextVar("gentoolkit_anomaly_shared_fits", default=None)
@@ -78,7 +81,8 @@ class UsesToolkit:
 
 
 class GenerativeDetector(UsesToolkit, BaseDetector):
-    """Anomaly score from one generative model: ``nll``, ``reconstruction`` or ``typicality``.
+    """Anomaly score from one generative model: ``nll``, ``reconstruction``, ``reconstruction-probability``
+    or ``typicality``.
 
     ``model`` is a registered name (built with ``params``, trained for ``epochs``) or the path of
     a saved model (used as it is; ``fit`` then only sets the threshold). ``log_prob_options``
@@ -116,6 +120,9 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
         items = self._model_items(X)
         if self.score_ == "reconstruction":
             return reconstruction_error(self.model_, items, self.batch_size)
+        if self.score_ == "reconstruction-probability":
+            return negative_log_likelihood(self.model_, items, self.batch_size, "reconstruction_log_prob",
+                                           **(self.log_prob_options or {}))
         nll = self._nll(self.model_, items)
         return np.abs(nll - self.entropy_) if self.score_ == "typicality" else nll
 
@@ -126,9 +133,8 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
         score = self.score
         if score == "auto":
             score = "nll" if isinstance(model, Density) else "reconstruction"
-        needs = Autoencoder if score == "reconstruction" else Density
+        needs, capability = NEEDS.get(score, (Density, "log_prob"))
         if not isinstance(model, needs):
-            capability = "encode/decode/reconstruct" if needs is Autoencoder else "log_prob"
             raise ConfigError(f"score={score!r} needs a model with {capability}; {self.model!r} has none. "
                               "Pick another score or another model (gentoolkit models lists capabilities).")
         return score
@@ -289,12 +295,14 @@ def train(model: Any, items: Any, toolkit: Any, epochs: int, batch_size: int, de
                 checkpoint_every=max(epochs, 1))
 
 
-def negative_log_likelihood(model: Any, items: Any, batch_size: int, **options: Any) -> np.ndarray:
-    """-log p(x) in nats per item (a bound for a VAE or a diffusion model)."""
+def negative_log_likelihood(model: Any, items: Any, batch_size: int, method: str = "log_prob",
+                            **options: Any) -> np.ndarray:
+    """-log p(x) in nats per item (a bound for a VAE or a diffusion model), or minus another of the
+    model's per-item log-probabilities (``method``: ``reconstruction_log_prob``)."""
     import torch
 
     with torch.no_grad():
-        return np.concatenate([-model.log_prob(chunk, **options).double().cpu().numpy()
+        return np.concatenate([-getattr(model, method)(chunk, **options).double().cpu().numpy()
                                for chunk in _batches(items, batch_size)])
 
 
