@@ -67,7 +67,7 @@ def text_detectors(text_model: str) -> list[dict[str, Any]]:
     ``text_model`` (as it is, not fine-tuned) if given, beside the TF-IDF baseline."""
     lm = {"name": "anomaly-sequence", "label": "LM perplexity",
           "params": {"model": "hf-local", "params": {"path": text_model}, "score": "token-nll", "epochs": 0}}
-    return [lm] * bool(text_model) + [{"name": "anomaly-tfidf", "label": "TF-IDF + PCA", "params": {}}]
+    return [lm] * bool(text_model) + [{"name": "anomaly-tfidf", "label": "TF-IDF", "params": {}}]
 
 
 def one_class_split(toolkit: Any, dataset: str, test_size: float, seed: int, split: str = "stratified",
@@ -255,14 +255,15 @@ def extremes_table(items: list[str], scores: Any, anomalous: Any, tokens: Any, t
 
     from gentoolkit_anomaly.plots import format_tokens
 
-    table = Table(title=f"{title}: most and least anomalous (surprising tokens: token@position nats)")
-    for column in ("", "score", "label", "item", "surprising tokens"):
+    table = Table(title=f"{title}: most and least anomalous"
+                  + (" (surprising tokens: token@position nats)" if tokens else ""))
+    for column in ("", "score", "label", "item", *(["surprising tokens"] if tokens else [])):
         table.add_column(column, overflow="fold")
     order = np.argsort(scores)
     for name, picks in (("most", order[::-1][:n]), ("least", order[:n])):
         for i in picks:
-            table.add_row(name, f"{scores[i]:.3g}", "anomaly" if anomalous[i] else "normal", escape(items[i][:70]),
-                          escape(format_tokens(tokens[i])) if tokens else "")  # [nH] is no markup
+            row = [name, f"{scores[i]:.3g}", "anomaly" if anomalous[i] else "normal", escape(items[i][:70])]
+            table.add_row(*row, *([escape(format_tokens(tokens[i]))] if tokens else []))  # [nH] is no markup
     return table
 
 
