@@ -26,7 +26,7 @@ class BaseDetector(BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Learn what normal items look like from ``X`` (y is ignored); returns self."""
-        _check_fraction("contamination", self.contamination, upper=0.5)
+        check_fraction("contamination", self.contamination, upper=0.5)
         X = self._check_items(X, reset=True)
         self._fit(X)
         self.decision_scores_ = np.asarray(self._training_scores(X), dtype=np.float64)
@@ -52,7 +52,7 @@ class BaseDetector(BaseEstimator):
 
     def calibrate(self, X: Any, fpr: float = 0.05) -> BaseDetector:
         """Set ``threshold_`` so that a share ``fpr`` of the held-out normal items ``X`` is flagged."""
-        _check_fraction("fpr", fpr, upper=1.0)
+        check_fraction("fpr", fpr, upper=1.0)
         self.threshold_ = float(np.quantile(self.decision_function(X), 1 - fpr))
         return self
 
@@ -163,6 +163,6 @@ def check_strings(X: Any, kind: str, name: str = "X") -> list[str]:
     return items
 
 
-def _check_fraction(name: str, value: Any, upper: float) -> None:
+def check_fraction(name: str, value: Any, upper: float) -> None:
     if not isinstance(value, (int, float)) or not 0 < value <= upper:
         raise AnomalyInputError(f"{name} must be a number in (0, {upper}], got {value!r}.")

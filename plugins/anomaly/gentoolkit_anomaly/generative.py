@@ -23,7 +23,7 @@ import numpy as np
 
 from gentoolkit.errors import ConfigError
 from gentoolkit.protocols import Autoencoder, Density, ReconstructionDensity, Trainable
-from gentoolkit_anomaly.base import BaseDetector, check_strings
+from gentoolkit_anomaly.base import BaseDetector, check_fraction, check_strings
 from gentoolkit_anomaly.errors import AnomalyInputError
 
 SCORES = ("auto", "nll", "reconstruction", "reconstruction-probability", "typicality")
@@ -114,7 +114,8 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
         self.model_ = self._trained_model(X, X)
         self.score_ = self._resolve_score(self.model_)
         if self.score_ == "typicality":
-            self.entropy_ = float(np.mean(self._nll(self.model_, self._model_items(X))))
+            self.train_nll_ = self._nll(self.model_, self._model_items(X))
+            self.entropy_ = float(np.mean(self.train_nll_))
 
     def _anomaly_scores(self, X: Any) -> np.ndarray:
         items = self._model_items(X)
@@ -128,6 +129,24 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
 
     def _nll(self, model: Any, items: Any) -> np.ndarray:
         return negative_log_likelihood(model, items, self.batch_size, **(self.log_prob_options or {}))
+
+    def typicality_test(self, X: Any, reference: Any = None, alpha: float = 0.01, n_bootstrap: int = 1000,
+                        seed: int = 0) -> dict[str, Any]:
+        """Nalisnick et al.'s (2019) test of the batch ``X`` as a whole: is |mean -log p(X) - H| (H the mean
+        training NLL) above the (1 - alpha) quantile of the same statistic over ``n_bootstrap`` batches of
+        len(X) normal items, drawn with replacement from ``reference`` (held-out normal items; default:
+        the training items, whose NLLs are optimistic)? For the ``nll`` and ``typicality`` scores."""
+        self._check_fitted()
+        if self.score_ not in ("nll", "typicality"):
+            raise ConfigError(f"typicality_test needs a likelihood: score='nll' or 'typicality', not {self.score_!r}.")
+        check_fraction("alpha", alpha, upper=0.5)
+        train = self.train_nll_ if self.score_ == "typicality" else self.decision_scores_
+        nll = self._nll(self.model_, self._model_items(self._check_items(X)))
+        normal = train if reference is None else self._nll(self.model_, self._model_items(self._check_items(reference)))
+        means = np.random.default_rng(seed).choice(normal, size=(n_bootstrap, len(nll))).mean(axis=1)
+        threshold = float(np.quantile(np.abs(means - train.mean()), 1 - alpha))
+        statistic = float(abs(nll.mean() - train.mean()))
+        return {"statistic": statistic, "threshold": threshold, "out_of_distribution": statistic > threshold}
 
     def _resolve_score(self, model: Any) -> str:
         score = self.score
@@ -216,7 +235,9 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
 
     def _save_state(self, folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         saved = self._toolkit().save_model(self.model_, folder / "model")
-        arrays = {"entropy_": np.asarray(self.entropy_)} if self.score_ == "typicality" else {}
+        arrays = {}
+        if self.score_ == "typicality":
+            arrays = {"entropy_": np.asarray(self.entropy_), "train_nll_": self.train_nll_}
         return arrays, {"score_": self.score_, "model": Path(saved).name}
 
     def _load_state(self, folder, arrays, values, toolkit, device) -> None:
@@ -226,6 +247,8 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
         self.item_spec_ = self.model_.item_spec
         if "entropy_" in arrays:
             self.entropy_ = float(arrays["entropy_"])
+        if "train_nll_" in arrays:
+            self.train_nll_ = arrays["train_nll_"]
 
 
 class LikelihoodRatioDetector(GenerativeDetector):
