@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["ItemSpec", "Sampler", "Density", "Autoencoder", "Trainable", "ModuleWrapper", "LatentGenerator", "PartialDenoiser",
-           "TokenDensity", "CAPABILITIES",
+           "TokenDensity", "ReconstructionDensity", "CAPABILITIES",
            "LIKELIHOOD_KINDS", "capabilities_of"]
 
 ItemKind = Literal["image", "text", "smiles", "waveform", "tabular"]
@@ -181,6 +181,18 @@ class TokenDensity(Protocol):
     def token_log_probs(self, x: Any, *, condition: Any = None) -> list[tuple[list[str], torch.Tensor]]:
         """Per item: its tokens as text (the end token last) and each token's log-probability (T,)
         in nats given the tokens before it; they sum to ``log_prob(x)``."""
+
+
+@runtime_checkable
+class ReconstructionDensity(Protocol):
+    """A latent-variable model (a VAE) that scores how well its decoder explains items from their own
+    codes: An and Cho's (2015) reconstruction probability, for anomaly detection."""
+
+    item_spec: ItemSpec
+
+    def reconstruction_log_prob(self, x: Any, *, num_samples: int = 1) -> torch.Tensor:
+        """E over z ~ q(z | x) of log p(x | z), (B,) nats, from ``num_samples`` draws of z that are the
+        same for every item (an item scores the same alone or in any batch)."""
 
 
 CAPABILITIES: dict[str, type] = {"sample": Sampler, "log_prob": Density, "encode": Autoencoder,

@@ -102,3 +102,25 @@ def test_mnist_idx_files_with_their_own_train_and_test_split(kit, digits, tmp_pa
     assert saved["per_class"]["PCA"]["8"]["auroc"] == pytest.approx(0.9862, abs=1e-3)  # as on the digits
     with pytest.raises(GentoolkitError, match="split must be one of stratified, dataset"):
         _run(kit, tmp_path / "bad", split="half")
+
+
+def test_an_image_folder_with_one_subfolder_per_class(kit, digits, tmp_path):
+    """The image plugin's registered `image-folder` dataset reads PNGs from class subfolders; each class in turn
+    is normal, split 50/50 stratified as for the digits."""
+    from PIL import Image
+
+    images, labels = digits[2], digits[3]  # the digits' test half: 0s, 1s and 8s as PNG files
+    for name in ("0", "1", "8"):
+        (tmp_path / "pngs" / f"digit{name}").mkdir(parents=True)
+        for i in np.flatnonzero(labels == int(name)):
+            Image.fromarray(np.round(images[i, 0] * 255).astype(np.uint8)).save(tmp_path / "pngs" / f"digit{name}"
+                                                                               / f"{i}.png")
+    overrides = {"dataset": "image-folder", "dataset_params": {"path": str(tmp_path / "pngs")}, "show_class": 2,
+                 "detectors": TABULAR["detectors"][:1]}
+    result = _run(kit, tmp_path / "run", **overrides)
+    saved = json.loads(result.artifacts["metrics"].read_text())
+    keep = np.isin(labels, [0, 1, 8])
+    assert saved["protocol"]["train_items"] + saved["protocol"]["test_items"] == keep.sum()
+    assert list(saved["per_class"]["PCA"]) == ["digit0", "digit1", "digit8"]
+    assert min(row["auroc"] for row in saved["per_class"]["PCA"].values()) > 0.9
+    assert result.artifacts["extremes"].suffix == ".png"

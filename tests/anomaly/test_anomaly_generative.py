@@ -1,5 +1,5 @@
-"""Generative detectors on registered models through the core's contract: -log_prob,
-reconstruction, typicality and the likelihood ratio; Pipeline and clone; saving and loading."""
+"""Generative detectors on registered models through the core's contract: -log_prob, reconstruction,
+the VAE's reconstruction probability, typicality and the likelihood ratio; Pipeline and clone; saving and loading."""
 
 from __future__ import annotations
 
@@ -37,7 +37,21 @@ def test_vae_nll_detector_flags_other_digits(fitted, zeros):
     np.testing.assert_allclose(scores[:32], -fitted.model_.log_prob(first).detach().double().numpy(), rtol=1e-6)
 
 
-def test_reconstruction_and_typicality_scores(kit, zeros):
+def test_typicality_test_of_a_batch(kit, fitted, zeros):
+    """Nalisnick et al. 2019: a batch's mean NLL against the training entropy, thresholded by bootstrap batches."""
+    _, x_test, anomalous = zeros
+    normal, other = x_test[anomalous == 0], x_test[anomalous == 1]
+    result = fitted.typicality_test(normal[45:65], reference=normal[:45])
+    expected = abs(fitted.decision_function(normal[45:65]).mean() - fitted.decision_scores_.mean())
+    assert result["statistic"] == pytest.approx(expected) and not result["out_of_distribution"]
+    assert fitted.typicality_test(other[:20], reference=normal[:45])["out_of_distribution"]
+    by_training = [fitted.typicality_test(batch)["out_of_distribution"] for batch in (normal[45:65], other[:20])]
+    assert by_training == [False, True]  # the reference is then the training items' NLLs
+    with pytest.raises(ConfigError, match="typicality_test needs a likelihood"):
+        vae_detector(kit, score="reconstruction", epochs=0).fit(x_test[:8]).typicality_test(x_test[:4])
+
+
+def test_reconstruction_and_typicality_scores(kit, zeros, tmp_path):
     x_train, x_test, anomalous = zeros
     reconstruction = vae_detector(kit, score="reconstruction").fit(x_train)
     restored = reconstruction.model_.reconstruct(torch.tensor(x_train[:3], dtype=torch.float32).reshape(-1, 1, 8, 8))
@@ -47,6 +61,23 @@ def test_reconstruction_and_typicality_scores(kit, zeros):
     nll = vae_detector(kit, score="nll").fit(x_train).decision_function(x_test)
     np.testing.assert_allclose(typical.decision_function(x_test), np.abs(nll - typical.entropy_), rtol=1e-9)
     assert typical.entropy_ == pytest.approx(np.mean(vae_detector(kit).fit(x_train).decision_scores_))
+    loaded = kit.load_model(kit.save_model(typical, tmp_path / "typical"))  # keeps the training NLLs for the test
+    assert loaded.typicality_test(x_test[:10]) == typical.typicality_test(x_test[:10])
+
+
+def test_the_vaes_reconstruction_probability(kit, zeros, tmp_path):
+    """An and Cho (2015): minus the mean log p(x | z) over draws z ~ q(z | x), via the core's ReconstructionDensity."""
+    x_train, x_test, anomalous = zeros
+    detector = vae_detector(kit, epochs=30, score="reconstruction-probability",
+                            log_prob_options={"num_samples": 4}).fit(x_train)
+    scores = detector.decision_function(x_test)
+    assert roc_auc_score(anomalous, scores) > 0.9
+    first = torch.tensor(x_test[:5], dtype=torch.float32).reshape(-1, 1, 8, 8)
+    expected = -detector.model_.reconstruction_log_prob(first, num_samples=4).detach().double().numpy()
+    np.testing.assert_allclose(scores[:5], expected, rtol=1e-6)
+    loaded = kit.load_model(kit.save_model(detector, tmp_path / "recon-prob"))
+    assert loaded.score_ == "reconstruction-probability"
+    np.testing.assert_allclose(loaded.decision_function(x_test[:5]), scores[:5], rtol=1e-6)
 
 
 def test_pipeline_with_a_reshaping_step_and_clone(kit, zeros):
@@ -114,6 +145,9 @@ def test_a_score_the_model_cannot_give_is_refused(kit, zeros):
     with pytest.raises(ConfigError, match="score='reconstruction' needs a model with encode"):
         GenerativeDetector(model="image-pixelcnn", params={"channels": 4, "num_layers": 1}, score="reconstruction",
                            epochs=0, toolkit=kit).fit(zeros[0][:4])
+    with pytest.raises(ConfigError, match="'reconstruction-probability' needs a model with reconstruction_log_prob"):
+        GenerativeDetector(model="image-pixelcnn", params={"channels": 4, "num_layers": 1},
+                           score="reconstruction-probability", epochs=0, toolkit=kit).fit(zeros[0][:4])
 
 
 def test_bad_input_for_a_generative_detector(kit, fitted):

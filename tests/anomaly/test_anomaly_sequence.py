@@ -222,6 +222,28 @@ def test_run_anomaly_on_a_text_file_scores_with_the_text_lm(seq_kit, tiny_lm, tm
     assert scores[3:].min() > scores[:3].max()
 
 
+def test_run_anomaly_on_text_files_prints_the_lm_and_tfidf_columns(seq_kit, tiny_lm, tmp_path, capsys):
+    """With text_model, a text run's default detectors are the saved LM's perplexity (as it is) and TF-IDF."""
+    import json
+
+    folder, lines, noise = tiny_lm
+    test, labels = lines[120:160] + noise, [0] * 40 + [1] * 20
+    (tmp_path / "normal.txt").write_text("\n".join(lines[:120]) + "\n")
+    (tmp_path / "test.txt").write_text("\n".join(f"{item}\t{y}" for item, y in zip(test, labels)) + "\n")
+    run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.txt"), test_data=str(tmp_path / "test.txt"),
+                text_model=str(folder))
+    printed = capsys.readouterr().err
+    assert "LM perplexity" in printed and "TF-IDF" in printed and "give text_model" not in printed
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["mean"]
+    assert list(saved) == ["LM perplexity", "TF-IDF"]
+    lm = SequenceDetector(model="hf-local", params={"path": str(folder)}, score="token-nll", epochs=0, toolkit=seq_kit)
+    assert saved["LM perplexity"]["auroc"] == pytest.approx(roc_auc_score(labels, lm.fit(lines[:120])
+                                                                          .decision_function(test)))
+    tfidf = seq_kit.create_model("anomaly-tfidf").fit(lines[:120])
+    expected = roc_auc_score(labels, tfidf.decision_function(test))
+    assert saved["TF-IDF"]["auroc"] == pytest.approx(expected) and expected > 0.9
+
+
 def test_run_anomaly_on_a_labelled_test_file(seq_kit, series, tmp_path):
     import json
 
@@ -256,8 +278,9 @@ def test_bad_smiles_and_text_files(seq_kit, series, tmp_path):
     (tmp_path / "normal.smi").write_text("CCO\nCCN\n")
     with pytest.raises(GentoolkitError, match="give either anomalies .* or test_data"):
         run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.smi"))
-    with pytest.raises(GentoolkitError, match="Texts need a language model"):
-        run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "texts.txt"), anomalies=str(tmp_path / "texts.txt"))
+    with pytest.raises(GentoolkitError, match="text_model sets the default detectors of a text"):
+        run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "normal.smi"), anomalies=str(tmp_path / "normal.smi"),
+                    text_model="my-lm")
 
 
 def test_the_extremes_table_prints_bracket_atoms():

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gentoolkit.errors import ConfigError
+from gentoolkit.protocols import ReconstructionDensity
 from gentoolkit.runtime import Runtime, RuntimeOptions
 from gentoolkit_image.data import load_digits
 from gentoolkit_image.models import create_model
@@ -97,6 +98,10 @@ def test_vae_elbo_is_a_bound_per_image_and_codes_round_trip(runtime, digits):
     z = model.encode(x)
     assert z.shape == (6, 4) and torch.allclose(model.reconstruct(x), model.decode(z))
     assert model.reconstruct(x).shape == x.shape
+    recon = model.reconstruction_log_prob(x, num_samples=8).detach()  # An and Cho's reconstruction probability
+    assert isinstance(model, ReconstructionDensity) and recon.shape == (6,)
+    torch.testing.assert_close(model.reconstruction_log_prob(x[:2], num_samples=8), recon[:2])  # batch-free
+    assert float(recon.mean()) > float(model.reconstruction_log_prob(noise.detach(), num_samples=8).detach().mean())
 
 
 def test_gradient_penalty_zero_for_unit_lipschitz_linear_critic():

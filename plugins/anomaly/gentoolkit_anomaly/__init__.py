@@ -35,6 +35,8 @@ DETECTORS = {
     "anomaly-iforest": ("classical", "IForestDetector", "tabular", "Isolation Forest (scikit-learn)"),
     "anomaly-kde": ("classical", "KDEDetector", "tabular", "kernel density, cross-validated bandwidth (scikit-learn)"),
     "anomaly-hbos": ("classical", "HBOSDetector", "tabular", "histogram-based outlier score (PyOD)"),
+    "anomaly-tfidf": ("tfidf", "TfidfDetector", "text",
+                      "texts: PCA reconstruction error of character n-gram TF-IDF vectors (scikit-learn)"),
 }
 EVALUATORS = {
     "auroc": "area under the ROC curve of anomaly scores against labels (1 = anomaly)",

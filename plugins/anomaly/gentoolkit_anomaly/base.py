@@ -26,7 +26,7 @@ class BaseDetector(BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Learn what normal items look like from ``X`` (y is ignored); returns self."""
-        _check_fraction("contamination", self.contamination, upper=0.5)
+        check_fraction("contamination", self.contamination, upper=0.5)
         X = self._check_items(X, reset=True)
         self._fit(X)
         self.decision_scores_ = np.asarray(self._training_scores(X), dtype=np.float64)
@@ -52,7 +52,7 @@ class BaseDetector(BaseEstimator):
 
     def calibrate(self, X: Any, fpr: float = 0.05) -> BaseDetector:
         """Set ``threshold_`` so that a share ``fpr`` of the held-out normal items ``X`` is flagged."""
-        _check_fraction("fpr", fpr, upper=1.0)
+        check_fraction("fpr", fpr, upper=1.0)
         self.threshold_ = float(np.quantile(self.decision_function(X), 1 - fpr))
         return self
 
@@ -146,6 +146,23 @@ def check_numeric(X: Any, name: str = "X") -> np.ndarray:
     return X
 
 
-def _check_fraction(name: str, value: Any, upper: float) -> None:
+def check_strings(X: Any, kind: str, name: str = "X") -> list[str]:
+    """``X`` as a non-empty list of strings (SMILES or texts), or a clear error."""
+    if isinstance(X, (str, bytes)) or X is None or not hasattr(X, "__iter__"):
+        raise AnomalyInputError(f"{name} must be a list of {kind} strings, got {type(X).__name__}.")
+    if isinstance(X, np.ndarray) and X.dtype.kind not in "OUS":
+        raise AnomalyInputError(f"{name} is an array of numbers, shape {X.shape}: this detector scores {kind} "
+                                "strings; give a list of them.")
+    items = list(np.asarray(X, dtype=object).ravel()) if isinstance(X, np.ndarray) else list(X)
+    if not items:
+        raise AnomalyInputError(f"{name} is empty: there are no {kind} strings to use.")
+    bad = [i for i, item in enumerate(items) if not isinstance(item, str) or not item.strip()]
+    if bad:
+        raise AnomalyInputError(f"{name} must hold non-empty {kind} strings; item(s) {bad[:5]} are not (item "
+                                f"{bad[0]} is {repr(items[bad[0]])[:40]}, a {type(items[bad[0]]).__name__}).")
+    return items
+
+
+def check_fraction(name: str, value: Any, upper: float) -> None:
     if not isinstance(value, (int, float)) or not 0 < value <= upper:
         raise AnomalyInputError(f"{name} must be a number in (0, {upper}], got {value!r}.")

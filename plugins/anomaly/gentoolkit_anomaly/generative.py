@@ -4,7 +4,8 @@ The model comes from a toolkit: a registered name (``toolkit.create_model(name, 
 trained on the normal items by ``gentoolkit.training.fit``) or a saved model
 (``toolkit.load_model(path)``, used as it is). Scores: ``nll`` (minus ``log_prob`` of a
 ``Density``: a flow, PixelCNN, the VAE's ELBO, a SMILES prior, a text LM), ``reconstruction``
-(squared error of an ``Autoencoder``), ``typicality`` (Nalisnick et al. 2019) and, in
+(squared error of an ``Autoencoder``), ``reconstruction-probability`` (a VAE's -E_q log p(x | z), An
+and Cho 2015), ``typicality`` (Nalisnick et al. 2019) and, in
 :class:`LikelihoodRatioDetector`, log p(x) - log p_background(x) (Ren et al. 2019).
 """
 
@@ -21,11 +22,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from gentoolkit.errors import ConfigError
-from gentoolkit.protocols import Autoencoder, Density, Trainable
-from gentoolkit_anomaly.base import BaseDetector
+from gentoolkit.protocols import Autoencoder, Density, ReconstructionDensity, Trainable
+from gentoolkit_anomaly.base import BaseDetector, check_fraction, check_strings
 from gentoolkit_anomaly.errors import AnomalyInputError
 
-SCORES = ("auto", "nll", "reconstruction", "typicality")
+SCORES = ("auto", "nll", "reconstruction", "reconstruction-probability", "typicality")
+NEEDS = {"reconstruction": (Autoencoder, "encode/decode/reconstruct"),
+         "reconstruction-probability": (ReconstructionDensity, "reconstruction_log_prob (a VAE)")}
 STRING_KINDS = ("text", "smiles")
 _default_toolkit: Any = None
 _shared: ContextVar[dict | None] = ContextVar("gentoolkit_anomaly_shared_fits", default=None)
@@ -78,7 +81,8 @@ class UsesToolkit:
 
 
 class GenerativeDetector(UsesToolkit, BaseDetector):
-    """Anomaly score from one generative model: ``nll``, ``reconstruction`` or ``typicality``.
+    """Anomaly score from one generative model: ``nll``, ``reconstruction``, ``reconstruction-probability``
+    or ``typicality``.
 
     ``model`` is a registered name (built with ``params``, trained for ``epochs``) or the path of
     a saved model (used as it is; ``fit`` then only sets the threshold). ``log_prob_options``
@@ -110,25 +114,46 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
         self.model_ = self._trained_model(X, X)
         self.score_ = self._resolve_score(self.model_)
         if self.score_ == "typicality":
-            self.entropy_ = float(np.mean(self._nll(self.model_, self._model_items(X))))
+            self.train_nll_ = self._nll(self.model_, self._model_items(X))
+            self.entropy_ = float(np.mean(self.train_nll_))
 
     def _anomaly_scores(self, X: Any) -> np.ndarray:
         items = self._model_items(X)
         if self.score_ == "reconstruction":
             return reconstruction_error(self.model_, items, self.batch_size)
+        if self.score_ == "reconstruction-probability":
+            return negative_log_likelihood(self.model_, items, self.batch_size, "reconstruction_log_prob",
+                                           **(self.log_prob_options or {}))
         nll = self._nll(self.model_, items)
         return np.abs(nll - self.entropy_) if self.score_ == "typicality" else nll
 
     def _nll(self, model: Any, items: Any) -> np.ndarray:
         return negative_log_likelihood(model, items, self.batch_size, **(self.log_prob_options or {}))
 
+    def typicality_test(self, X: Any, reference: Any = None, alpha: float = 0.01, n_bootstrap: int = 1000,
+                        seed: int = 0) -> dict[str, Any]:
+        """Nalisnick et al.'s (2019) test of the batch ``X`` as a whole: is |mean -log p(X) - H| (H the mean
+        training NLL) above the (1 - alpha) quantile of the same statistic over ``n_bootstrap`` batches of
+        len(X) normal items, drawn with replacement from ``reference`` (held-out normal items; default:
+        the training items, whose NLLs are optimistic)? For the ``nll`` and ``typicality`` scores."""
+        self._check_fitted()
+        if self.score_ not in ("nll", "typicality"):
+            raise ConfigError(f"typicality_test needs a likelihood: score='nll' or 'typicality', not {self.score_!r}.")
+        check_fraction("alpha", alpha, upper=0.5)
+        train = self.train_nll_ if self.score_ == "typicality" else self.decision_scores_
+        nll = self._nll(self.model_, self._model_items(self._check_items(X)))
+        normal = train if reference is None else self._nll(self.model_, self._model_items(self._check_items(reference)))
+        means = np.random.default_rng(seed).choice(normal, size=(n_bootstrap, len(nll))).mean(axis=1)
+        threshold = float(np.quantile(np.abs(means - train.mean()), 1 - alpha))
+        statistic = float(abs(nll.mean() - train.mean()))
+        return {"statistic": statistic, "threshold": threshold, "out_of_distribution": statistic > threshold}
+
     def _resolve_score(self, model: Any) -> str:
         score = self.score
         if score == "auto":
             score = "nll" if isinstance(model, Density) else "reconstruction"
-        needs = Autoencoder if score == "reconstruction" else Density
+        needs, capability = NEEDS.get(score, (Density, "log_prob"))
         if not isinstance(model, needs):
-            capability = "encode/decode/reconstruct" if needs is Autoencoder else "log_prob"
             raise ConfigError(f"score={score!r} needs a model with {capability}; {self.model!r} has none. "
                               "Pick another score or another model (gentoolkit models lists capabilities).")
         return score
@@ -210,7 +235,9 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
 
     def _save_state(self, folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         saved = self._toolkit().save_model(self.model_, folder / "model")
-        arrays = {"entropy_": np.asarray(self.entropy_)} if self.score_ == "typicality" else {}
+        arrays = {}
+        if self.score_ == "typicality":
+            arrays = {"entropy_": np.asarray(self.entropy_), "train_nll_": self.train_nll_}
         return arrays, {"score_": self.score_, "model": Path(saved).name}
 
     def _load_state(self, folder, arrays, values, toolkit, device) -> None:
@@ -220,6 +247,8 @@ class GenerativeDetector(UsesToolkit, BaseDetector):
         self.item_spec_ = self.model_.item_spec
         if "entropy_" in arrays:
             self.entropy_ = float(arrays["entropy_"])
+        if "train_nll_" in arrays:
+            self.train_nll_ = arrays["train_nll_"]
 
 
 class LikelihoodRatioDetector(GenerativeDetector):
@@ -289,12 +318,14 @@ def train(model: Any, items: Any, toolkit: Any, epochs: int, batch_size: int, de
                 checkpoint_every=max(epochs, 1))
 
 
-def negative_log_likelihood(model: Any, items: Any, batch_size: int, **options: Any) -> np.ndarray:
-    """-log p(x) in nats per item (a bound for a VAE or a diffusion model)."""
+def negative_log_likelihood(model: Any, items: Any, batch_size: int, method: str = "log_prob",
+                            **options: Any) -> np.ndarray:
+    """-log p(x) in nats per item (a bound for a VAE or a diffusion model), or minus another of the
+    model's per-item log-probabilities (``method``: ``reconstruction_log_prob``)."""
     import torch
 
     with torch.no_grad():
-        return np.concatenate([-model.log_prob(chunk, **options).double().cpu().numpy()
+        return np.concatenate([-getattr(model, method)(chunk, **options).double().cpu().numpy()
                                for chunk in _batches(items, batch_size)])
 
 
@@ -330,16 +361,3 @@ def _batches(items: Any, size: int) -> list:
 def _is_saved(model: Any) -> bool:
     """True for the path of a saved model, False for a registered name."""
     return isinstance(model, Path) or (isinstance(model, str) and (model.endswith(".json") or Path(model).exists()))
-
-
-def check_strings(X: Any, kind: str, name: str = "X") -> list[str]:
-    """``X`` as a non-empty list of strings (SMILES or texts), or a clear error."""
-    if isinstance(X, str) or X is None:
-        raise AnomalyInputError(f"{name} must be a list of {kind} strings, got {type(X).__name__}.")
-    items = list(np.asarray(X, dtype=object).ravel()) if isinstance(X, np.ndarray) else list(X)
-    if not items:
-        raise AnomalyInputError(f"{name} is empty: there are no {kind} strings to use.")
-    bad = [i for i, item in enumerate(items) if not isinstance(item, str) or not item.strip()]
-    if bad:
-        raise AnomalyInputError(f"{name} must hold non-empty {kind} strings; item(s) {bad[:5]} are not.")
-    return items

@@ -9,7 +9,8 @@ the detectors are fitted on the normal items of the training half. With ``data``
 text (.txt) file of normal items, the test items are a ``test_size`` share of them plus every item of
 ``anomalies`` (a file of anomalous items), or the labelled lines of ``test_data`` (then all of ``data``
 is fitted on); the sequence detectors (the shipped prior's NLL, NLL per token and likelihood ratio)
-replace the default image detectors for SMILES. Writes metrics.json (per class and
+replace the default image detectors for SMILES, and for texts TF-IDF beside the perplexity of
+``text_model`` (a saved causal LM) when given. Writes metrics.json (per class and
 mean AUROC, AUPRC, F1, recall at a fixed FPR, fit and score seconds), score histograms and the
 most/least anomalous test images of ``show_class`` (for strings a table with each item's most
 surprising tokens), and optionally the fitted detectors.
@@ -34,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "label_column": "label",  # the .csv column that holds the labels (1 = anomaly, 0 = normal)
     "anomalies": "",  # with a .smi/.txt data file: a file of anomalous items, all of them scored
     "test_data": "",  # with a .smi/.txt data file: labelled test items ("item 0|1" a line; a tab before it in .txt)
+    "text_model": "",  # with a .txt data file: a saved causal LM (runs/text/<run>/model) for a perplexity column
     "test_size": 0.5,
     "split_seed": 0,
     "classes": [],  # the normal classes to run, by index; empty: all
@@ -58,6 +60,14 @@ SMILES_DETECTORS = [
     {"name": "anomaly-sequence", "label": "prior NLL/token", "params": {"score": "token-nll", "epochs": 5}},
     {"name": "anomaly-sequence", "label": "likelihood ratio", "params": {"score": "ratio", "epochs": 5}},
 ]
+
+
+def text_detectors(text_model: str) -> list[dict[str, Any]]:
+    """For a text data file whose run keeps the default detectors: the perplexity of the saved causal LM
+    ``text_model`` (as it is, not fine-tuned) if given, beside the TF-IDF baseline."""
+    lm = {"name": "anomaly-sequence", "label": "LM perplexity",
+          "params": {"model": "hf-local", "params": {"path": text_model}, "score": "token-nll", "epochs": 0}}
+    return [lm] * bool(text_model) + [{"name": "anomaly-tfidf", "label": "TF-IDF", "params": {}}]
 
 
 def one_class_split(toolkit: Any, dataset: str, test_size: float, seed: int, split: str = "stratified",
@@ -152,19 +162,23 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
 
     from gentoolkit import ConfigError, RunResult
     from gentoolkit_anomaly import metrics, plots
+    from gentoolkit_anomaly.data import string_kind
     from gentoolkit_anomaly.generative import shared_fits
 
     kit = runtime.toolkit
     if not config["detectors"]:
         raise ConfigError("Give at least one detector ([[detectors]] with a registered name).")
     x_test, normal_cases, show, n_train = cases(kit, config)
+    text = isinstance(x_test, list) and string_kind(config["data"]) == "text"
+    if config["text_model"] and not (text and config["detectors"] == DEFAULTS["detectors"]):
+        raise ConfigError("text_model sets the default detectors of a text (.txt) data file; with other data, or with "
+                          "[[detectors]], name the LM in an anomaly-sequence entry: params = {model = \"hf-local\", "
+                          "params = {path = \"<the saved LM>\"}}.")
     if isinstance(x_test, list) and config["detectors"] == DEFAULTS["detectors"]:
-        from gentoolkit_anomaly.data import string_kind
-
-        if string_kind(config["data"]) != "smiles":
-            raise ConfigError("Texts need a language model: give [[detectors]] with name = \"anomaly-sequence\" and "
-                              "params = {model = \"hf-local\", params = {path = \"<a saved causal LM>\"}}.")
-        config = {**config, "detectors": SMILES_DETECTORS}
+        if text and not config["text_model"]:
+            runtime.log("Texts: TF-IDF only. For a language model's perplexity beside it, give text_model = the "
+                        "folder of a saved causal LM (e.g. runs/text/<run>/model).")
+        config = {**config, "detectors": text_detectors(config["text_model"]) if text else SMILES_DETECTORS}
     labels = [spec.get("label") or spec["name"] for spec in config["detectors"]]
     results: dict[str, dict[str, dict[str, float]]] = {label: {} for label in labels}
     shown: dict[str, np.ndarray] = {}
@@ -241,14 +255,15 @@ def extremes_table(items: list[str], scores: Any, anomalous: Any, tokens: Any, t
 
     from gentoolkit_anomaly.plots import format_tokens
 
-    table = Table(title=f"{title}: most and least anomalous (surprising tokens: token@position nats)")
-    for column in ("", "score", "label", "item", "surprising tokens"):
+    table = Table(title=f"{title}: most and least anomalous"
+                  + (" (surprising tokens: token@position nats)" if tokens else ""))
+    for column in ("", "score", "label", "item", *(["surprising tokens"] if tokens else [])):
         table.add_column(column, overflow="fold")
     order = np.argsort(scores)
     for name, picks in (("most", order[::-1][:n]), ("least", order[:n])):
         for i in picks:
-            table.add_row(name, f"{scores[i]:.3g}", "anomaly" if anomalous[i] else "normal", escape(items[i][:70]),
-                          escape(format_tokens(tokens[i])) if tokens else "")  # [nH] is no markup
+            row = [name, f"{scores[i]:.3g}", "anomaly" if anomalous[i] else "normal", escape(items[i][:70])]
+            table.add_row(*row, *([escape(format_tokens(tokens[i]))] if tokens else []))  # [nH] is no markup
     return table
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -82,11 +82,22 @@ class VAE(ImageModel):
         a conditional VAE gives the bound on the marginal over its classes."""
         if self.num_classes and condition is None:
             return self.marginal(lambda im, y: self.log_prob(im, condition=y, num_samples=num_samples), x)
+        terms = [log_px + log_pz - log_qz for log_px, log_pz, log_qz in self._draws(x, condition, num_samples)]
+        return torch.logsumexp(torch.stack(terms), 0) - math.log(num_samples)
+
+    def reconstruction_log_prob(self, x: Tensor, *, condition: Tensor | None = None, num_samples: int = 1) -> Tensor:
+        """An and Cho's (2015) reconstruction probability: the mean over ``num_samples`` draws
+        z ~ q(z | x) of the Bernoulli decoder's log p(x | z), in nats (B,), with the draws of
+        :meth:`log_prob`. A conditional VAE needs ``condition``."""
+        return torch.stack([log_px for log_px, _, _ in self._draws(x, condition, num_samples)]).mean(0)
+
+    def _draws(self, x: Tensor, condition: Tensor | None, num_samples: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """(log p(x | z), log p(z), log q(z | x)), each (B,), for ``num_samples`` draws z ~ q(z | x)
+        that are fixed and the same for every image: an image scores the same alone or in any batch."""
         x = x.to(self.device).float()
         mu, logvar = self.posterior(x, condition)
         std = (0.5 * logvar).exp()
         generator = torch.Generator().manual_seed(0)
-        terms = []
         for _ in range(num_samples):
             eps = torch.randn((1, mu.shape[1]), generator=generator).to(mu.device)  # one draw for every image
             z = mu + eps * std
@@ -94,8 +105,7 @@ class VAE(ImageModel):
                                                          reduction="none").flatten(1).sum(1)
             log_pz = (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(1)
             log_qz = (-0.5 * eps**2 - 0.5 * math.log(2 * math.pi) - std.log()).sum(1)
-            terms.append(log_px + log_pz - log_qz)
-        return torch.logsumexp(torch.stack(terms), 0) - math.log(num_samples)
+            yield log_px, log_pz, log_qz
 
     # --- Autoencoder: codes are posterior means ---
 
