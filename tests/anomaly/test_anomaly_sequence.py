@@ -173,7 +173,7 @@ def test_detectors_inside_shared_fits_fine_tune_the_prior_once(seq_kit, series, 
     np.testing.assert_allclose(ratio.decision_function(test[:10]), expected / lengths, rtol=1e-4, atol=1e-5)
 
 
-def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, tmp_path, monkeypatch):
+def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, tmp_path, monkeypatch, capsys):
     import csv
     import json
 
@@ -184,8 +184,16 @@ def test_run_anomaly_on_a_smiles_file_and_a_file_of_anomalies(seq_kit, series, t
     result = run_anomaly(seq_kit, tmp_path, data=str(tmp_path / "series.smi"), anomalies=str(tmp_path / "others.smi"))
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["protocol"]["train_items"] == 40 and saved["protocol"]["test_items"] == 80
-    assert list(saved["mean"]) == ["prior NLL", "prior NLL/token", "likelihood ratio"]  # the SMILES defaults
-    assert calls == [40]  # the three share one fine-tuned prior
+    assert list(saved["mean"]) == ["prior NLL", "prior NLL/token", "likelihood ratio", "fingerprint OC-SVM"]
+    assert calls == [40]  # the three prior columns share one fine-tuned prior
+    header = next(line for line in capsys.readouterr().err.splitlines() if "likelihood" in line)
+    assert "fingerprint" in header  # the printed table has the classical column beside the prior's
+    order = np.random.default_rng(0).permutation(80)  # the run's split: split_seed 0, test_size 0.5
+    fit, x_test = [normal[i] for i in order[40:]], [normal[i] for i in order[:40]] + test[100:140]
+    expected = seq_kit.create_model("anomaly-fingerprint").fit(fit).decision_function(x_test)
+    assert saved["mean"]["fingerprint OC-SVM"]["auroc"] == pytest.approx(roc_auc_score([0] * 40 + [1] * 40, expected))
+    saved_detector = seq_kit.load_model(result.artifacts["detector_fingerprint OC-SVM"])
+    np.testing.assert_array_equal(saved_detector.decision_function(x_test), expected)
     assert saved["mean"]["likelihood ratio"]["auroc"] > 0.7
     rows = list(csv.DictReader((tmp_path / "run" / "extremes.csv").open()))
     assert len(rows) == 32 and all(row["item"] in normal + test for row in rows)

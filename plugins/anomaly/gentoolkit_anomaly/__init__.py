@@ -37,6 +37,8 @@ DETECTORS = {
     "anomaly-hbos": ("classical", "HBOSDetector", "tabular", "histogram-based outlier score (PyOD)"),
     "anomaly-tfidf": ("tfidf", "TfidfDetector", "text",
                       "texts: PCA reconstruction error of character n-gram TF-IDF vectors (scikit-learn)"),
+    "anomaly-fingerprint": ("fingerprint", "FingerprintDetector", "smiles",
+                            "SMILES: one-class SVM on Morgan fingerprints, Tanimoto kernel (RDKit, scikit-learn)"),
 }
 EVALUATORS = {
     "auroc": "area under the ROC curve of anomaly scores against labels (1 = anomaly)",
