@@ -67,9 +67,9 @@ def main() -> None:
         f"CPU, {cpu / max(1, len(classes) or 10):.0f} s CPU per digit (1 torch thread, `nice -n 10`, load average "
         f"{os.getloadavg()[0]:.1f} at the end: the 2 cores were shared). RealNVP {FLOW['params']} (the image plugin's "
         f"defaults otherwise: 2 scales, 3 couplings per block, width 64), {epochs} epochs, "
-        f"batch {FLOW['batch_size']}; background {BACKGROUND}, mutation rate 0.2, as many epochs. The first two flow "
+        f"batch {FLOW['batch_size']}; background {BACKGROUND}, mutation rate 0.2, as many epochs. The three flow "
         "columns share one flow per digit (the first column's fit seconds hold its training; the ratio's hold the "
-        "background's).")
+        "background's). PixelCNN is not run: its likelihood-ratio bench took 1870 s for two models on all digits.")
     write_section(SECTION, "nice -n 10 python bench/anomaly_digits_flow.py" + (" --quick" if args.quick else "")
                   + (f" --classes {' '.join(map(str, classes))}" if args.classes else "")
                   + (f" --epochs {args.epochs}" if args.epochs != FLOW["epochs"] else ""), body)
