@@ -93,6 +93,7 @@ def tanimoto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     common = np.zeros((len(a), len(b)))
     for level in range(1, int(min(a.max(initial=0), b.max(initial=0))) + 1):
-        common += (sp.csr_matrix(a >= level, dtype=np.float64) @ sp.csr_matrix(b >= level, dtype=np.float64).T).toarray()
+        at_least = [sp.csr_matrix(x >= level, dtype=np.float64) for x in (a, b)]
+        common += (at_least[0] @ at_least[1].T).toarray()
     union = a.sum(axis=1)[:, None] + b.sum(axis=1)[None, :] - common
     return np.divide(common, union, out=np.zeros_like(common), where=union > 0)
