@@ -51,6 +51,24 @@ def test_run_writes_diagnostics_plots_draws_and_metrics(kit, tmp_path):
     assert tuple(state["samples"].shape) == (2, 40, 2) and metadata["param_names"] == ["x0", "x1"]
 
 
+def test_table_marks_ess_under_100_per_chain_in_red():
+    """R-hat < 1.01 needs about 100 bulk ESS per chain: the banana's 618 passed 'ESS > 400' with 8 chains
+    while its R-hat sat at 1.015. The same ESS from 4 chains is enough."""
+    from rich.console import Console
+
+    from gentoolkit_sampling.task import diagnostics_table
+
+    summary = {"r_hat_max": 1.004, "ess_bulk_min": 618.0, "ess_tail_min": 900.0, "ess_per_eval": 0.01,
+               "ess_per_second": 20.0, "accept_rate": 0.93, "divergences": 0.0, "num_chains": 8,
+               "seconds_warmup": 1.0, "seconds_sampling": 1.0}
+    console = Console(record=True, force_terminal=True, color_system="standard", width=120)
+    console.print(diagnostics_table([("banana", "nuts", summary), ("banana", "hmc", {**summary, "num_chains": 4})]))
+    eight, four = (line for line in console.export_text(styles=True).splitlines() if "banana" in line)
+    red = "\x1b[31m"
+    assert f"{red}618" in eight and f"{red}900" not in eight and "1.004" in eight and red + "1.004" not in eight
+    assert red not in four and "618" in four
+
+
 def test_bad_sampler_params_fail_before_any_work(kit, tmp_path):
     with pytest.raises(GentoolkitError, match="step_size"):
         kit.run("sampling", overrides={**SMALL, "nuts": {"step_size": 0.0}},

@@ -60,6 +60,9 @@ def summarize(chains: Chains, idata: Any | None = None) -> dict[str, float]:
         "divergences": float(chains.num_divergent),
         "grad_evals": grads,
         "log_prob_evals": float(chains.log_prob_evals.sum()),
+        "num_chains": chains.num_chains,
         "seconds_warmup": chains.warmup_seconds,
         "seconds_sampling": chains.sample_seconds,
+        "cpu_seconds_warmup": chains.warmup_cpu_seconds,
+        "cpu_seconds_sampling": chains.sample_cpu_seconds,
     }

@@ -99,18 +99,21 @@ def run(runtime: Any, config: dict[str, Any]) -> RunResult:
 
 def diagnostics_table(rows: list[tuple[str, str, dict[str, float]]]) -> Any:
     """One rich table row per (target, sampler): worst R-hat and ESS, efficiency, acceptance, divergences.
-    Narrow enough for an 80-column terminal; evaluation counts are in metrics.json."""
+    Red: R-hat >= 1.01, or bulk/tail ESS under 100 per chain (Vehtari et al. 2021: below that R-hat itself
+    is unreliable). Narrow enough for an 80-column terminal; evaluation counts are in metrics.json."""
     from rich import box
     from rich.table import Table
 
-    table = Table(title="MCMC diagnostics, worst parameter (arviz)", box=box.SIMPLE_HEAD, padding=(0, 1),
+    table = Table(title="MCMC diagnostics, worst parameter (arviz)", box=box.SIMPLE_HEAD, padding=0,
                   pad_edge=False, collapse_padding=True)
     for column in ("target / sampler", "R-hat", "bulk", "tail", "ESS/eval", "ESS/s", "acc", "div", "s"):
         table.add_column(column, justify="left" if column.startswith("target") else "right", no_wrap=True)
     for target, sampler, s in rows:
-        rhat = f"{s['r_hat_max']:.3f}"
-        table.add_row(f"{target} / {sampler}", rhat if s["r_hat_max"] < 1.01 else f"[red]{rhat}[/]",
-                      f"{s['ess_bulk_min']:.0f}", f"{s['ess_tail_min']:.0f}", f"{s['ess_per_eval']:.4f}",
+        rhat, low_ess = f"{s['r_hat_max']:.3f}", 100 * s["num_chains"]
+        bulk, tail = (f"{s[key]:.0f}" if s[key] >= low_ess else f"[red]{s[key]:.0f}[/]"
+                      for key in ("ess_bulk_min", "ess_tail_min"))
+        table.add_row(f"{target} / {sampler}", rhat if s["r_hat_max"] < 1.01 else f"[red]{rhat}[/]", bulk, tail,
+                      f"{s['ess_per_eval']:.4f}",
                       f"{s['ess_per_second']:.0f}", f"{s['accept_rate']:.2f}", f"{s['divergences']:.0f}",
                       f"{s['seconds_warmup'] + s['seconds_sampling']:.1f}")
     return table
