@@ -1,15 +1,19 @@
 """The sampling plugin's NUTS beside NumPyro's NUTS and emcee, on the same targets, in one process.
 
-    pip install -e "plugins/sampling[bench]"      # jax, numpyro, emcee: for this benchmark only
-    python bench/sampling_peers.py                 # 3 repeats, 4 chains, 500 warm-up + 500 draws
+JAX, NumPyro and emcee are for this benchmark only: no plugin depends on them. Install them into a
+venv that sees gentoolkit's packages (here: a venv whose site-packages holds a .pth file naming the
+shared venv's), never into the plugin:
+
+    pip install -r bench/requirements-sampling-peers.txt    # jax[cpu], numpyro, emcee (pinned)
+    python bench/sampling_peers.py                 # 3 repeats, 4 chains, 1000 warm-up + 1000 draws
     python bench/sampling_peers.py --quick         # 1 repeat, 200 + 200 (a smoke run)
 
 Targets: the banana, a bivariate Gaussian with rho = 0.99, a 10-D Gaussian with scales 0.1...1
 and the Bayesian logistic regression (breast cancer, 31 parameters), each written once in torch
 (ours, emcee) and once in JAX (NumPyro) with float64 everywhere. Runs are interleaved (repeat ->
 target -> sampler), one thread each (torch, XLA and BLAS). R-hat and bulk ESS come from arviz for
-all three. ESS/s uses the sampling phase only; NumPyro's first call (JIT compilation plus warm-up)
-is reported apart. Writes the min / median / max over repeats to docs/benchmarks.md.
+all three. ESS/s uses the sampling phase only, in wall time and in the process's CPU time (other
+jobs' load inflates the first); NumPyro's first call (JIT compilation plus warm-up) is reported apart. Writes the min / median / max over repeats to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -92,7 +96,8 @@ def run_ours(target, name: str, chains: int, warmup: int, draws: int, seed: int)
                         num_warmup=warmup, num_samples=draws, generator=torch.Generator().manual_seed(seed))
     rhat, ess = diagnose(result.samples.numpy())
     return {"rhat": rhat, "ess": ess, "evals": float(result.grad_evals.sum()), "seconds": result.sample_seconds,
-            "warmup_seconds": result.warmup_seconds, "divergences": result.num_divergent}
+            "warmup_seconds": result.warmup_seconds, "cpu": result.sample_cpu_seconds,
+            "divergences": result.num_divergent}
 
 
 class NumPyroRunner:
@@ -120,14 +125,14 @@ class NumPyroRunner:
         began = time.perf_counter()
         self.mcmc.warmup(key, init_params=init, extra_fields=("num_steps", "diverging"), collect_warmup=False)
         jax.block_until_ready(self.mcmc.post_warmup_state)
-        warmed = time.perf_counter()
+        warmed, cpu = time.perf_counter(), time.process_time()
         self.mcmc.run(self.mcmc.post_warmup_state.rng_key, extra_fields=("num_steps", "diverging"))
         samples = np.asarray(self.mcmc.get_samples(group_by_chain=True))
-        done = time.perf_counter()
+        done, cpu = time.perf_counter(), time.process_time() - cpu
         extra = self.mcmc.get_extra_fields(group_by_chain=True)
         rhat, ess = diagnose(samples)
         return {"rhat": rhat, "ess": ess, "evals": float(np.sum(extra["num_steps"])), "seconds": done - warmed,
-                "warmup_seconds": warmed - began, "divergences": int(np.sum(extra["diverging"]))}
+                "warmup_seconds": warmed - began, "cpu": cpu, "divergences": int(np.sum(extra["diverging"]))}
 
 
 def run_emcee(target, walkers: int, warmup: int, draws: int, seed: int) -> dict:
@@ -142,12 +147,12 @@ def run_emcee(target, walkers: int, warmup: int, draws: int, seed: int) -> dict:
     sampler.random_state = np.random.RandomState(seed).get_state()
     state = sampler.run_mcmc(rng.uniform(-2, 2, (walkers, target.dim)), warmup)
     sampler.reset()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     sampler.run_mcmc(state, draws)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     rhat, ess = diagnose(np.swapaxes(sampler.get_chain(), 0, 1))  # walkers as chains
     return {"rhat": rhat, "ess": ess, "evals": float(walkers * draws), "seconds": seconds, "warmup_seconds": 0.0,
-            "divergences": 0, "accept": float(np.mean(sampler.acceptance_fraction))}
+            "cpu": cpu, "divergences": 0, "accept": float(np.mean(sampler.acceptance_fraction))}
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -160,8 +165,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=1000)
     args = parser.parse_args()
     import jax
     import numpyro
@@ -188,16 +193,17 @@ def main() -> None:
                 result = run()
                 results.setdefault((name, sampler), []).append(result)
                 print(f"repeat {repeat} {name:20} {sampler:22} R-hat {result['rhat']:.3f} ESS {result['ess']:7.0f} "
-                      f"ESS/s {result['ess'] / result['seconds']:8.1f} ESS/eval {result['ess'] / result['evals']:.4f}",
-                      flush=True)
+                      f"ESS/s {result['ess'] / result['seconds']:8.1f} ESS/CPU s {result['ess'] / result['cpu']:8.1f} "
+                      f"ESS/eval {result['ess'] / result['evals']:.4f}", flush=True)
     wall, cpu, load_end = time.perf_counter() - began, time.process_time() - cpu_began, os.getloadavg()[0]
-    rows = ["| target | sampler | R-hat (max) | bulk ESS (min) | ESS / s | ESS / evaluation | evaluations | "
-            "divergences |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| target | sampler | R-hat (max) | bulk ESS (min) | ESS / s | ESS / CPU s | ESS / evaluation | "
+            "evaluations | divergences |", "|---|---|---|---|---|---|---|---|---|"]
     for (name, sampler), runs in results.items():
         per = "density" if sampler.startswith("emcee") else "gradient"
         rows.append(f"| {name} | {sampler} | {spread([r['rhat'] for r in runs], '.3f')} | "
                     f"{spread([r['ess'] for r in runs], '.0f')} | "
                     f"{spread([r['ess'] / r['seconds'] for r in runs], ',.0f')} | "
+                    f"{spread([r['ess'] / r['cpu'] for r in runs], ',.0f')} | "
                     f"{spread([r['ess'] / r['evals'] for r in runs], '.4f')} per {per} | "
                     f"{spread([r['evals'] for r in runs], ',.0f')} | {spread([r['divergences'] for r in runs], '.0f')} |")
     compile_note = ", ".join(f"{name} {runner.first_call_seconds:.1f} s ({runner.first_call_cpu:.1f} s CPU)"
@@ -210,7 +216,7 @@ def main() -> None:
         f"arviz (they are not independent, so its R-hat and ESS flatter it). {repeats} repeat(s), interleaved, seeds "
         f"0..{repeats - 1}; cells are min / median / max over repeats. One thread for torch, XLA and BLAS; "
         f"float64 everywhere. target_accept 0.95 on the banana (as the `sampling` task), 0.8 elsewhere; "
-        f"diagonal mass matrices. ESS/s counts the sampling phase only. NumPyro's first call per target "
+        f"diagonal mass matrices. ESS/s and ESS/CPU s count the sampling phase only (wall and process CPU time). NumPyro's first call per target "
         f"(JIT compilation + warm-up + sampling, untimed in the table): {compile_note}. {versions}. Whole run: {wall:.0f} s wall, "
         f"{cpu:.0f} s CPU; load average {load_began:.1f} at the start and {load_end:.1f} at the end (the 2 "
         "cores were shared with other jobs, so ESS/s is noisier than ESS per evaluation).")
