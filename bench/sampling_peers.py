@@ -193,7 +193,8 @@ def main() -> None:
                 result = run()
                 results.setdefault((name, sampler), []).append(result)
                 print(f"repeat {repeat} {name:20} {sampler:22} R-hat {result['rhat']:.3f} ESS {result['ess']:7.0f} "
-                      f"ESS/s {result['ess'] / result['seconds']:8.1f} ESS/CPU s {result['ess'] / result['cpu']:8.1f} "
+                      f"ESS/s {result['ess'] / result['seconds']:8.1f} "
+                      f"ESS/CPU s {result['ess'] / result['cpu']:8.1f} "
                       f"ESS/eval {result['ess'] / result['evals']:.4f}", flush=True)
     wall, cpu, load_end = time.perf_counter() - began, time.process_time() - cpu_began, os.getloadavg()[0]
     rows = ["| target | sampler | R-hat (max) | bulk ESS (min) | ESS / s | ESS / CPU s | ESS / evaluation | "
@@ -216,9 +217,12 @@ def main() -> None:
         f"arviz (they are not independent, so its R-hat and ESS flatter it). {repeats} repeat(s), interleaved, seeds "
         f"0..{repeats - 1}; cells are min / median / max over repeats. One thread for torch, XLA and BLAS; "
         f"float64 everywhere. target_accept 0.95 on the banana (as the `sampling` task), 0.8 elsewhere; "
-        f"diagonal mass matrices. ESS/s and ESS/CPU s count the sampling phase only (wall and process CPU time). NumPyro's first call per target "
-        f"(JIT compilation + warm-up + sampling, untimed in the table): {compile_note}. {versions}. Whole run: {wall:.0f} s wall, "
-        f"{cpu:.0f} s CPU; load average {load_began:.1f} at the start and {load_end:.1f} at the end (the 2 "
+        "diagonal mass matrices. ESS/s and ESS/CPU s count the sampling phase only (wall and process CPU "
+        "time). NumPyro's first call per target "
+        f"(JIT compilation + warm-up + sampling, untimed in the table): {compile_note}. {versions} (bench-only: "
+        "`pip install -r bench/requirements-sampling-peers.txt`; no plugin depends on them). "
+        f"Whole run: {wall:.0f} s wall, {cpu:.0f} s CPU; load average {load_began:.1f} at the start and "
+        f"{load_end:.1f} at the end (the 2 "
         "cores were shared with other jobs, so ESS/s is noisier than ESS per evaluation).")
     command = "python bench/sampling_peers.py" + (" --quick" if args.quick else
                                                   f" --repeats {repeats} --warmup {warmup} --draws {draws}")
