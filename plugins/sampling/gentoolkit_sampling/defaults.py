@@ -16,7 +16,8 @@ DEFAULTS: dict[str, Any] = {
     "num_chains": 8,  # one batch: more chains cost little more time per iteration
     "num_warmup": 1000,
     # 2000, not Stan's 1000: R-hat < 1.01 needs about 100 bulk ESS per chain (Vehtari et al. 2021), and NUTS
-    # gets about 0.08 per draw on the banana's x0 (NumPyro too), so 1000 draws left R-hat at 1.014-1.023.
+    # gets about 0.08 per draw on the banana's x0 (NumPyro too), so 1000 draws left R-hat at 1.015-1.023 (seeds
+    # 0-2). 2000 gives 1.005-1.007 there; 3000 would be safer on other seeds (README).
     "num_samples": 2000,
     "targets": {},  # per-target params, e.g. [targets.banana] curvature = 0.3 (see `gentoolkit sample --list`)
     "plots": True,  # trace, rank and pair plots per (target, sampler)
