@@ -269,6 +269,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 seed and 1,000 oracle calls")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--from-seed", type=int, default=0,
+                        help="run seeds from this one on (e.g. seed 2 alone beside a run of seeds 0-1)")
     parser.add_argument("--budget", type=int, default=None)
     parser.add_argument("--oracles", nargs="+", default=list(ORACLES), choices=ORACLES)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -288,7 +290,7 @@ def main() -> None:
         name += "_" + "_".join(args.oracles)
     command = "python " + " ".join(["bench/molecules_pmo.py", *sys.argv[1:]])
     # every oracle and config once before any seed twice: partial results cover them all
-    todo = [(c, o, s) for s in range(seeds) for o in args.oracles for c in args.configs]
+    todo = [(c, o, s) for s in range(args.from_seed, args.from_seed + seeds) for o in args.oracles for c in args.configs]
     todo.sort(key=lambda run: (run[2], "augmented memory" not in run[0]))  # the slowest first, for two or more jobs
     entries: dict = {}
     cells: dict = {}  # cache key -> the (config, oracle, seed) cells it fills: equal effective configs run once
