@@ -253,8 +253,8 @@ def test_a_module_registered_by_hand_takes_its_entry_point_name(monkeypatch, tmp
     host = PluginHost()
     assert host.register(hand_plugin_mod).name == "hand"
     assert host.register(hand_plugin_mod.plugin).name == "obj"
-    assert host.register(Contributor()).name == "Contributor"  # not installed: its own name, as before
-    assert host.register(Contributor(), name="chosen").name == "chosen"  # an explicit name wins
+    assert PluginHost().register(Contributor()).name == "Contributor"  # not installed: its own name, as before
+    assert PluginHost().register(hand_plugin_mod, name="chosen").name == "chosen"  # an explicit name wins
     assert host.registry("models").entry("hand-model").plugin == "hand"
     assert host.registry("models").entry("obj-model").plugin == "obj"
 
