@@ -43,7 +43,8 @@ CONFIGS = {
     "defaults": [],
     # The defaults stopping only after 30 steps without progress: each run's trace also says what any
     # shorter patience would have scored (the same seed follows the same path until it stops).
-    "patience 30": ["rl.patience=30"],
+    # Plain REINVENT (no Augmented Memory, as the defaults were when the patience was tuned on these replays).
+    "patience 30": ["rl.patience=30", "rl.augmentation_rounds=0"],
     "augmented memory": [*PMO_REINVENT, "rl.augmentation_rounds=2"],
     # Augmented Memory as a candidate default: the defaults plus two extra updates per oracle batch.
     "defaults + augmented memory": ["rl.augmentation_rounds=2"],
