@@ -67,9 +67,12 @@ SMILES_DETECTORS = [
 def text_detectors(text_model: str) -> list[dict[str, Any]]:
     """For a text data file whose run keeps the default detectors: the perplexity of the saved causal LM
     ``text_model`` (as it is, not fine-tuned) if given, beside the TF-IDF baseline."""
+    tfidf = {"name": "anomaly-tfidf", "label": "TF-IDF", "params": {}}
+    if not text_model:
+        return [tfidf]
     lm = {"name": "anomaly-sequence", "label": "LM perplexity",
           "params": {"model": "hf-local", "params": {"path": text_model}, "score": "token-nll", "epochs": 0}}
-    return [lm] * bool(text_model) + [{"name": "anomaly-tfidf", "label": "TF-IDF", "params": {}}]
+    return [lm, tfidf]
 
 
 def one_class_split(toolkit: Any, dataset: str, test_size: float, seed: int, split: str = "stratified",
