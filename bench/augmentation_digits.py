@@ -85,8 +85,10 @@ def main() -> None:
     print(body)
 
 
-POOL_NOTE = (" (the pool rows: an autoencoder trained on the pool's images without labels makes variations of "
-             "the budget's images; self-training and label spreading use the same unlabelled images, no generator)")
+POOL_NOTE = (" (the pool rows: an autoencoder trained on the pool's images without labels; `unlabelled.variation` "
+             "says what it decodes, by default codes drawn from a Gaussian per class fitted to the labelled and the "
+             "pool's codes by semi-supervised EM; `unlabelled.filter=pool` keeps samples inside the k-NN manifold of "
+             "every real image; self-training and label spreading use the same unlabelled images, no generator)")
 SUMMARY_METHODS = ("generated filtered", "classical + generated filtered", "font renders added directly")
 
 

@@ -159,7 +159,7 @@ def test_pool_variations_stay_near_their_image_and_move_towards_its_latent_neigh
     with Runtime(RuntimeOptions(device="cpu", seed=0, out=tmp_path, progress=False), task="t", toolkit=kit) as rt:
         pool = unlabelled.prepare(rt, config, x)
     y = np.arange(4)
-    spec = {**config["unlabelled"], "k": 3, "step": 0.0}
+    spec = {**config["unlabelled"], "variation": "neighbours", "k": 3, "step": 0.0}
     fake, fake_y = unlabelled.variations(pool, x[:4], y, spec, seed=0)
     assert fake.shape == (12, 1, 8, 8) and fake_y.tolist() == [0, 1, 2, 3] * 3
     reconstruction = pool.model.reconstruct(torch.as_tensor(x[:4])).numpy()
@@ -170,3 +170,50 @@ def test_pool_variations_stay_near_their_image_and_move_towards_its_latent_neigh
     assert (moved != fake).any() and (codes - own).norm(dim=1).mean() > 0
     noisy, _ = unlabelled.variations(pool, x[:4], y, {**spec, "variation": "noise", "noise": 0.5}, seed=0)
     assert not np.allclose(noisy, fake) and np.abs(noisy - fake).mean() < np.abs(fake - fake[::-1]).mean() + 0.5
+
+
+def test_the_class_mixture_learns_each_class_from_the_unlabelled_pool_not_only_its_labelled_codes():
+    import torch
+
+    from gentoolkit_augmentation.unlabelled import class_mixture
+
+    rng = np.random.default_rng(0)
+    true_means = np.array([[0.0, 0.0], [6.0, 0.0]])
+    true_cov = np.array([[1.0, 0.8], [0.8, 1.0]])
+    pool = np.concatenate([rng.multivariate_normal(m, true_cov, 400) for m in true_means])
+    labelled = np.array([[1.5, 1.5], [1.0, 0.5], [4.5, -1.5], [5.0, -1.0]])  # two per class, off-centre
+    y = np.array([0, 0, 1, 1])
+    means, covariances = class_mixture(torch.as_tensor(labelled), y, torch.as_tensor(pool), 30, 0.01)
+    # the labelled codes alone put the means 1.0 and 1.3 away; the pool pulls them to the truth
+    assert np.linalg.norm(means.numpy() - true_means, axis=1).max() < 0.15
+    np.testing.assert_allclose(covariances.numpy(), np.stack([true_cov] * 2), atol=0.15)
+    unmoved, _ = class_mixture(torch.as_tensor(labelled), y, torch.as_tensor(pool), 0, 0.01)
+    np.testing.assert_allclose(unmoved.numpy(), [[1.25, 1.0], [4.75, -1.25]])  # no EM step: the labelled means
+
+
+def test_mixture_variations_are_drawn_per_class_and_the_pool_filter_uses_every_real_image(kit, tmp_path):
+    from gentoolkit.runtime import Runtime
+    from gentoolkit_augmentation import unlabelled
+    from gentoolkit_augmentation.images import DEFAULTS
+
+    digits = kit.load_dataset("digits", split="train")
+    x, labels = digits.images.numpy()[:300], digits.labels.numpy()[:300]
+    config = {**DEFAULTS, "unlabelled": {**DEFAULTS["unlabelled"], "epochs": 40, "params": {"width": 8}}}
+    with Runtime(RuntimeOptions(device="cpu", seed=0, out=tmp_path, progress=False), task="t", toolkit=kit) as rt:
+        pool = unlabelled.prepare(rt, config, x)
+    budget = np.concatenate([np.flatnonzero(labels == c)[:3] for c in range(10)])
+    spec = {**config["unlabelled"], "variation": "mixture", "k": 4}
+    fake, fake_y = unlabelled.variations(pool, x[budget], labels[budget], spec, seed=0)
+    assert fake.shape == (120, 1, 8, 8) and fake_y.tolist() == labels[budget].tolist() * 4
+    again, _ = unlabelled.variations(pool, x[budget], labels[budget], spec, seed=0)
+    np.testing.assert_array_equal(fake, again)  # seeded
+    # a classifier that knows every pool label reads most samples as the class they were drawn for
+    from sklearn.linear_model import LogisticRegression
+
+    judge = LogisticRegression(max_iter=2000).fit(x.reshape(len(x), -1), labels)
+    agree = (judge.predict(fake.reshape(len(fake), -1)) == fake_y).mean()
+    assert agree > 0.7
+    on_pool = unlabelled.pool_filter(config, pool, None, x[budget], labels[budget], x[:50], labels[:50])
+    assert on_pool.all()  # pool images lie inside the pool's own manifold; the budget's filter is not asked
+    noise = np.random.default_rng(0).random((20, 1, 8, 8)).astype(np.float32)
+    assert not unlabelled.pool_filter(config, pool, None, x[budget], labels[budget], noise, labels[:20]).any()

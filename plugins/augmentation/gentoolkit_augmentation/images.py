@@ -36,12 +36,15 @@ DEFAULTS: dict[str, Any] = {
     "classical": {"k": 5, "degrees": 10.0, "translate": 0.0625, "scale": 0.05, "elastic": 0.5},
     # DAGAN's setting (unlabelled.py), off by default: the pool with labels dropped trains an autoencoder `model`
     # once; `k` variations per labelled image (variation = neighbours: its code moved up to `step` of the way to
-    # one of its `latent_neighbours` nearest pool codes; noise: code + `noise` x the codes' SD), filtered, mixed at
-    # `ratio` (settings chosen with evaluate_on=validation); beside them the peers that use the same pool without a
+    # one of its `latent_neighbours` nearest pool codes; noise: code + `noise` x the codes' SD; mixture: a code drawn
+    # from its class's Gaussian, fitted to labelled and pool codes by `iterations` semi-supervised EM steps with
+    # `regularisation` x the codes' variance on each covariance's diagonal), filtered (`filter`: pool = inside the
+    # k-NN manifold of every real image; budget = the budget generator's filter), mixed at `ratio` (settings
+    # chosen with evaluate_on=validation); beside them the peers that use the same pool without a
     # generator: self-training (`threshold`, scikit-learn's default) and label spreading (`spreading_neighbours`)
     "unlabelled": {"use": False, "model": "image-vae", "params": {}, "epochs": 300, "batch_size": 64, "k": 10,
-                   "variation": "neighbours", "step": 1.0, "latent_neighbours": 5, "noise": 0.5, "ratio": 4.0,
-                   "threshold": 0.75, "spreading_neighbours": 7},
+                   "variation": "mixture", "step": 1.0, "latent_neighbours": 5, "noise": 0.5, "iterations": 30,
+                   "regularisation": 0.01, "filter": "pool", "ratio": 4.0, "threshold": 0.75, "spreading_neighbours": 7},
     # test | validation: re-split the pool 50/50 (split_seed) and score on its held-out half, to choose settings
     "evaluate_on": "test",
 }
@@ -51,11 +54,13 @@ RANGES = {"test_size": "(0, 1)", "split_seed": ">= 0", "ratio": "> 0", "sample":
           "classical": {"k": ">= 1", "degrees": "[0, 180]", "translate": "[0, 1]", "scale": "[0, 1)", "elastic": ">= 0"},
           "classifier": {"C": "> 0", "max_iter": ">= 1"},
           "unlabelled": {"epochs": ">= 0", "batch_size": ">= 1", "k": ">= 1", "step": ">= 0", "latent_neighbours": ">= 1",
-                         "noise": ">= 0", "ratio": "> 0", "threshold": "(0, 1)", "spreading_neighbours": ">= 1"}}
+                         "noise": ">= 0", "iterations": ">= 0", "regularisation": "> 0", "ratio": "> 0",
+                         "threshold": "(0, 1)", "spreading_neighbours": ">= 1"}}
 HEADLINE = "5pc/generated_filtered"
 TRAIN_ON = ("real", "real+classical")
 EVALUATE_ON = ("test", "validation")
-VARIATIONS = ("neighbours", "noise")
+VARIATIONS = ("neighbours", "noise", "mixture")
+POOL_FILTERS = ("pool", "budget")
 
 
 def load_split(toolkit: Any, config: dict[str, Any]) -> Any:
@@ -89,7 +94,12 @@ def run(runtime: Any, config: dict[str, Any]) -> Any:
                                 f"{', '.join(TRAIN_ON)} (the budget, or the budget and its classical copies).")
     if config["unlabelled"]["variation"] not in VARIATIONS:
         raise AugmentationError(f"unlabelled.variation={config['unlabelled']['variation']!r}: give one of "
-                                f"{', '.join(VARIATIONS)} (towards latent neighbours in the pool, or Gaussian code noise).")
+                                f"{', '.join(VARIATIONS)} (towards latent neighbours in the pool, Gaussian code noise, or "
+                                "a class-conditional Gaussian mixture fitted with the pool).")
+    if config["unlabelled"]["filter"] not in POOL_FILTERS:
+        raise AugmentationError(f"unlabelled.filter={config['unlabelled']['filter']!r}: give one of "
+                                f"{', '.join(POOL_FILTERS)} (the k-NN manifold of every real image, or the budget "
+                                "generator's filter).")
     if config["evaluate_on"] not in EVALUATE_ON:
         raise AugmentationError(f"evaluate_on={config['evaluate_on']!r}: give one of {', '.join(EVALUATE_ON)} "
                                 "(validation scores on half of the pool, to choose settings without the test split).")
