@@ -194,10 +194,14 @@ def code_hash() -> str:
 
 
 def key(toolkit, config: str, oracle: str, seed: int, budget: int, prior: str) -> str:
-    """Oracle, budget, seed and a hash of the effective config (defaults included): one entry per distinct run."""
+    """Oracle, budget, seed and a hash of the effective config (defaults included): one entry per distinct run.
+    Sampling the prior reads only the prior and the sampling settings, so only those key it: a change to the
+    RL defaults leaves its entries valid."""
     overrides = [f"prior={prior}"] if prior else []
     overrides += ["mode=sample"] if CONFIGS[config] is None else [*scoring(oracle), *CONFIGS[config]]
     effective = toolkit.config("molecules", None, overrides)
+    if CONFIGS[config] is None:
+        effective = {section: effective[section] for section in ("mode", "prior", "strict", "sample")}
     what = json.dumps([effective, oracle, seed, budget], sort_keys=True, default=str)
     return f"{oracle}-b{budget}-s{seed}-{hashlib.sha256(what.encode()).hexdigest()[:12]}"  # same config, same entry
 
