@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ def main() -> None:
 
     from gentoolkit import RuntimeOptions, Toolkit
     from gentoolkit.config import parse_override
+    from gentoolkit_augmentation.images import DEFAULTS
     from gentoolkit_augmentation.report import Experiment
 
     budgets = args.per_class or ([5] if args.quick else [5, 10, 20])
@@ -54,9 +56,11 @@ def main() -> None:
         key = f"{per_class}pc-" + "-".join(f"{k}={v}" for k, v in sorted(extra.items())).replace("/", "_")
         entry = cache.get(key)
         if entry is None:
+            out = Path(f"runs/bench/augmentation_digits/{key}")
+            shutil.rmtree(out, ignore_errors=True)  # a run resumes from checkpoints left there: time it from nothing
             began, cpu = time.perf_counter(), time.process_time()
             result = kit.run("augmentation", overrides={**extra, "per_class": [per_class]},
-                             options=RuntimeOptions(out=Path(f"runs/bench/augmentation_digits/{key}"), progress=False))
+                             options=RuntimeOptions(out=out, progress=False))
             entry = cache.put(key, {"experiment": result.outputs["experiments"][per_class].to_json(),
                                     "kept_share": result.metrics[f"{per_class}pc/kept_share"],
                                     "wall_seconds": time.perf_counter() - began,
@@ -68,10 +72,11 @@ def main() -> None:
                       f"samples; {r['cpu_seconds']:.0f} s CPU, {r['wall_seconds']:.0f} s wall (load average "
                       f"{r['load']:.1f} on the machine's cores); {provenance([entry])}.")
     settings = ", ".join(f"`{k}={v}`" for k, v in sorted(extra.items())) or "the task's defaults"
+    pool_rows = extra.get("unlabelled.use", DEFAULTS["unlabelled"]["use"])
     held_out = ("the pool split 50/50 again, scored on its 449 validation images (the test split unused)"
                 if extra.get("evaluate_on") == "validation" else "899 test images")
     body = (f"Logistic regression on pixels for every method; digits split 50/50 ({held_out}); 5 seeds, each "
-            f"its own budget; generator and filter see only the budget{POOL_NOTE if extra.get('unlabelled.use') else ''}. "
+            f"its own budget; generator and filter see only the budget{POOL_NOTE if pool_rows else ''}. "
             f"Settings: {settings}. A difference is bold "
             "only when it exceeds the larger of the two SDs.\n\n" + "\n\n".join(bodies))
     name = "augmentation digits" + (" (quick)" if args.quick else "") + (f" ({settings})" if extra and not args.quick

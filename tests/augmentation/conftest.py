@@ -28,7 +28,7 @@ def kit():
 def tiny() -> dict:
     """Overrides for a tiny augmentation run: 3 images per class, a few generator epochs, one ratio."""
     return {"per_class": [3], "generator.epochs": 3, "generator.params": {"width": 8, "latent_dim": 4}, "sample.k": 2, "ratios": [1.0],
-            "classical.k": 1}
+            "classical.k": 1, "unlabelled.use": False}  # the pool's rows have their own test
 
 
 @pytest.fixture

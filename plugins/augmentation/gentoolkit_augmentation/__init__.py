@@ -17,8 +17,10 @@ DOMAIN = "augmentation"
 # task name: (module in this package exposing DEFAULTS, optional RANGES and run(runtime, config), description)
 TASKS = {
     "augmentation": ("images", "Digits at 5 and 10 real images per class: real only, classical (kornia), "
-                     "generated (a class-conditional model from the registry), filtered, generated only (CAS) "
-                     "and the full-data ceiling, mean ± SD over seeds."),
+                     "generated (a class-conditional model from the registry), filtered, generated only (CAS), "
+                     "samples of a VAE trained on the unlabelled rest of the pool with a Gaussian per class "
+                     "fitted by semi-supervised EM, its semi-supervised peers and the full-data ceiling, "
+                     "mean ± SD over seeds."),
     "augmentation-molecules": ("molecules", "Molecules: actives vs inactives by a property threshold (or CSV "
                                "labels), augmented with SMILES from the prior fine-tuned per class; Morgan-"
                                "fingerprint logistic regression ROC-AUC vs real only, SMILES enumeration and the "

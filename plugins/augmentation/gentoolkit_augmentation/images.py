@@ -4,8 +4,8 @@ The dataset (any registered image dataset with labels) is split 50/50, stratifie
 budgets of ``per_class`` real images per class are drawn from one half, the other half is the
 test set. For each budget and seed: real only, classical (kornia), a class-conditional generator
 from the registry (unfiltered, filtered, generated only) and the full-pool ceiling, all scored by
-the same logistic regression. With ``unlabelled.use`` also DAGAN's setting (``unlabelled.py``): a
-generator trained on the pool without labels, beside semi-supervised peers on the same pool.
+the same logistic regression. With ``unlabelled.use`` (the default) also DAGAN's setting
+(``unlabelled.py``): a generator trained on the pool without labels, beside semi-supervised peers.
 Writes metrics.json, the tables, sample grids per class, the accuracy-against-ratio plot and index.html.
 """
 
@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "ratio": 1.0,  # synthetic images per real image in the mix
     "ratios": [0.5, 1.0, 2.0, 4.0],  # the accuracy-against-ratio plot
     "classical": {"k": 5, "degrees": 10.0, "translate": 0.0625, "scale": 0.05, "elastic": 0.5},
-    # DAGAN's setting (unlabelled.py), off by default: the pool with labels dropped trains an autoencoder `model`
+    # DAGAN's setting (unlabelled.py): the pool with labels dropped trains an autoencoder `model`
     # once; `k` variations per labelled image (variation = neighbours: its code moved up to `step` of the way to
     # one of its `latent_neighbours` nearest pool codes; noise: code + `noise` x the codes' SD; mixture: a code drawn
     # from its class's Gaussian, fitted to labelled and pool codes by `iterations` semi-supervised EM steps with
@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     # k-NN manifold of every real image; budget = the budget generator's filter), mixed at `ratio` (settings
     # chosen with evaluate_on=validation); beside them the peers that use the same pool without a
     # generator: self-training (`threshold`, scikit-learn's default) and label spreading (`spreading_neighbours`)
-    "unlabelled": {"use": False, "model": "image-vae", "params": {}, "epochs": 300, "batch_size": 64, "k": 10,
+    "unlabelled": {"use": True, "model": "image-vae", "params": {}, "epochs": 300, "batch_size": 64, "k": 10,
                    "variation": "mixture", "step": 1.0, "latent_neighbours": 5, "noise": 0.5, "iterations": 30,
                    "regularisation": 0.01, "filter": "pool", "ratio": 4.0, "threshold": 0.75, "spreading_neighbours": 7},
     # test | validation: re-split the pool 50/50 (split_seed) and score on its held-out half, to choose settings

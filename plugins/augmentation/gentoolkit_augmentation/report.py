@@ -23,12 +23,13 @@ METHODS = (REAL, CLASSICAL, GENERATED, FILTERED, CAS, CEILING)
 KNN_FILTERED, BOTH_FILTERS = "generated, k-NN filtered", "generated, both filters"
 CLASSICAL_FILTERED = "classical + generated filtered"  # the classical copies and the kept samples together
 FONTS = "font renders added directly"  # outside data as is: the baseline of a generator pretrained on it
-# An unlabelled pool beside the budget (DAGAN's setting): a generator trained on it, and its semi-supervised peers.
-POOL_GENERATED, POOL_FILTERED = "pool variations", "pool variations filtered"
-POOL_CLASSICAL_FILTERED = "classical + pool variations filtered"
+# An unlabelled pool beside the budget (DAGAN's setting): samples of a generator trained on it (`unlabelled.variation`),
+# and its semi-supervised peers.
+POOL_GENERATED, POOL_FILTERED = "pool samples", "pool samples filtered"
+POOL_CLASSICAL_FILTERED = "classical + pool samples filtered"
 SELF_TRAINING, SPREADING = "self-training (pool)", "label spreading (pool)"
-POOL_SELF_TRAINING_FILTERED = "self-training (pool) + pool variations filtered"
-POOL_SPREADING_FILTERED = "label spreading (pool) + pool variations filtered"
+POOL_SELF_TRAINING_FILTERED = "self-training (pool) + pool samples filtered"
+POOL_SPREADING_FILTERED = "label spreading (pool) + pool samples filtered"
 BASELINES = (REAL, CLASSICAL)  # what a generated method must beat
 MIN_SEEDS = 5
 

@@ -2,11 +2,11 @@
 
 A generator: an autoencoder from the registry trained once on the whole pool without labels,
 then ``k`` variations of every labelled image, labelled with its class (DAGAN's "variations of a
-given item"), filtered and mixed like the budget generator's samples. ``neighbours``: decoded from
+given item"), filtered (:func:`pool_filter`) and mixed. ``neighbours``: decoded from
 its code moved a random fraction (up to ``step``) of the way to the code of one of its
 ``latent_neighbours`` nearest pool images, so variations follow directions the data really vary
 in; ``noise``: its code plus Gaussian noise (``noise`` × the pool codes' per-dimension SD);
-``mixture``: decoded from a code drawn from its class's Gaussian in a class-conditional mixture over
+``mixture`` (the default): decoded from a code drawn from its class's Gaussian in a class-conditional mixture over
 the codes, fitted by semi-supervised EM (labelled codes fixed to their class, pool codes soft:
 Nigam et al. 2000; Kingma et al. 2014's M1 with a Gaussian class model), so the pool shapes each
 class's density, not only the labelled items' neighbourhoods.
@@ -172,7 +172,7 @@ def scores(config: dict[str, Any], pool: Pool, split: Any, idx: np.ndarray, real
 
 def pool_filter(config: dict[str, Any], pool: Pool, real_model: Any, x: np.ndarray, y: np.ndarray,
                 fake: np.ndarray, fake_y: np.ndarray) -> np.ndarray:
-    """Which variations to keep. ``unlabelled.filter = "pool"``: those inside the k-NN manifold
+    """Which pool samples to keep. ``unlabelled.filter = "pool"``: those inside the k-NN manifold
     (``filter.knn``) of every real image, labelled or not, as the precision metric estimates it;
     ``"budget"``: the budget generator's filter (the labelled images' classifier and per-class manifold),
     which rejects what only the pool taught (validation: 0.883 against 0.900 unfiltered, mixture)."""
@@ -192,15 +192,15 @@ def notes(config: dict[str, Any]) -> dict[str, str]:
            "noise": f"code noise {spec['noise']} SD",
            "mixture": f"codes drawn from its class's Gaussian, fitted to the labelled and pool codes by "
                       f"{spec['iterations']} semi-supervised EM steps"}[spec["variation"]]
-    made = (f"real + {spec['ratio']}x as many variations ({spec['k']} per labelled image, {how}) of "
+    made = (f"real + {spec['ratio']}x as many samples ({spec['k']} per labelled image, {how}) of "
             f"{spec['model']} trained on the unlabelled pool")
     kept = ("inside the k-NN manifold of every real image, labelled or not" if spec["filter"] == "pool"
             else "kept by the budget's filter")
     return {POOL_GENERATED: made, POOL_FILTERED: f"{made}, {kept}",
-            POOL_CLASSICAL_FILTERED: "the classical copies and the filtered pool variations together",
+            POOL_CLASSICAL_FILTERED: "the classical copies and the filtered pool samples together",
             SELF_TRAINING: f"the same logistic regression self-trained on the unlabelled pool (threshold "
                            f"{spec['threshold']}); no generator",
             SPREADING: f"label spreading (k-NN graph, k={spec['spreading_neighbours']}) labels the pool, the same logistic "
                        "regression trains on it; no generator",
-            POOL_SELF_TRAINING_FILTERED: "self-training on the unlabelled pool, from real + filtered pool variations",
-            POOL_SPREADING_FILTERED: "the label-spread pool beside real + filtered pool variations"}
+            POOL_SELF_TRAINING_FILTERED: "self-training on the unlabelled pool, from real + filtered pool samples",
+            POOL_SPREADING_FILTERED: "the label-spread pool beside real + filtered pool samples"}
