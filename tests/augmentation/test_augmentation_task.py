@@ -137,6 +137,11 @@ def test_the_unlabelled_pool_option_adds_its_generator_and_semi_supervised_peers
     assert experiment.methods() == [*METHODS, CLASSICAL_FILTERED, *pool_rows]  # every existing row kept
     assert 0 <= result.metrics["3pc/pool_kept_share"] <= 1  # a 2-epoch autoencoder: the filter may keep none
     assert len(list((tmp_path / "run" / "generators").glob("pool-image-vae*.safetensors"))) == 1  # once per run
+    from PIL import Image
+
+    grid = Image.open(tmp_path / "run" / "samples" / "3pc_class_0.png").size
+    plain = run(kit, tmp_path / "plain", **{"seeds": [0, 1, 2, 3, 4], "classifier.max_iter": 100})
+    assert grid[1] > Image.open(plain.out_dir / "samples" / "3pc_class_0.png").size[1]  # + the pool's two rows
     assert experiment.mean_sd(CEILING)[0] > 0.85 and "179 pool items" in experiment.notes[CEILING]  # half the pool
     # label spreading labels the 179 - 30 unlabelled digits far better than chance, so it beats real only
     assert experiment.mean_sd(SPREADING)[0] > experiment.mean_sd(REAL)[0] + 0.015

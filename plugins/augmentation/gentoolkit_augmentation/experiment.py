@@ -41,6 +41,7 @@ class SeedSamples:
     fake_x: np.ndarray
     fake_y: np.ndarray
     keep: np.ndarray
+    pool: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the pool generator's (x, y, keep), if any
 
 
 @dataclass
@@ -205,11 +206,12 @@ def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: in
         extra_x, extra_y = classical(x, y, seed)
         cx, cy = np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
         scores[CLASSICAL].append(score(config, cx, cy, split))
+        pool_samples = None
         if pool is not None:
-            extra, kept = unlabelled.scores(config, pool, split, idx, real_model, (cx, cy), seed)
+            extra, pool_samples = unlabelled.scores(config, pool, split, idx, real_model, (cx, cy), seed)
             for method, value in extra.items():
                 scores.setdefault(method, []).append(value)
-            outcome.pool_kept_share.append(kept)
+            outcome.pool_kept_share.append(float(pool_samples[2].mean()))
         if fonts is not None:
             scores[FONTS].append(score(config, *pipeline.mix(x, y, *fonts, config["ratio"], seed)[:2], split))
         train_x, train_y = (cx, cy) if config["generator"]["train_on"] == "real+classical" else (x, y)
@@ -232,7 +234,7 @@ def run_budget(runtime: Any, config: dict[str, Any], split: Split, per_class: in
                                                                       seed)[:2], split))
         scores[CAS].append(score(config, fake, fake_y, split))
         if outcome.samples is None:
-            outcome.samples = SeedSamples(x, y, fake, fake_y, keep)
+            outcome.samples = SeedSamples(x, y, fake, fake_y, keep, pool_samples)
         advance(1, seed=seed, real=scores[REAL][-1], filtered=scores[FILTERED][-1])
     notes = {REAL: f"{per_class} real items per class", CLASSICAL: "real + classical copies",
              GENERATED: f"real + {config['ratio']}x as many samples of {config['generator']['model']}",

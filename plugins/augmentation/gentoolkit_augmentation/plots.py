@@ -14,7 +14,8 @@ ROWS = 8  # images per row of a sample grid
 
 def sample_grids(samples: Any, classes: list[str], folder: Path, prefix: str) -> list[Path]:
     """One PNG per class: rows of real budget images, generated samples, those the filter kept
-    and those it rejected (the first seed)."""
+    and those it rejected (the first seed); with an unlabelled pool, its generator's samples and
+    those its filter kept too."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,6 +27,9 @@ def sample_grids(samples: Any, classes: list[str], folder: Path, prefix: str) ->
         mine = samples.fake_y == c
         rows = {"real": samples.real_x[samples.real_y == c], "generated": samples.fake_x[mine],
                 "kept": samples.fake_x[mine & samples.keep], "rejected": samples.fake_x[mine & ~samples.keep]}
+        if samples.pool is not None:
+            pool_x, pool_y, pool_keep = samples.pool
+            rows |= {"pool samples": pool_x[pool_y == c], "pool kept": pool_x[(pool_y == c) & pool_keep]}
         fig, ax = plt.subplots(figsize=(ROWS * 0.7, len(rows) * 0.8))
         grid = _tile(list(rows.values()), samples.real_x.shape[1:])
         ax.imshow(grid, cmap="gray_r" if grid.ndim == 2 else None, vmin=0, vmax=1)

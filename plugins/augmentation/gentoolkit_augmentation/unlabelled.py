@@ -144,8 +144,9 @@ def spread_labels(x: np.ndarray, y: np.ndarray, unlabelled: np.ndarray, neighbou
 
 
 def scores(config: dict[str, Any], pool: Pool, split: Any, idx: np.ndarray, real_model: Any,
-           classical: tuple[np.ndarray, np.ndarray], seed: int) -> tuple[dict[str, float], float]:
-    """Every method of :data:`METHODS` for one seed's budget ``idx`` of the pool; and the kept share."""
+           classical: tuple[np.ndarray, np.ndarray], seed: int) -> tuple[dict[str, float], tuple[np.ndarray, ...]]:
+    """Every method of :data:`METHODS` for one seed's budget ``idx`` of the pool; and the samples, their
+    labels and the filter's keep mask."""
     from gentoolkit_augmentation.experiment import score
 
     spec = config["unlabelled"]
@@ -167,7 +168,7 @@ def scores(config: dict[str, Any], pool: Pool, split: Any, idx: np.ndarray, real
     mx, my, _ = pipeline.mix(x, y, fake[keep], fake_y[keep], spec["ratio"], seed)  # does the generator add to them?
     out[POOL_SELF_TRAINING_FILTERED] = float(self_training(config, mx, my, rest).score(test, split.test_y))
     out[POOL_SPREADING_FILTERED] = score(config, np.concatenate([mx, rest]), np.concatenate([my, spread]), split)
-    return out, float(keep.mean())
+    return out, (fake, fake_y, keep)
 
 
 def pool_filter(config: dict[str, Any], pool: Pool, real_model: Any, x: np.ndarray, y: np.ndarray,
