@@ -49,6 +49,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("runs/default_prior"))
     parser.add_argument("--pool", choices=["unseen", "all"], default="unseen", help="anneal: which molecules")
     parser.add_argument("--seed", type=int, default=1, help="anneal: shuffling and validation split")
+    parser.add_argument("--start", type=Path, default=SHIPPED,
+                        help="anneal: the prior to continue (a candidate of an earlier pass; default the shipped one)")
     return parser.parse_args()
 
 
@@ -100,14 +102,14 @@ def train(args: argparse.Namespace) -> None:
 
 
 def anneal(args: argparse.Namespace) -> None:
-    """Continue the shipped prior at a lower learning rate, decayed over ``--minutes``.
+    """Continue the shipped prior (or ``--start``) at a lower learning rate, decayed over ``--minutes``.
 
     ``--pool unseen`` draws only MOSES train molecules outside the phase-1 subset; ``--pool all``
     the whole of MOSES train (a further epoch). Each pass is appended to the card.
     """
     runtime = Runtime(RuntimeOptions(device="cpu", precision=args.precision, seed=args.seed, threads=1,
                                      out=args.out / "anneal", progress=False), task="default_prior").start()
-    prior = Prior.load(SHIPPED)
+    prior = Prior.load(args.start)
     card = prior.card
     moses = moses_smiles("train")
     if args.pool == "unseen":
