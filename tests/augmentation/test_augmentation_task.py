@@ -150,6 +150,8 @@ def test_the_unlabelled_pool_option_adds_its_generator_and_semi_supervised_peers
                                       "unlabelled.epochs": 0, "unlabelled.params": {}})
     with pytest.raises(GentoolkitError, match="give one of test, validation"):
         run(kit, tmp_path / "bad", evaluate_on="train")
+    with pytest.raises(GentoolkitError, match="unlabelled.filter='knn': give one of pool, budget"):
+        run(kit, tmp_path / "bad", **{"unlabelled.filter": "knn"})
 
 
 def test_pool_variations_stay_near_their_image_and_move_towards_its_latent_neighbours(kit, tmp_path):
