@@ -87,3 +87,41 @@ def test_the_command_line_reports_a_bad_out_as_one_paragraph(image_folder):
                           env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 2 and "overlaps the input" in done.stderr and "Traceback" not in done.stderr
     assert not (image_folder / "copy").exists()
+
+
+def test_augment_with_an_unlabelled_folder_samples_each_class_from_the_pool_generator(kit, image_folder, tmp_path):
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    digits = load_digits()
+    pool = tmp_path / "unlabelled"
+    pool.mkdir()
+    others = np.flatnonzero(digits.target < 3)[6 * 3:][:90]  # digits 0-2 the labelled folder does not hold
+    for i in others:
+        Image.fromarray((digits.images[i] * 255 / 16).astype(np.uint8)).save(pool / f"{i}.png")
+    options = AugmentOptions(epochs=60, params={"width": 8}, k=4, ratio=1.0, knn=3, unlabelled=pool)
+    result = augment_folder(kit, image_folder, tmp_path / "out", options)
+    rows = [r for r in csv.DictReader((tmp_path / "out" / "manifest.csv").open()) if r["synthetic"] == "1"]
+    assert result["generated"] == 72 and 0 < len(rows) <= 18
+    assert {r["model"] for r in rows} == {"image-vae+class-mixture"}
+    judge = LogisticRegression(max_iter=2000).fit(digits.data[digits.target < 3] / 16, digits.target[digits.target < 3])
+    pixels = np.stack([np.asarray(Image.open(tmp_path / "out" / r["path"]), dtype=float).ravel() / 255 for r in rows])
+    agree = judge.predict(pixels) == np.array([int(r["class"][-1]) for r in rows])
+    assert agree.mean() > 0.7  # each class folder got samples of its own digit (chance: 1 in 3)
+    small = tmp_path / "small"
+    small.mkdir()
+    Image.fromarray(np.zeros((6, 6), dtype=np.uint8)).save(small / "a.png")
+    with pytest.raises(GentoolkitError, match=r"--unlabelled .*small holds \(1, 6, 6\).*--size"):
+        augment_folder(kit, image_folder, tmp_path / "out2", AugmentOptions(**{**options.__dict__, "unlabelled": small}))
+
+
+def test_the_command_line_refuses_unlabelled_images_beside_a_csv(image_folder, tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text("x,label\n1,a\n2,a\n3,b\n4,b\n")
+    done = subprocess.run([sys.executable, "-m", "gentoolkit", "augment", "--data", str(table), "--out",
+                           str(tmp_path / "out"), "--unlabelled", str(image_folder)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 2 and "only an image folder takes unlabelled images" in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -29,6 +29,10 @@ def add_commands(cli) -> None:
         seed: int = typer.Option(0, help="Seed of the generator, its samples and the mixing."),
         device: str = typer.Option("cpu", help="cpu | cuda | cuda:N | mps"),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out (the input is never touched)."),
+        unlabelled: Path = typer.Option(None, "--unlabelled", help="Images only: a folder of unlabelled images of "
+                                        "the same kind. --model (an autoencoder) then trains on them and yours "
+                                        "without labels, a Gaussian per class over its codes is fitted with them, "
+                                        "and samples inside every real image's k-NN manifold are kept."),
     ) -> None:
         """Copy an image folder (or a CSV) and add filtered samples of a class-conditional generator;
         manifest.csv (the CSV's own extra columns) marks every item real or synthetic, with the model
@@ -36,12 +40,17 @@ def add_commands(cli) -> None:
         from rich.console import Console
 
         from gentoolkit_augmentation.folder import AugmentOptions, augment_folder
+        from gentoolkit_augmentation.pipeline import AugmentationError
         from gentoolkit_augmentation.tables import augment_table
 
         table = data.suffix.lower() == ".csv"
         options = AugmentOptions(model=model or ("tabular-tvae" if table else "image-vae"), epochs=epochs,
                                  batch_size=batch_size or (100 if table else 16), k=k, ratio=ratio,
-                                 confidence=confidence, knn=knn, size=size, seed=seed, device=device)
+                                 confidence=confidence, knn=knn, size=size, seed=seed, device=device,
+                                 unlabelled=unlabelled)
+        if table and unlabelled is not None:
+            raise AugmentationError(f"--unlabelled {unlabelled}: only an image folder takes unlabelled images; "
+                                    "leave it out for a CSV.")
         if table:
             result = augment_table(cli.toolkit, data, out, label, options, force=force)
         else:

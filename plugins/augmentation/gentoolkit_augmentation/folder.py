@@ -39,6 +39,7 @@ class AugmentOptions:
     size: int = 0  # resize images to size x size (0: as they are)
     seed: int = 0
     device: str = "cpu"
+    unlabelled: Path | None = None  # unlabelled images of the same kind: the pool generator (unlabelled.py) instead
 
     def config(self) -> dict[str, Any]:
         """The pipeline's config (as the ``augmentation`` task's) for these options."""
@@ -88,11 +89,44 @@ def augment_folder(toolkit: Any, data: Path, out: Path, options: AugmentOptions,
                                 "in a subfolder named after its class.")
     x, y, classes = dataset.images.numpy(), dataset.labels.numpy(), list(dataset.classes)
     pipeline.check_labels(y, classes, f"Image folder {data}")
-    _, fake, fake_y, keep = experiment.synthesise(toolkit, options.config(), x, y, classes, options.seed,
-                                                   options.device)
+    if options.unlabelled is not None:
+        fake, fake_y, keep = _pool_samples(toolkit, x, y, options)
+    else:
+        _, fake, fake_y, keep = experiment.synthesise(toolkit, options.config(), x, y, classes, options.seed,
+                                                       options.device)
     mixed_x, mixed_y, synthetic = pipeline.mix(x, y, fake[keep], fake_y[keep], options.ratio, options.seed)
     return {**_write(data, out, force, classes, mixed_x[synthetic], mixed_y[synthetic], options),
             "generated": len(fake_y), "kept": int(keep.sum())}
+
+
+def _pool_samples(toolkit: Any, x: np.ndarray, y: np.ndarray,
+                  options: AugmentOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The run's winning generator on a user's folders: ``options.model`` (an autoencoder) trained on
+    the labelled and the unlabelled images without labels, a Gaussian per class over its codes fitted
+    by semi-supervised EM, ``k`` samples per labelled image, kept inside every real image's k-NN manifold."""
+    import tempfile
+
+    from gentoolkit.runtime import Runtime, RuntimeOptions
+    from gentoolkit_augmentation import unlabelled
+    from gentoolkit_augmentation.images import DEFAULTS
+
+    folder = options.unlabelled
+    if not folder.is_dir():
+        raise AugmentationError(f"--unlabelled {folder} is not a folder; give a folder of images (any layout; "
+                                "subfolder names are ignored).")
+    extra = toolkit.load_dataset("image-folder", path=str(folder), size=options.size or None).images.numpy()
+    if extra.shape[1:] != x.shape[1:]:
+        raise AugmentationError(f"--unlabelled {folder} holds {extra.shape[1:]} images (channels, height, width) but "
+                                f"--data holds {x.shape[1:]}; give --size to resize both to one size.")
+    config = {"unlabelled": {**DEFAULTS["unlabelled"], "model": options.model, "params": options.params,
+                             "epochs": options.epochs, "k": options.k, "filter": "pool"},
+              "filter": {"confidence": options.confidence, "knn": options.knn}, "split_seed": options.seed}
+    with tempfile.TemporaryDirectory(prefix="gentoolkit-augment-") as scratch:
+        runtime_options = RuntimeOptions(device=options.device, seed=options.seed, out=Path(scratch), progress=False)
+        with Runtime(runtime_options, task="augment", toolkit=toolkit) as runtime:
+            pool = unlabelled.prepare(runtime, config, np.concatenate([x, extra]))
+            fake, fake_y = unlabelled.variations(pool, x, y, config["unlabelled"], options.seed)
+    return fake, fake_y, unlabelled.pool_filter(config, pool, None, x, y, fake, fake_y)
 
 
 def _write(data: Path, out: Path, force: bool, classes: list[str], images: np.ndarray, labels: np.ndarray,
@@ -105,12 +139,13 @@ def _write(data: Path, out: Path, force: bool, classes: list[str], images: np.nd
     rows = [(str(p.relative_to(out)), p.parent.name, 0, "", "", str(data / p.relative_to(out)))
             for p in sorted(out.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES and p.parent != out]
     counts = {c: 0 for c in classes}
+    made_by = options.model + ("+class-mixture" if options.unlabelled is not None else "")
     for i, (image, label) in enumerate(zip(images, labels)):
         name = classes[label]
         path = out / name / f"synthetic-{options.model}-seed{options.seed}-{i:05d}.png"
         pixels = np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
         Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)).save(path)
-        rows.append((str(path.relative_to(out)), name, 1, options.model, options.seed, ""))
+        rows.append((str(path.relative_to(out)), name, 1, made_by, options.seed, ""))
         counts[name] += 1
     manifest = out / MANIFEST
     with manifest.open("w", newline="") as handle:
